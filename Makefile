@@ -1,0 +1,68 @@
+# Seedream jobs: every entry point. `make demo` and `make test` work on a fresh clone:
+# they create .venv and install what they need the first time.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Lambda runs python3.13; find it on PATH or in pyenv, else fall back (clearly) to python3.
+# (a pyenv shim can exist without working, so each candidate must actually run)
+PY313 := $(shell for p in $$(command -v python3.13 2>/dev/null) $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3 2>/dev/null); do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+PYTHON ?= $(if $(PY313),$(PY313),python3)
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/core/requirements.txt | cksum | cut -d' ' -f1)
+SAM_VENV := .venv-sam
+
+PROVIDER ?= wavespeed
+MODEL ?= seedream-v4.5
+MAX_IMAGES ?= 4
+SIZE ?= 2048*2048
+IMAGES ?= examples/astronaut.png
+export PROVIDER MODEL MAX_IMAGES SIZE IMAGES PROMPT
+
+.PHONY: help demo test up lint bench build deploy clean python-check
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+python-check:
+	@if [ -z "$(PY313)" ]; then echo "warning: python3.13 not found (Lambda runs 3.13); using $$($(PYTHON) --version 2>&1). Install 3.13 (e.g. pyenv install 3.13) for parity and for 'sam build'." >&2; fi
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is required, found " + sys.version.split()[0])'
+
+$(STAMP): requirements-dev.txt layers/core/requirements.txt | python-check
+	@echo "==> creating $(VENV) with $$($(PYTHON) --version 2>&1) and installing dependencies (first run only)" >&2
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	@$(VPY) -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+	@$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt >&2
+	@rm -f $(VENV)/.installed-* && touch $@
+
+demo: $(STAMP) ## run one edit-sequential job end to end on the local stack (PROVIDER, MODEL, MAX_IMAGES, SIZE, PROMPT, IMAGES)
+	@$(VPY) -m local.demo
+
+test: $(STAMP) ## the whole test suite (unit + integration on the local stack)
+	$(VPY) -m pytest
+
+up: $(STAMP) ## the local stack in the foreground (API on http://127.0.0.1:3000)
+	$(VPY) -m local.stack
+
+lint: $(STAMP) ## ruff + cfn-lint (+ sam validate --lint when .venv-sam exists)
+	$(VPY) -m ruff check .
+	$(VENV)/bin/cfn-lint template.yaml
+	@if [ -x $(SAM_VENV)/bin/sam ]; then SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1; fi
+
+bench: $(STAMP) ## benchmarks, printed as ratios against a baseline run in the same process
+	$(VPY) -m bench
+
+$(SAM_VENV)/bin/sam:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli
+
+build: $(SAM_VENV)/bin/sam ## sam build (needs python3.13 on PATH)
+	@test -n "$(PY313)" || { echo "error: sam build needs python3.13 on PATH (Lambda runtime)"; exit 1; }
+	PATH="$$(dirname $(PY313)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build
+
+deploy: build ## sam deploy --guided
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --guided
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache out

@@ -1,0 +1,54 @@
+"""API function: ``POST /v1/jobs`` and ``GET /v1/jobs/{job_id}`` (IAM-authorised HTTP API routes)."""
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from seedream import jobs
+from seedream.errors import InvalidRequest, JobError
+from seedream.runtime import build_services
+
+logger = Logger(service="api")
+metrics = Metrics(service="api")
+app = APIGatewayHttpResolver()
+svc = build_services()
+
+
+def _json(status: int, body: dict, headers: dict | None = None) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+
+
+@app.post("/v1/jobs")
+def create_job() -> Response:
+    try:
+        payload = app.current_event.json_body
+    except ValueError:
+        raise InvalidRequest("the body is not valid JSON", code="invalid_json", http_status=400) from None
+    job = jobs.accept_job(svc, payload)
+    metrics.add_metric(name="JobsAccepted", unit=MetricUnit.Count, value=1)
+    return _json(202, {"job_id": job.job_id, "status": job.status, "provider": job.provider, "model": job.model,
+                       "created_at": job.created_at, "links": {"self": f"/v1/jobs/{job.job_id}"}},
+                 headers={"Location": f"/v1/jobs/{job.job_id}"})
+
+
+@app.get("/v1/jobs/<job_id>")
+def get_job(job_id: str) -> Response:
+    return _json(200, jobs.job_view(svc, job_id))
+
+
+@app.exception_handler(JobError)
+def job_error(exc: JobError) -> Response:
+    if exc.http_status >= 500:
+        logger.exception("request failed", extra={"code": exc.code})
+    return _json(exc.http_status, exc.to_body())
+
+
+@app.not_found
+def not_found(_exc) -> Response:
+    return _json(404, {"error": {"code": "route_not_found", "message": "no such route", "details": None}})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return app.resolve(event, context)

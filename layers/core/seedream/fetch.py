@@ -1,0 +1,190 @@
+"""Guarded streaming download of provider outputs.
+
+Rules, checked before a byte is stored (``OutputRejected``, never retried):
+- ``https://`` only; ``http://`` to a loopback host only when ``allow_loopback_http`` (local stack);
+- host on ``output_host_allowlist`` when one is configured (``.example.com`` = any subdomain);
+- every address the host resolves to is public: no private, loopback, link-local, reserved,
+  multicast or unspecified address (redirects are followed by hand, at most 3, each re-checked);
+- at most ``max_output_bytes`` (Content-Length first, then counted while streaming);
+- the first bytes are a PNG, JPEG or WebP that Pillow can size (``output_not_image``).
+Network errors, timeouts, 429 and 5xx raise ``OutputUnavailable`` so the ingest message is retried.
+
+Residual risk, accepted: the address check and httpx's own connect resolve separately
+(DNS rebinding between the two is not prevented).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import ipaddress
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from PIL import Image, UnidentifiedImageError
+
+from .errors import OutputRejected, OutputUnavailable
+from .models import is_loopback_host
+
+Resolver = Callable[[str, int], list[str]]
+FORMATS = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "WEBP": ("image/webp", "webp")}
+MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF")
+HEAD_LIMIT = 1024 * 1024
+MAX_REDIRECTS = 3
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """All addresses ``host`` resolves to (``socket.getaddrinfo``)."""
+    return sorted({info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)})
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+class _Stream(io.RawIOBase):
+    """Readable view over ``head`` + the rest of a response, hashing, counting and capping as it goes."""
+
+    def __init__(self, head: bytes, rest: Iterator[bytes], max_bytes: int, url: str):
+        self._pending = head
+        self._rest = rest
+        self._max = max_bytes
+        self._url = url
+        self.sha256 = hashlib.sha256()
+        self.bytes = 0
+        self._account(head)
+
+    def _account(self, chunk: bytes) -> None:
+        self.bytes += len(chunk)
+        if self.bytes > self._max:
+            raise OutputRejected(f"output {self._url[:120]} is larger than {self._max} bytes", code="output_too_large")
+        self.sha256.update(chunk)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            try:
+                chunk = next(self._rest)
+            except StopIteration:
+                return 0
+            except httpx.HTTPError as exc:
+                raise OutputUnavailable(f"download of {self._url[:120]} broke off: {exc}") from exc
+            self._account(chunk)
+            self._pending = chunk
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+@dataclass
+class Download:
+    """An open, checked output: ``stream`` (file-like), ``content_type``, ``extension``, ``width``/``height`` (px)."""
+
+    url: str
+    stream: _Stream
+    content_type: str
+    extension: str
+    width: int
+    height: int
+
+
+class Fetcher:
+    """Opens output URLs under the rules above. ``client`` is an ``httpx.Client``; ``resolver`` is injectable for tests."""
+
+    def __init__(self, client: httpx.Client, *, max_bytes: int, allow_loopback_http: bool = False,
+                 host_allowlist: tuple[str, ...] = (), resolver: Resolver = system_resolver):
+        self.client = client
+        self.max_bytes = max_bytes
+        self.allow_loopback_http = allow_loopback_http
+        self.host_allowlist = host_allowlist
+        self.resolver = resolver
+
+    def check_url(self, url: str) -> None:
+        """Raise ``OutputRejected`` unless ``url`` may be fetched (scheme, allowlist, resolved addresses)."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if not host:
+            raise OutputRejected(f"output URL {url[:120]!r} has no host", code="output_url_forbidden")
+        loopback_ok = self.allow_loopback_http and is_loopback_host(host)
+        if parts.scheme != "https" and not (parts.scheme == "http" and loopback_ok):
+            raise OutputRejected(f"output URL {url[:120]!r} is not https", code="output_url_forbidden")
+        if self.host_allowlist and not loopback_ok and not any(
+            host == allowed or (allowed.startswith(".") and host.endswith(allowed)) for allowed in self.host_allowlist
+        ):
+            raise OutputRejected(f"output host {host!r} is not on the allowlist", code="output_url_forbidden")
+        if loopback_ok:
+            return
+        try:
+            addresses = self.resolver(host, parts.port or 443)
+        except OSError as exc:
+            raise OutputUnavailable(f"cannot resolve output host {host!r}: {exc}") from exc
+        blocked = [a for a in addresses if not _is_public(a)]
+        if not addresses or blocked:
+            raise OutputRejected(f"output host {host!r} resolves to a non-public address {blocked}",
+                                 code="output_url_forbidden")
+
+    def open(self, url: str) -> tuple[Download, Callable[[], None]]:
+        """Open ``url``; returns the download and a ``close`` callable. Raises ``OutputRejected``/``OutputUnavailable``."""
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            self.check_url(current)
+            try:
+                response = self.client.send(self.client.build_request("GET", current), stream=True)
+            except httpx.HTTPError as exc:
+                raise OutputUnavailable(f"cannot download {current[:120]}: {exc}") from exc
+            if response.is_redirect and "location" in response.headers:
+                response.close()
+                current = urljoin(current, response.headers["location"])
+                continue
+            break
+        else:
+            raise OutputRejected(f"output {url[:120]} redirected more than {MAX_REDIRECTS} times", code="output_url_forbidden")
+        try:
+            return self._checked(current, response), response.close
+        except BaseException:
+            response.close()
+            raise
+
+    def _checked(self, url: str, response: httpx.Response) -> Download:
+        if response.status_code == 429 or response.status_code >= 500:
+            raise OutputUnavailable(f"output {url[:120]} answered HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise OutputRejected(f"output {url[:120]} answered HTTP {response.status_code}", code="output_unavailable")
+        length = response.headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.max_bytes:
+            raise OutputRejected(f"output {url[:120]} is {length} bytes, over the {self.max_bytes}-byte limit",
+                                 code="output_too_large")
+        chunks = response.iter_bytes(64 * 1024)
+        head = b""
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                chunk = b""
+            except httpx.HTTPError as exc:
+                raise OutputUnavailable(f"download of {url[:120]} broke off: {exc}") from exc
+            head += chunk
+            if len(head) >= 12 and not head.startswith(MAGIC):
+                raise OutputRejected(f"output {url[:120]} is not a PNG, JPEG or WebP image", code="output_not_image")
+            try:
+                with Image.open(io.BytesIO(head)) as image:
+                    if image.format in FORMATS:
+                        content_type, extension = FORMATS[image.format]
+                        width, height = image.size
+                        break
+            except (UnidentifiedImageError, OSError, SyntaxError):
+                pass
+            if not chunk or len(head) >= HEAD_LIMIT:
+                raise OutputRejected(f"output {url[:120]} is not a readable PNG, JPEG or WebP image",
+                                     code="output_not_image")
+        stream = _Stream(head, chunks, self.max_bytes, url)
+        return Download(url, stream, content_type, extension, width, height)

@@ -1,0 +1,147 @@
+"""The one Protocol every provider adapter implements, and the helpers they share.
+
+An adapter is the only code that knows a provider's paths, field names, status values and
+signature scheme. The core calls it with our models and gets our models back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+
+from ..errors import InvalidRequest, ProviderRejected, ProviderUnavailable
+from ..models import CompletionNotice, JobRequest
+
+Credentials = Callable[[], Mapping[str, str]]
+"""Returns this provider's entry of the provider secret: ``{"api_key": ..., "webhook_secret": ...}``."""
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    provider_task_id: str
+    provider_status: str
+
+
+class NotTerminal(Exception):
+    """A callback that reports a non-final status (``processing`` ...): acknowledged, nothing recorded."""
+
+
+@dataclass(frozen=True)
+class ModelLimits:
+    """Documented limits of one model at one provider. Sizes in pixels per side."""
+
+    provider_model: str
+    min_side: int = 1024
+    max_side: int = 4096
+    max_input_images: int = 10
+    max_outputs: int = 15
+    max_prompt_chars: int = 4000
+    price_per_image_usd: float | None = None
+    price_per_run_usd: float | None = None
+    bills_requested: bool = False
+    """True where the provider bills ``max_images`` × unit price, not the images produced."""
+
+
+class Provider(Protocol):
+    name: str
+    callback_mechanism: str
+    signature_scheme: str
+
+    def limits(self, model: str) -> ModelLimits: ...
+
+    def submit(self, request: JobRequest, image_urls: list[str], callback_url: str) -> SubmitResult:
+        """Hand the job to the provider. Raises ``ProviderRejected`` (4xx) or ``ProviderUnavailable`` (429, 5xx, network)."""
+
+    def verify_callback(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
+        """Raise ``Unauthorized`` unless the callback carries the provider's valid, fresh signature."""
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> CompletionNotice:
+        """The callback in our terms; raises ``NotTerminal`` or ``InvalidRequest``."""
+
+    def resolve(self, notice: CompletionNotice) -> CompletionNotice:
+        """The authoritative result for a notice (evolink reads its task API; the others return ``notice``)."""
+
+
+def check_limits(provider: str, request: JobRequest, limits: ModelLimits) -> None:
+    """Raise ``InvalidRequest`` naming the first documented limit ``request`` breaks."""
+    problems = []
+    if len(request.images) > limits.max_input_images:
+        problems.append({"field": "images", "limit": "max_input_images", "value": limits.max_input_images,
+                         "message": f"{provider} takes at most {limits.max_input_images} source images"})
+    if request.max_images > limits.max_outputs:
+        problems.append({"field": "max_images", "limit": "max_outputs", "value": limits.max_outputs,
+                         "message": f"{provider} makes at most {limits.max_outputs} images for "
+                                    f"{len(request.images)} source image(s)"})
+    for side, value in (("width", request.width), ("height", request.height)):
+        if not limits.min_side <= value <= limits.max_side:
+            problems.append({"field": "size", "limit": f"{side}_range", "value": [limits.min_side, limits.max_side],
+                             "message": f"{request.model} at {provider} takes a {side} of {limits.min_side}"
+                                        f"..{limits.max_side} px, not {value}"})
+    if len(request.prompt) > limits.max_prompt_chars:
+        problems.append({"field": "prompt", "limit": "max_prompt_chars", "value": limits.max_prompt_chars,
+                         "message": f"{provider} takes a prompt of at most {limits.max_prompt_chars} characters"})
+    if problems:
+        raise InvalidRequest("; ".join(p["message"] for p in problems), code="provider_limit_exceeded",
+                             details=problems)
+
+
+def estimated_cost_usd(limits: ModelLimits, max_images: int, produced: int) -> float:
+    """Documented price of one job in USD: per run, or per image (requested or produced, as the provider bills)."""
+    if limits.price_per_run_usd is not None:
+        return round(limits.price_per_run_usd, 6)
+    count = max_images if limits.bills_requested else produced
+    return round((limits.price_per_image_usd or 0.0) * count, 6)
+
+
+def post_json(client: httpx.Client, provider: str, url: str, api_key: str, body: dict) -> dict:
+    """POST JSON with a Bearer key; returns the JSON reply. Maps failures to our errors."""
+    return _call(client, provider, "POST", url, api_key, json=body)
+
+
+def get_json(client: httpx.Client, provider: str, url: str, api_key: str) -> dict:
+    return _call(client, provider, "GET", url, api_key)
+
+
+def _call(client: httpx.Client, provider: str, method: str, url: str, api_key: str, **kwargs) -> dict:
+    try:
+        response = client.request(method, url, headers={"Authorization": f"Bearer {api_key}"}, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise ProviderUnavailable(f"{provider} timed out: {exc}", code="provider_timeout") from exc
+    except httpx.TransportError as exc:
+        raise ProviderUnavailable(f"{provider} could not be reached: {exc}") from exc
+    if response.status_code == 429 or response.status_code >= 500:
+        raise ProviderUnavailable(f"{provider} answered HTTP {response.status_code}: {_message(response)}",
+                                  code="provider_rate_limited" if response.status_code == 429 else None)
+    if response.status_code >= 400:
+        raise ProviderRejected(f"{provider} refused the job (HTTP {response.status_code}): {_message(response)}")
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ProviderUnavailable(f"{provider} answered HTTP {response.status_code} with a body that is not JSON") from exc
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])[:300]
+        for key in ("message", "error", "msg"):
+            if body.get(key):
+                return str(body[key])[:300]
+    return str(body)[:300]
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup (API Gateway v2 lower-cases names; tests may not)."""
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None

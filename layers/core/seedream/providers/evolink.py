@@ -1,0 +1,181 @@
+"""evolink adapter (https://api.evolink.ai).
+
+Sources: evolink "Seedream 4 API" page (``POST /v1/images/generations`` reference, pricing) and
+the task API; summarised with tags in ``shared/providers.md``.
+
+- Submit: ``POST /v1/images/generations``, ``Authorization: Bearer <key>``, body ``model``
+  (``doubao-seedream-4.0``, ``doubao-seedream-4.5`` [doc]; the 5.0-lite id is undocumented:
+  ``EVOLINK_V5_LITE_MODEL``, default ``doubao-seedream-5.0-lite`` [inferred]), ``prompt``
+  (≤ 2000 tokens [doc], checked as ≤ 2000 characters [inferred]), ``n`` (1..15), ``size``
+  (``WxH``; 1024..4096 px per side [inferred]), ``image_urls`` (≤ 10), ``callback_url`` [doc].
+  ``seed`` is passed when set [inferred, undocumented]; ``send_seed=False`` (or
+  ``EVOLINK_SEND_SEED=0``) turns that off. Reply: ``{"id": "task-unified-...", "status": "pending", ...}``.
+- Limits: references + outputs ≤ 15 [doc], which ``base.check_limits`` cannot express: the core
+  calls ``check(request)`` when an adapter has one.
+- Callback: fires on completed, failed or cancelled; body = the task object of
+  ``GET /v1/tasks/{id}`` [doc]. **No signature is documented**: ``verify_callback`` is a no-op;
+  the unguessable per-job token in the callback URL (checked by the core) authenticates, and
+  the callback is only a trigger: ``parse_callback`` keeps no output URLs and ``resolve``
+  re-reads ``GET /v1/tasks/{id}`` with our key, the source of truth.
+- Price: v4 $0.0222/image [doc], billed "Total = Base Price × Count (n)" [doc], so ``n`` × unit. v4.5 and v5.0-lite are not in our
+  sources: ``EVOLINK_V45_PRICE_USD`` (default $0.04 [inferred]: WaveSpeed's documented v4.5 unit
+  price) and ``EVOLINK_V5_LITE_PRICE_USD`` (default $0.035 [inferred]: WaveSpeed's v5.0-lite default).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from urllib.parse import quote
+
+import httpx
+
+from ..errors import InvalidRequest, ProviderRejected, ProviderUnavailable
+from ..models import CompletionNotice, JobRequest
+from .base import Credentials, ModelLimits, NotTerminal, SubmitResult, get_json, post_json
+
+DEFAULT_BASE_URL = "https://api.evolink.ai"
+MAX_REFERENCES_PLUS_OUTPUTS = 15
+SUCCEEDED = {"completed", "succeeded"}
+FAILED = {"failed", "cancelled", "canceled"}
+
+
+def models_from_env(env: Mapping[str, str] | None = None) -> dict[str, ModelLimits]:
+    """Our model name -> evolink limits and price; undocumented values come from the environment."""
+    env = os.environ if env is None else env
+
+    def limits(provider_model: str, price: float) -> ModelLimits:
+        return ModelLimits(provider_model, min_side=1024, max_side=4096, max_input_images=10, max_outputs=15,
+                           max_prompt_chars=2000, price_per_image_usd=price, bills_requested=True)
+
+    return {
+        "seedream-v4": limits("doubao-seedream-4.0", 0.0222),
+        "seedream-v4.5": limits("doubao-seedream-4.5", float(env.get("EVOLINK_V45_PRICE_USD", "0.04"))),
+        "seedream-v5.0-lite": limits(env.get("EVOLINK_V5_LITE_MODEL") or "doubao-seedream-5.0-lite",
+                                     float(env.get("EVOLINK_V5_LITE_PRICE_USD", "0.035"))),
+    }
+
+
+MODELS = models_from_env()
+
+
+class Evolink:
+    """evolink adapter. ``task_reads`` counts ``GET /v1/tasks/{id}`` calls made by ``resolve``."""
+
+    name = "evolink"
+    callback_mechanism = "`callback_url` field in the JSON body"
+    signature_scheme = "none documented: per-job URL token, then `GET /v1/tasks/{id}` re-read"
+
+    def __init__(self, client: httpx.Client, credentials: Credentials, base_url: str | None = None, *,
+                 send_seed: bool | None = None):
+        self.client = client
+        self.credentials = credentials
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.models = models_from_env()
+        if send_seed is None:
+            send_seed = os.environ.get("EVOLINK_SEND_SEED", "1").strip().lower() not in {"0", "false", "no", "off"}
+        self.send_seed = send_seed
+        self.task_reads = 0
+
+    def limits(self, model: str) -> ModelLimits:
+        return self.models[model]
+
+    def check(self, request: JobRequest) -> None:
+        """Raise ``InvalidRequest`` (``provider_limit_exceeded``) when references + outputs exceed 15 [doc]."""
+        total = len(request.images) + request.max_images
+        if total > MAX_REFERENCES_PLUS_OUTPUTS:
+            message = (f"evolink makes at most {MAX_REFERENCES_PLUS_OUTPUTS} images counting the references: "
+                       f"{len(request.images)} source image(s) + max_images {request.max_images} = {total}; "
+                       f"ask for at most {max(MAX_REFERENCES_PLUS_OUTPUTS - len(request.images), 0)} images")
+            raise InvalidRequest(message, code="provider_limit_exceeded", details=[
+                {"field": "max_images", "limit": "references_plus_outputs", "value": MAX_REFERENCES_PLUS_OUTPUTS,
+                 "message": message},
+            ])
+
+    def submit(self, request: JobRequest, image_urls: list[str], callback_url: str) -> SubmitResult:
+        body = {
+            "model": self.models[request.model].provider_model,
+            "prompt": request.prompt,
+            "n": request.max_images,
+            "size": f"{request.width}x{request.height}",
+            "image_urls": image_urls,
+            "callback_url": callback_url,
+        }
+        if request.seed is not None and self.send_seed:
+            body["seed"] = request.seed  # [inferred]: not in evolink's reference
+        reply = post_json(self.client, self.name, f"{self.base_url}/v1/images/generations",
+                          self.credentials()["api_key"], body)
+        task = reply.get("data") if isinstance(reply.get("data"), dict) and "id" not in reply else reply
+        if not task.get("id"):
+            raise ProviderRejected(f"evolink answered without a task id: {str(reply)[:300]}")
+        return SubmitResult(provider_task_id=str(task["id"]), provider_status=str(task.get("status") or "pending"))
+
+    def verify_callback(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
+        """No-op by design: evolink signs nothing [doc]. The core has already checked the per-job
+        callback URL token, and ``resolve`` re-reads the task with our key before anything is stored."""
+        return None
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> CompletionNotice:
+        """A trigger only: task id and status from the body, **no output URLs** (the unsigned body is
+        not trusted; ``resolve`` reads them from the task API)."""
+        task = _task_object(body)
+        status = str(task.get("status") or "").lower()
+        if status not in SUCCEEDED | FAILED:
+            raise NotTerminal(status)
+        return CompletionNotice(
+            provider=self.name,
+            provider_task_id=str(task["id"]),
+            status="succeeded" if status in SUCCEEDED else "failed",
+            provider_status=status,
+            output_urls=[],
+            nsfw=[],
+            error_message=None,
+            webhook_id=None,
+        )
+
+    def resolve(self, notice: CompletionNotice) -> CompletionNotice:
+        """The truth: ``GET /v1/tasks/{id}`` with our key. Raises ``ProviderUnavailable`` while the
+        task is not final (or the reply is unusable), so the ingest message is retried later."""
+        self.task_reads += 1
+        reply = get_json(self.client, self.name,
+                         f"{self.base_url}/v1/tasks/{quote(notice.provider_task_id, safe='')}",
+                         self.credentials()["api_key"])
+        task = reply.get("data") if isinstance(reply.get("data"), dict) and "status" not in reply else reply
+        status = str(task.get("status") or "").lower()
+        if status not in SUCCEEDED | FAILED:
+            raise ProviderUnavailable(f"evolink task {notice.provider_task_id} is {status or 'of unknown status'}, "
+                                      "not final yet")
+        results = task.get("results") or []
+        if not isinstance(results, list):
+            raise ProviderUnavailable(f"evolink task {notice.provider_task_id} has results that are not a list")
+        urls = [str(r.get("url")) if isinstance(r, dict) else str(r) for r in results
+                if (r.get("url") if isinstance(r, dict) else r)]
+        return CompletionNotice(
+            provider=self.name,
+            provider_task_id=notice.provider_task_id,
+            status="succeeded" if status in SUCCEEDED else "failed",
+            provider_status=status,
+            output_urls=urls if status in SUCCEEDED else [],
+            nsfw=[],
+            error_message=_error_text(task.get("error")),
+            webhook_id=notice.webhook_id,
+        )
+
+
+def _task_object(body: bytes) -> dict:
+    try:
+        task = json.loads(body)
+    except ValueError:
+        raise InvalidRequest("callback body is not JSON", code="callback_malformed", http_status=400) from None
+    if isinstance(task, dict) and isinstance(task.get("data"), dict) and "id" not in task:
+        task = task["data"]  # tolerate a wrapped shape
+    if not isinstance(task, dict) or not task.get("id"):
+        raise InvalidRequest("callback body has no task id", code="callback_malformed", http_status=400)
+    return task
+
+
+def _error_text(error: object) -> str | None:
+    if isinstance(error, dict):
+        error = error.get("message") or error.get("code") or (json.dumps(error) if error else "")
+    return str(error)[:1000] if error else None

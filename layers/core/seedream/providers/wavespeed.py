@@ -1,0 +1,154 @@
+"""WaveSpeed adapter (https://api.wavespeed.ai).
+
+Sources: WaveSpeed API docs, "Bytedance Seedream V4 Edit Sequential"
+(/docs/docs-api/bytedance/bytedance-seedream-v4-edit-sequential) and "Webhooks"
+(/docs/docs-api/webhooks); summarised with tags in ``shared/providers.md``.
+
+- Submit: ``POST /api/v3/bytedance/{model}/edit-sequential?webhook=<url-encoded callback>``,
+  ``Authorization: Bearer <key>``, body ``prompt``, ``images`` (≤ 10), ``size`` ("W*H",
+  1024..4096 per side), ``max_images`` (1..15), ``enable_base64_output``, ``enable_sync_mode``
+  [doc]; the ``seedream-v5.0-lite`` path is [code]. Reply ``{"code":200,"data":{"id",...}}``.
+- Callback body: the prediction object (``id``, ``status`` ``completed|failed``, newer
+  ``cancelled|timeout``, ``outputs``, ``has_nsfw_contents``, ``error``) [doc].
+- Signature: ``webhook-id``, ``webhook-timestamp`` (unix s), ``webhook-signature: v3,<hex>``;
+  HMAC-SHA256 over ``f"{id}.{timestamp}.{raw body}"`` with the secret minus its ``whsec_``
+  prefix used as UTF-8 text (not base64-decoded, unlike Standard Webhooks); 300 s tolerance [doc].
+- Webhook secret: the provider secret's ``webhook_secret``, else ``GET /api/v3/webhook/secret``
+  with the key, reply ``{"data":{"secret":"whsec_..."}}`` [doc path, code reply], cached.
+- Price: v4 $0.027/image, v4.5 $0.04/image, billed ``max_images`` × unit [doc]; v5.0-lite
+  price is not documented in our sources (configurable, default $0.035 [inferred]).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Mapping
+from urllib.parse import quote
+
+import httpx
+
+from ..errors import InvalidRequest, Unauthorized
+from ..models import CompletionNotice, JobRequest
+from .base import Credentials, ModelLimits, NotTerminal, SubmitResult, get_json, header, post_json
+
+DEFAULT_BASE_URL = "https://api.wavespeed.ai"
+TOLERANCE_SECONDS = 300
+MODELS = {
+    "seedream-v4": ModelLimits("seedream-v4", price_per_image_usd=0.027, bills_requested=True),
+    "seedream-v4.5": ModelLimits("seedream-v4.5", price_per_image_usd=0.04, bills_requested=True),
+    "seedream-v5.0-lite": ModelLimits(
+        "seedream-v5.0-lite", price_per_image_usd=float(os.environ.get("WAVESPEED_V5_LITE_PRICE_USD", "0.035")),
+        bills_requested=True,
+    ),
+}
+SUCCEEDED = {"completed"}
+FAILED = {"failed", "cancelled", "canceled", "timeout"}
+
+
+def sign(secret: str, webhook_id: str, timestamp: str, body: bytes) -> str:
+    """``v3,<hex>`` signature WaveSpeed sends for ``body`` (used by the local simulator too)."""
+    key = secret.removeprefix("whsec_").encode("utf-8")
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    return "v3," + hmac.new(key, signed, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float,
+           tolerance: int = TOLERANCE_SECONDS) -> None:
+    """Check a WaveSpeed callback. Raises ``Unauthorized`` (``signature_missing``, ``timestamp_out_of_range``,
+    ``signature_invalid``). ``body`` is the raw request body; ``now`` in unix seconds."""
+    webhook_id = header(headers, "webhook-id")
+    timestamp = header(headers, "webhook-timestamp")
+    signatures = header(headers, "webhook-signature")
+    if not (webhook_id and timestamp and signatures):
+        raise Unauthorized("callback lacks webhook-id, webhook-timestamp or webhook-signature", code="signature_missing")
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        raise Unauthorized("webhook-timestamp is not unix seconds", code="timestamp_out_of_range") from None
+    if abs(now - sent_at) > tolerance:
+        raise Unauthorized(f"webhook-timestamp is more than {tolerance} s from now", code="timestamp_out_of_range")
+    expected = sign(secret, webhook_id, timestamp, body)
+    for candidate in signatures.split():
+        if hmac.compare_digest(candidate.strip(), expected):
+            return
+    raise Unauthorized("webhook-signature does not match the body", code="signature_invalid")
+
+
+class WaveSpeed:
+    name = "wavespeed"
+    callback_mechanism = "`?webhook=` query parameter on the submit URL"
+    signature_scheme = "HMAC-SHA256 `v3,<hex>` over `id.timestamp.body`"
+
+    def __init__(self, client: httpx.Client, credentials: Credentials, base_url: str | None = None):
+        self.client = client
+        self.credentials = credentials
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self._fetched_secret: str | None = None
+
+    def limits(self, model: str) -> ModelLimits:
+        return MODELS[model]
+
+    def submit(self, request: JobRequest, image_urls: list[str], callback_url: str) -> SubmitResult:
+        body = {
+            "prompt": request.prompt,
+            "images": image_urls,
+            "size": request.size,
+            "max_images": request.max_images,
+            "enable_base64_output": False,
+            "enable_sync_mode": False,
+        }
+        if request.seed is not None:
+            body["seed"] = request.seed  # "reuse or change seed" (How to use, step 5) [doc]
+        path = f"/api/v3/bytedance/{MODELS[request.model].provider_model}/edit-sequential"
+        url = f"{self.base_url}{path}?webhook={quote(callback_url, safe='')}"
+        reply = post_json(self.client, self.name, url, self.credentials()["api_key"], body)
+        data = reply.get("data") or {}
+        if not data.get("id"):
+            from ..errors import ProviderRejected
+
+            raise ProviderRejected(f"wavespeed answered without a prediction id: {str(reply)[:300]}")
+        return SubmitResult(provider_task_id=str(data["id"]), provider_status=str(data.get("status", "created")))
+
+    def webhook_secret(self) -> str:
+        secret = self.credentials().get("webhook_secret")
+        if secret:
+            return secret
+        if self._fetched_secret is None:
+            reply = get_json(self.client, self.name, f"{self.base_url}/api/v3/webhook/secret",
+                             self.credentials()["api_key"])
+            self._fetched_secret = str((reply.get("data") or {}).get("secret") or "")
+        if not self._fetched_secret:
+            raise Unauthorized("no WaveSpeed webhook secret is configured or retrievable", code="signature_unverifiable")
+        return self._fetched_secret
+
+    def verify_callback(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
+        verify(self.webhook_secret(), headers, body, now)
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> CompletionNotice:
+        try:
+            prediction = json.loads(body)
+        except ValueError:
+            raise InvalidRequest("callback body is not JSON", code="callback_malformed", http_status=400) from None
+        if isinstance(prediction, dict) and isinstance(prediction.get("data"), dict) and "id" not in prediction:
+            prediction = prediction["data"]  # tolerate the wrapped result shape
+        if not isinstance(prediction, dict) or not prediction.get("id"):
+            raise InvalidRequest("callback body has no prediction id", code="callback_malformed", http_status=400)
+        status = str(prediction.get("status", ""))
+        if status not in SUCCEEDED | FAILED:
+            raise NotTerminal(status)
+        return CompletionNotice(
+            provider=self.name,
+            provider_task_id=str(prediction["id"]),
+            status="succeeded" if status in SUCCEEDED else "failed",
+            provider_status=status,
+            output_urls=[str(u) for u in prediction.get("outputs") or []],
+            nsfw=[bool(x) for x in prediction.get("has_nsfw_contents") or []],
+            error_message=str(prediction.get("error") or "") or None,
+            webhook_id=header(headers, "webhook-id"),
+        )
+
+    def resolve(self, notice: CompletionNotice) -> CompletionNotice:
+        return notice

@@ -1,0 +1,148 @@
+"""``make demo``: one edit-sequential job end to end on the local stack.
+
+Starts the stack (moto, provider simulator, gateway, queue pumps) on free loopback ports,
+uploads local source images to the stack's bucket (they reach the provider as presigned URLs),
+submits the job over the IAM-signed API, shows progress until the ``Job Succeeded``/``Job Failed``
+event arrives on the bus, saves the outputs to ``out/<job_id>/NN.<ext>`` and a
+``contact-sheet.png``, and prints the final job (``GET /v1/jobs/{job_id}``) as JSON, last on stdout.
+
+Settings (environment): PROVIDER, MODEL, MAX_IMAGES, SIZE, PROMPT, IMAGES (comma-separated URLs
+or local paths), GENERATION_SECONDS (simulated provider time, default 3), TIMEOUT (default 180).
+Exit status: 0 when the job succeeded, 1 when it failed, 2 on a usage error or time-out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from PIL import Image, ImageDraw, ImageOps
+
+from .client import JobsClient
+from .stack import LocalStack
+from .template import ROOT
+
+DEFAULT_IMAGE = "examples/astronaut.png"
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def default_prompt(count: int) -> str:
+    return (f"Generate a series of {count} edited images (Panels 1-{count}) from the source photo, keeping the same "
+            f"person, pose, suit and framing in all {count} images; change only the light and colour grade per panel.")
+
+
+def upload_local_images(stack: LocalStack, specs: list[str]) -> list[str]:
+    """URLs pass through; local files go to ``inputs/<uuid>/<name>`` in the stack's bucket (as ``s3://`` URIs)."""
+    s3 = stack.session.client("s3")
+    bucket = stack.name("JobsBucket")
+    images = []
+    for spec in specs:
+        if spec.startswith(("https://", "http://", "s3://")):
+            images.append(spec)
+            continue
+        path = Path(spec) if Path(spec).is_absolute() else ROOT / spec
+        if not path.is_file():
+            raise SystemExit(f"demo: IMAGES entry {spec!r} is neither a URL nor an existing file")
+        key = f"inputs/{uuid.uuid4()}/{path.name}"
+        content_type = Image.MIME.get(Image.open(path).format or "", "application/octet-stream")
+        s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
+        images.append(f"s3://{bucket}/{key}")
+    return images
+
+
+def contact_sheet(sources: list[Image.Image], outputs: list[Image.Image], path: Path, height: int = 320) -> None:
+    """Source(s) then outputs, side by side, each scaled to ``height`` px, with a caption strip."""
+    tiles = [("source", img) for img in sources] + [(f"{i:02d}", img) for i, img in enumerate(outputs)]
+    scaled = [(label, ImageOps.contain(img.convert("RGB"), (height * 4, height))) for label, img in tiles]
+    gap, caption = 8, 24
+    width = sum(img.width for _, img in scaled) + gap * (len(scaled) + 1)
+    sheet = Image.new("RGB", (width, height + caption + gap * 2), "white")
+    draw = ImageDraw.Draw(sheet)
+    x = gap
+    for label, img in scaled:
+        sheet.paste(img, (x, gap))
+        draw.text((x + 4, gap + height + 4), label, fill="black")
+        x += img.width + gap
+    sheet.save(path)
+
+
+def main() -> int:
+    provider = os.environ.get("PROVIDER") or "wavespeed"
+    model = os.environ.get("MODEL") or "seedream-v4.5"
+    size = os.environ.get("SIZE") or "2048*2048"
+    try:
+        max_images = int(os.environ.get("MAX_IMAGES") or 4)
+    except ValueError:
+        say("demo: MAX_IMAGES must be a whole number")
+        return 2
+    prompt = os.environ.get("PROMPT") or default_prompt(max_images)
+    specs = [s.strip() for s in (os.environ.get("IMAGES") or DEFAULT_IMAGE).split(",") if s.strip()]
+    timeout = float(os.environ.get("TIMEOUT") or 180)
+    generation = float(os.environ.get("GENERATION_SECONDS") or 3)
+
+    say(f"==> starting the local stack (moto, provider simulator, gateway, queue pumps)")
+    with LocalStack(api_port=0, moto_port=0, simulator_port=0, generation_seconds=generation) as stack:
+        images = upload_local_images(stack, specs)
+        client = JobsClient(stack.api_url, stack.session)
+        body = {"provider": provider, "model": model, "prompt": prompt, "images": images,
+                "max_images": max_images, "size": size, "metadata": {"source": "make-demo"}}
+        say(f"==> POST {stack.api_url}/v1/jobs  provider={provider} model={model} max_images={max_images} size={size}")
+        response = client.create_job(body)
+        if response.status_code != 202:
+            say(f"demo: the API refused the job (HTTP {response.status_code}):\n{response.text}")
+            return 2
+        job_id = response.json()["job_id"]
+        say(f"    202 Accepted, job_id={job_id}")
+        started = time.monotonic()
+        seen: list[str] = []
+
+        def progress() -> None:
+            job = client.get_job(job_id)
+            if not seen or job["status"] != seen[-1]:
+                seen.append(job["status"])
+                detail = ""
+                if job["status"] == "submitted":
+                    detail = f" to {job['provider']} (task {job['provider_task_id']}); waiting for its callback"
+                say(f"    [{time.monotonic() - started:6.1f}s] {job['status']}{detail}")
+
+        event = client.wait_for_event(stack.session.client("sqs"), stack.events_queue_url, job_id,
+                                      timeout=timeout, on_tick=progress)
+        job = client.get_job(job_id)
+        if event is None:
+            say(f"demo: no Job Succeeded/Failed event within {timeout:.0f} s; the job is {job['status']}")
+            print(json.dumps(job, indent=2))
+            return 2
+        say(f"    [{time.monotonic() - started:6.1f}s] event '{event['detail-type']}' on bus {stack.name('JobsBus')}")
+        if job["status"] != "succeeded":
+            say(f"demo: the job failed: {job['error']['code']}: {job['error']['message']}")
+            print(json.dumps(job, indent=2))
+            return 1
+        out_dir = ROOT / "out" / job_id
+        out_dir.mkdir(parents=True, exist_ok=True)
+        outputs = []
+        with httpx.Client(timeout=60) as http:
+            for output in job["outputs"]:
+                data = http.get(output["url"]).raise_for_status().content
+                path = out_dir / f"{output['index']:02d}.{output['s3_uri'].rsplit('.', 1)[-1]}"
+                path.write_bytes(data)
+                outputs.append(Image.open(path))
+            sources = [Image.open(ROOT / s) if not s.startswith(("http://", "https://")) and (ROOT / s).exists()
+                       else Image.open(__import__("io").BytesIO(http.get(s).raise_for_status().content))
+                       for s in specs]
+        contact_sheet(sources, outputs, out_dir / "contact-sheet.png")
+        say(f"==> saved {len(outputs)} outputs ({outputs[0].width}x{outputs[0].height}) and contact-sheet.png "
+            f"to {out_dir.relative_to(ROOT)}/")
+        print(json.dumps(job, indent=2))
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""Read ``template.yaml`` and create its resources in a moto server: the local stack *is* the template.
+
+Tables (keys, indexes, TTL), queues (visibility timeouts, redrive to DLQs), the bucket, the
+event bus and the provider secret are created from the template's own properties; function
+environments and routes/queue triggers are resolved from the same document. Nothing here is a
+second hand-written copy of the stack.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML loader that understands CloudFormation short tags (``!Ref``, ``!Sub``, ``!GetAtt``...)."""
+
+
+def _tag(loader: _Loader, suffix: str, node: yaml.Node) -> dict:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_Loader.add_multi_constructor("!", _tag)
+
+
+def load_template(path: Path = TEMPLATE) -> dict:
+    return yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+
+
+@dataclass
+class Function:
+    logical_id: str
+    code_uri: Path
+    handler: str
+    timeout: int
+    environment: dict[str, str]
+    routes: list[tuple[str, str, bool]] = field(default_factory=list)
+    """(method, path, iam_auth)."""
+    queues: list[tuple[str, int]] = field(default_factory=list)
+    """(queue logical id, batch size)."""
+
+
+@dataclass
+class LocalResources:
+    names: dict[str, str]
+    """Logical id → what ``!Ref`` gives (table name, queue URL, bucket name, bus name, secret ARN)."""
+    attrs: dict[tuple[str, str], str]
+    functions: dict[str, Function]
+    queue_urls: dict[str, str]
+
+
+class Resolver:
+    """Evaluates the intrinsics our template uses against the local resources."""
+
+    def __init__(self, template: dict, names: dict[str, str], attrs: dict, parameters: dict[str, str]):
+        self.template = template
+        self.names = names
+        self.attrs = attrs
+        self.parameters = parameters
+
+    def ref(self, name: str) -> str:
+        if name == "AWS::Region":
+            return REGION
+        if name == "AWS::AccountId":
+            return ACCOUNT
+        if name == "AWS::StackName":
+            return "seedream-local"
+        if name == "AWS::URLSuffix":
+            return "amazonaws.com"
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.template.get("Parameters", {}):
+            return str(self.template["Parameters"][name].get("Default", ""))
+        return self.names[name]
+
+    def condition(self, name: str) -> bool:
+        return bool(self.value(self.template["Conditions"][name]))
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.value(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (key, arg), = node.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                return self.attrs[(arg[0], arg[1])]
+            if key == "Fn::Sub":
+                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.value(arg[1]))
+                import re
+
+                def repl(match):
+                    token = match.group(1)
+                    if token in extra:
+                        return str(extra[token])
+                    if "." in token and not token.startswith("AWS::"):
+                        logical, attr = token.split(".", 1)
+                        return self.attrs[(logical, attr)]
+                    return str(self.ref(token))
+
+                return re.sub(r"\$\{([^}]+)\}", repl, text)
+            if key == "Fn::If":
+                return self.value(arg[1] if self.condition(arg[0]) else arg[2])
+            if key == "Fn::Not":
+                return not self.value(arg[0])
+            if key == "Fn::Equals":
+                return self.value(arg[0]) == self.value(arg[1])
+        return {k: self.value(v) for k, v in node.items()}
+
+
+def create_resources(session, template: dict, parameters: dict[str, str] | None = None,
+                     secret_value: dict | None = None) -> LocalResources:
+    """Create the template's data resources in moto (via ``session``, a boto3 Session) and resolve functions."""
+    resources = template["Resources"]
+    names: dict[str, str] = {}
+    attrs: dict[tuple[str, str], str] = {}
+    resolver = Resolver(template, names, attrs, parameters or {})
+    queue_urls: dict[str, str] = {}
+
+    dynamodb = session.client("dynamodb")
+    sqs = session.client("sqs")
+    s3 = session.client("s3")
+    events = session.client("events")
+    secrets = session.client("secretsmanager")
+
+    def of_type(kind: str):
+        return [(lid, res) for lid, res in resources.items() if res["Type"] == kind]
+
+    # Queues: DLQs (no redrive) first, then the queues that point at them.
+    queues = sorted(of_type("AWS::SQS::Queue"), key=lambda item: "RedrivePolicy" in item[1].get("Properties", {}))
+    for logical_id, res in queues:
+        props = resolver.value(res.get("Properties", {}))
+        attributes = {k: str(props[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod") if k in props}
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+        name = props.get("QueueName", f"seedream-local-{logical_id}")
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        names[logical_id] = url
+        queue_urls[logical_id] = url
+        attrs[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+        attrs[(logical_id, "QueueName")] = name
+        attrs[(logical_id, "QueueUrl")] = url
+
+    for logical_id, res in of_type("AWS::DynamoDB::Table"):
+        props = resolver.value(res["Properties"])
+        name = props.get("TableName", f"seedream-local-{logical_id}")
+        kwargs = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode",
+                                         "GlobalSecondaryIndexes", "LocalSecondaryIndexes") if k in props}
+        dynamodb.create_table(TableName=name, **kwargs)
+        if "TimeToLiveSpecification" in props:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
+        names[logical_id] = name
+        attrs[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+
+    for logical_id, res in of_type("AWS::S3::Bucket"):
+        props = resolver.value(res.get("Properties", {}))
+        name = props.get("BucketName", f"seedream-local-{logical_id.lower()}")
+        s3.create_bucket(Bucket=name)
+        if "BucketEncryption" in props:
+            # CloudFormation says ServerSideEncryptionByDefault where the S3 API says ApplyServerSideEncryptionByDefault
+            rules = [{"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+                     for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        if "PublicAccessBlockConfiguration" in props:
+            s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+        names[logical_id] = name
+        attrs[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+
+    for logical_id, res in of_type("AWS::Events::EventBus"):
+        props = resolver.value(res["Properties"])
+        arn = events.create_event_bus(Name=props["Name"])["EventBusArn"]
+        names[logical_id] = props["Name"]
+        attrs[(logical_id, "Arn")] = arn
+
+    for logical_id, res in of_type("AWS::SecretsManager::Secret"):
+        props = resolver.value(res["Properties"])
+        value = json.dumps(secret_value) if secret_value is not None else props.get("SecretString", "{}")
+        arn = secrets.create_secret(Name=props.get("Name", f"seedream-local-{logical_id}"), SecretString=value)["ARN"]
+        names[logical_id] = arn
+
+    names.setdefault("HttpApi", "local")
+    globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    global_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout", 3)
+    functions: dict[str, Function] = {}
+    for logical_id, res in of_type("AWS::Serverless::Function"):
+        props = res["Properties"]
+        env = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
+        function = Function(
+            logical_id=logical_id, code_uri=ROOT / props["CodeUri"], handler=props["Handler"],
+            timeout=int(props.get("Timeout", global_timeout)), environment={k: str(resolver.value(v)) for k, v in env.items()},
+        )
+        default_iam = (template["Resources"].get("HttpApi", {}).get("Properties", {}).get("Auth", {})
+                       .get("DefaultAuthorizer") == "AWS_IAM")
+        for event in props.get("Events", {}).values():
+            ep = event["Properties"]
+            if event["Type"] == "HttpApi":
+                iam = default_iam and ep.get("Auth", {}).get("Authorizer") != "NONE"
+                function.routes.append((ep["Method"].upper(), ep["Path"], iam))
+            elif event["Type"] == "SQS":
+                queue_logical = ep["Queue"]["Fn::GetAtt"][0]
+                function.queues.append((queue_logical, int(ep.get("BatchSize", 10))))
+        functions[logical_id] = function
+    return LocalResources(names=names, attrs=attrs, functions=functions, queue_urls=queue_urls)

@@ -1,0 +1,555 @@
+"""Atlas Cloud and evolink adapters: submit shapes, Atlas Ed25519/JWKS verification, callbacks, evolink re-read.
+
+Provider HTTP is faked with ``httpx.MockTransport``. Atlas signatures are made here with
+``cryptography`` directly (not with the adapter's helpers), so the test is independent of it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from seedream.errors import InvalidRequest, ProviderRejected, ProviderUnavailable, Unauthorized
+from seedream.models import CompletionNotice, JobRequest
+from seedream.providers.atlascloud import AtlasCloud
+from seedream.providers.base import NotTerminal, check_limits, estimated_cost_usd
+from seedream.providers.evolink import Evolink
+
+NOW = 1_763_700_000.0
+CALLBACK = "https://hooks.example.com/v1/callbacks/atlascloud/job-1?token=secret-token"
+IMAGES = ["https://img.example.com/a.png", "https://img.example.com/b.png"]
+
+
+CONFIG_VARS = ("ATLASCLOUD_JWKS_URL", "ATLASCLOUD_V4_PRICE_USD", "ATLASCLOUD_V5_LITE_PRICE_USD",
+               "EVOLINK_V5_LITE_MODEL", "EVOLINK_V45_PRICE_USD", "EVOLINK_V5_LITE_PRICE_USD", "EVOLINK_SEND_SEED")
+
+
+@pytest.fixture(autouse=True)
+def _default_config(monkeypatch):
+    """The adapters read optional settings from the environment at construction: start from the defaults."""
+    for var in CONFIG_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
+def job(model: str = "seedream-v4", **overrides) -> JobRequest:
+    fields = {"model": model, "prompt": "a series of 3 images of the same cat", "images": IMAGES,
+              "max_images": 3, "size": "2048*1536"} | overrides
+    return JobRequest(**fields)
+
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+class FakeAtlas:
+    """A fake Atlas Cloud: records requests, serves a JWKS that tests can rotate."""
+
+    def __init__(self):
+        self.requests: list[httpx.Request] = []
+        self.keys: dict[str, Ed25519PrivateKey] = {"k1": Ed25519PrivateKey.generate()}
+        self.jwks_status = 200
+        self.submit_reply: tuple[int, object] = (200, {"code": 200, "data": {"id": "pred-123", "status": "created"}})
+
+    def jwks(self) -> dict:
+        return {"keys": [
+            {"kty": "OKP", "crv": "Ed25519", "kid": kid, "alg": "EdDSA", "use": "sig",
+             "x": b64url(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))}
+            for kid, key in self.keys.items()
+        ]}
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.url.path == "/api/v1/webhooks/jwks.json":
+            return httpx.Response(self.jwks_status, json=self.jwks())
+        if request.url.path == "/api/v1/model/generateImage":
+            status, body = self.submit_reply
+            return httpx.Response(status, json=body)
+        return httpx.Response(404, json={"message": "not found"})
+
+    def jwks_requests(self) -> int:
+        return sum(r.url.path.endswith("/jwks.json") for r in self.requests)
+
+
+def sign(key: Ed25519PrivateKey, kid: str, body: bytes, timestamp: int | float, *, padded: bool = False) -> dict:
+    signature = base64.urlsafe_b64encode(key.sign(f"{int(timestamp)}.".encode() + body)).decode()
+    return {
+        "X-AtlasCloud-Webhook-Id": "wh-1",
+        "X-AtlasCloud-Webhook-Timestamp": str(int(timestamp)),
+        "X-AtlasCloud-Webhook-Key-Id": kid,
+        "X-AtlasCloud-Webhook-Signature-Ed25519": signature if padded else signature.rstrip("="),
+        "X-AtlasCloud-Webhook-Event": "image.task.terminal",
+    }
+
+
+def atlas_body(status: str = "completed", outputs: list[str] | None = None, **extra) -> bytes:
+    event = {"session_id": "pred-123", "event_type": "image.task.terminal",
+             "status": "ERROR" if status in {"failed", "timeout", "cancelled"} else "OK",
+             "created_at": 1_763_700_000_000,
+             "payload": {"model": "bytedance/seedream-v4/edit-sequential", "status": status,
+                         "outputs": outputs if outputs is not None else ["https://cdn.atlascloud.ai/o/1.png"]}}
+    event.update(extra)
+    return json.dumps(event).encode()
+
+
+@pytest.fixture
+def fake() -> FakeAtlas:
+    return FakeAtlas()
+
+
+@pytest.fixture
+def atlas(fake: FakeAtlas) -> AtlasCloud:
+    client = httpx.Client(transport=httpx.MockTransport(fake.handler))
+    return AtlasCloud(client, lambda: {"api_key": "atlas-key"})
+
+
+# -- Atlas Cloud: submit --------------------------------------------------------------------
+@pytest.mark.parametrize("model", ["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"])
+def test_atlas_submit_body_path_headers(fake, atlas, model):
+    result = atlas.submit(job(model, seed=42), IMAGES, CALLBACK)
+    assert (result.provider_task_id, result.provider_status) == ("pred-123", "created")
+    [request] = fake.requests
+    assert request.method == "POST"
+    assert str(request.url) == "https://api.atlascloud.ai/api/v1/model/generateImage"
+    assert request.headers["Authorization"] == "Bearer atlas-key"
+    assert json.loads(request.content) == {
+        "model": f"bytedance/{model}/edit-sequential", "prompt": "a series of 3 images of the same cat",
+        "images": IMAGES, "max_images": 3, "size": "2048*1536", "enable_base64_output": False,
+        "webhook_url": CALLBACK, "seed": 42,
+    }
+
+
+def test_atlas_submit_without_seed_and_custom_base(fake):
+    client = httpx.Client(transport=httpx.MockTransport(fake.handler))
+    adapter = AtlasCloud(client, lambda: {"api_key": "k"}, "http://127.0.0.1:9000/")
+    adapter.submit(job(), IMAGES, CALLBACK)
+    assert str(fake.requests[0].url) == "http://127.0.0.1:9000/api/v1/model/generateImage"
+    assert "seed" not in json.loads(fake.requests[0].content)
+
+
+def test_atlas_submit_without_id_is_rejected(fake, atlas):
+    fake.submit_reply = (200, {"code": 200, "data": {}})
+    with pytest.raises(ProviderRejected):
+        atlas.submit(job(), IMAGES, CALLBACK)
+
+
+def test_atlas_prices_and_limits(monkeypatch):
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
+    adapter = AtlasCloud(client, lambda: {"api_key": "k"})
+    assert adapter.limits("seedream-v4.5").price_per_run_usd == 0.036
+    assert estimated_cost_usd(adapter.limits("seedream-v4.5"), 15, 15) == 0.036
+    assert adapter.limits("seedream-v4").price_per_run_usd == 0.027
+    assert adapter.limits("seedream-v5.0-lite").price_per_run_usd == 0.035
+    monkeypatch.setenv("ATLASCLOUD_V4_PRICE_USD", "0.02")
+    monkeypatch.setenv("ATLASCLOUD_V5_LITE_PRICE_USD", "0.03")
+    adapter = AtlasCloud(client, lambda: {"api_key": "k"})
+    assert adapter.limits("seedream-v4").price_per_run_usd == 0.02
+    assert adapter.limits("seedream-v5.0-lite").price_per_run_usd == 0.03
+    limits = adapter.limits("seedream-v4")
+    assert (limits.min_side, limits.max_side, limits.max_input_images, limits.max_outputs) == (1024, 4096, 10, 15)
+    with pytest.raises(InvalidRequest) as err:
+        check_limits("atlascloud", job(size="512*512"), limits)
+    assert err.value.code == "provider_limit_exceeded"
+
+
+# -- Atlas Cloud: signature -----------------------------------------------------------------
+def test_atlas_valid_callback_verifies_and_jwks_is_cached(fake, atlas):
+    body = atlas_body()
+    atlas.verify_callback(sign(fake.keys["k1"], "k1", body, NOW), body, NOW)
+    atlas.verify_callback(sign(fake.keys["k1"], "k1", body, NOW + 1), body, NOW + 1)
+    # padded base64url and lower-cased header names are accepted too
+    lowered = {k.lower(): v for k, v in sign(fake.keys["k1"], "k1", body, NOW, padded=True).items()}
+    atlas.verify_callback(lowered, body, NOW + 2)
+    assert atlas.jwks_fetches == 1 == fake.jwks_requests()
+    jwks_request = next(r for r in fake.requests if r.url.path.endswith("/jwks.json"))
+    assert str(jwks_request.url) == "https://api.atlascloud.ai/api/v1/webhooks/jwks.json"
+    assert "Authorization" not in jwks_request.headers
+
+
+def test_atlas_jwks_url_is_configurable(fake):
+    seen = []
+
+    def handler(request):
+        seen.append(str(request.url))
+        return httpx.Response(200, json=fake.jwks())
+
+    adapter = AtlasCloud(httpx.Client(transport=httpx.MockTransport(handler)), lambda: {"api_key": "k"},
+                         jwks_url="https://keys.example.com/jwks.json")
+    body = atlas_body()
+    adapter.verify_callback(sign(fake.keys["k1"], "k1", body, NOW), body, NOW)
+    assert seen == ["https://keys.example.com/jwks.json"]
+
+
+def test_atlas_wrong_signature(fake, atlas):
+    body = atlas_body()
+    other = Ed25519PrivateKey.generate()
+    with pytest.raises(Unauthorized) as err:
+        atlas.verify_callback(sign(other, "k1", body, NOW), body, NOW)
+    assert err.value.code == "signature_invalid"
+
+
+def test_atlas_body_altered_after_signing(fake, atlas):
+    body = atlas_body()
+    headers = sign(fake.keys["k1"], "k1", body, NOW)
+    altered = atlas_body(outputs=["https://evil.example.com/x.png"])
+    with pytest.raises(Unauthorized) as err:
+        atlas.verify_callback(headers, altered, NOW)
+    assert err.value.code == "signature_invalid"
+
+
+def test_atlas_timestamp_is_part_of_the_signature(fake, atlas):
+    body = atlas_body()
+    headers = sign(fake.keys["k1"], "k1", body, NOW) | {"X-AtlasCloud-Webhook-Timestamp": str(int(NOW) + 5)}
+    with pytest.raises(Unauthorized) as err:
+        atlas.verify_callback(headers, body, NOW)
+    assert err.value.code == "signature_invalid"
+
+
+@pytest.mark.parametrize("signature", ["not base64 !!", b64url(b"x" * 63), b64url(b"x" * 65)])
+def test_atlas_malformed_signature(fake, atlas, signature):
+    body = atlas_body()
+    headers = sign(fake.keys["k1"], "k1", body, NOW) | {"X-AtlasCloud-Webhook-Signature-Ed25519": signature}
+    with pytest.raises(Unauthorized) as err:
+        atlas.verify_callback(headers, body, NOW)
+    assert err.value.code == "signature_invalid"
+    assert atlas.jwks_fetches == 0  # malformed signatures never cost a JWKS fetch
+
+
+@pytest.mark.parametrize("skew", [-301, 301])
+def test_atlas_stale_and_future_timestamps(fake, atlas, skew):
+    body = atlas_body()
+    with pytest.raises(Unauthorized) as err:
+        atlas.verify_callback(sign(fake.keys["k1"], "k1", body, NOW + skew), body, NOW)
+    assert err.value.code == "timestamp_out_of_range"
+    assert atlas.jwks_fetches == 0
+
+
+@pytest.mark.parametrize("skew", [-300, 300])
+def test_atlas_timestamps_at_the_edge_pass(fake, atlas, skew):
+    body = atlas_body()
+    atlas.verify_callback(sign(fake.keys["k1"], "k1", body, NOW + skew), body, NOW)
+
+
+@pytest.mark.parametrize("missing", ["X-AtlasCloud-Webhook-Timestamp", "X-AtlasCloud-Webhook-Key-Id",
+                                     "X-AtlasCloud-Webhook-Signature-Ed25519"])
+def test_atlas_missing_headers(fake, atlas, missing):
+    body = atlas_body()
+    headers = sign(fake.keys["k1"], "k1", body, NOW)
+    del headers[missing]
+    with pytest.raises(Unauthorized) as err:
+        atlas.verify_callback(headers, body, NOW)
+    assert err.value.code == "signature_missing"
+
+
+def test_atlas_unknown_kid(fake, atlas):
+    body = atlas_body()
+    stranger = Ed25519PrivateKey.generate()
+    with pytest.raises(Unauthorized) as err:
+        atlas.verify_callback(sign(stranger, "k-unknown", body, NOW), body, NOW)
+    assert err.value.code == "key_unknown"
+    assert atlas.jwks_fetches == 1  # the first fetch is fresh: no immediate second fetch
+
+
+def test_atlas_key_rotation_refetches_exactly_once(fake, atlas):
+    body = atlas_body()
+    atlas.verify_callback(sign(fake.keys["k1"], "k1", body, NOW), body, NOW)
+    assert atlas.jwks_fetches == 1
+    fake.keys = {"k1": fake.keys["k1"], "k2": Ed25519PrivateKey.generate()}  # Atlas rotates
+    later = NOW + 120
+    atlas.verify_callback(sign(fake.keys["k2"], "k2", body, later), body, later)
+    assert atlas.jwks_fetches == 2 == fake.jwks_requests()
+    atlas.verify_callback(sign(fake.keys["k2"], "k2", body, later + 1), body, later + 1)
+    atlas.verify_callback(sign(fake.keys["k1"], "k1", body, later + 2), body, later + 2)
+    assert atlas.jwks_fetches == 2
+
+
+def test_atlas_unknown_kids_are_rate_limited(fake, atlas):
+    body = atlas_body()
+    atlas.verify_callback(sign(fake.keys["k1"], "k1", body, NOW), body, NOW)
+    forger = Ed25519PrivateKey.generate()
+    start = NOW + 100
+    with pytest.raises(Unauthorized) as err:
+        atlas.verify_callback(sign(forger, "random-1", body, start), body, start)
+    assert err.value.code == "key_unknown"
+    assert atlas.jwks_fetches == 2  # one refetch for the unknown kid
+    for i in range(20):  # a flood of forged kids inside the next 60 s
+        t = start + 1 + i * 2.5
+        with pytest.raises(Unauthorized) as err:
+            atlas.verify_callback(sign(forger, f"random-{i + 2}", body, t), body, t)
+        assert err.value.code == "key_unknown"
+    assert atlas.jwks_fetches == 2 == fake.jwks_requests()
+    # known keys keep verifying during the flood
+    atlas.verify_callback(sign(fake.keys["k1"], "k1", body, start + 30), body, start + 30)
+    # after the interval, one more refetch is allowed
+    with pytest.raises(Unauthorized):
+        atlas.verify_callback(sign(forger, "random-x", body, start + 60), body, start + 60)
+    assert atlas.jwks_fetches == 3
+
+
+@pytest.mark.parametrize("failure", ["http_500", "not_json", "no_keys", "network"])
+def test_atlas_jwks_failure_is_unverifiable(fake, failure):
+    def handler(request):
+        if failure == "network":
+            raise httpx.ConnectError("refused", request=request)
+        if failure == "http_500":
+            return httpx.Response(500, json={})
+        if failure == "not_json":
+            return httpx.Response(200, text="<html>")
+        return httpx.Response(200, json={"keys": [{"kty": "RSA", "kid": "k1", "n": "x", "e": "AQAB"}]})
+
+    adapter = AtlasCloud(httpx.Client(transport=httpx.MockTransport(handler)), lambda: {"api_key": "k"})
+    body = atlas_body()
+    with pytest.raises(Unauthorized) as err:
+        adapter.verify_callback(sign(fake.keys["k1"], "k1", body, NOW), body, NOW)
+    assert err.value.code == "signature_unverifiable"
+    assert err.value.http_status == 401
+    # a failed fetch is rate-limited too, then retried once the interval has passed
+    with pytest.raises(Unauthorized) as err:
+        adapter.verify_callback(sign(fake.keys["k1"], "k1", body, NOW + 10), body, NOW + 10)
+    assert err.value.code == "signature_unverifiable"
+    assert adapter.jwks_fetches == 1
+    with pytest.raises(Unauthorized):
+        adapter.verify_callback(sign(fake.keys["k1"], "k1", body, NOW + 61), body, NOW + 61)
+    assert adapter.jwks_fetches == 2
+
+
+def test_atlas_jwks_recovers_after_failure(fake, atlas):
+    fake.jwks_status = 503
+    body = atlas_body()
+    with pytest.raises(Unauthorized):
+        atlas.verify_callback(sign(fake.keys["k1"], "k1", body, NOW), body, NOW)
+    fake.jwks_status = 200
+    atlas.verify_callback(sign(fake.keys["k1"], "k1", body, NOW + 60), body, NOW + 60)
+    assert atlas.jwks_fetches == 2
+
+
+# -- Atlas Cloud: callback ------------------------------------------------------------------
+def test_atlas_parse_success(fake, atlas):
+    body = atlas_body(outputs=["https://cdn.atlascloud.ai/o/1.png", "https://cdn.atlascloud.ai/o/2.png"])
+    notice = atlas.parse_callback(sign(fake.keys["k1"], "k1", body, NOW), body)
+    assert notice == CompletionNotice(
+        provider="atlascloud", provider_task_id="pred-123", status="succeeded", provider_status="completed",
+        output_urls=["https://cdn.atlascloud.ai/o/1.png", "https://cdn.atlascloud.ai/o/2.png"], nsfw=[],
+        error_message=None, webhook_id="wh-1")
+    assert atlas.resolve(notice) is notice
+
+
+def test_atlas_parse_succeeded_with_nsfw_flags(atlas):
+    event = json.loads(atlas_body(status="succeeded"))
+    event["payload"]["has_nsfw_contents"] = [True]
+    notice = atlas.parse_callback({}, json.dumps(event).encode())
+    assert (notice.status, notice.nsfw, notice.webhook_id) == ("succeeded", [True], None)
+
+
+@pytest.mark.parametrize("status", ["failed", "timeout", "cancelled"])
+def test_atlas_parse_failure(atlas, status):
+    body = atlas_body(status=status, outputs=[], error="content policy violation")
+    notice = atlas.parse_callback({}, body)
+    assert (notice.status, notice.provider_status, notice.output_urls) == ("failed", status, [])
+    assert notice.error_message == "content policy violation"
+
+
+def test_atlas_parse_error_object(atlas):
+    notice = atlas.parse_callback({}, atlas_body(status="failed", error={"code": 500, "message": "boom"}))
+    assert notice.error_message == "boom"
+
+
+@pytest.mark.parametrize("status", ["processing", "created", "queued"])
+def test_atlas_parse_non_terminal(atlas, status):
+    with pytest.raises(NotTerminal):
+        atlas.parse_callback({}, atlas_body(status=status))
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"payload": {"status": "completed"}}',
+                                  b'{"session_id": "p", "payload": "x"}',
+                                  b'{"session_id": "p", "status": "OK", "payload": {}}',
+                                  b'{"session_id": "p", "payload": {"status": "completed", "outputs": "u"}}'])
+def test_atlas_parse_malformed(atlas, body):
+    with pytest.raises(InvalidRequest) as err:
+        atlas.parse_callback({}, body)
+    assert (err.value.code, err.value.http_status) == ("callback_malformed", 400)
+
+
+# -- evolink --------------------------------------------------------------------------------
+class FakeEvolink:
+    def __init__(self):
+        self.requests: list[httpx.Request] = []
+        self.submit_reply: tuple[int, object] = (200, {
+            "created": 1757165031, "id": "task-unified-1757165031-uyujaw3d", "model": "doubao-seedream-4.0",
+            "object": "image.generation.task", "progress": 0, "status": "pending",
+            "task_info": {"can_cancel": True, "estimated_time": 45}})
+        self.task: dict = {"id": "task-unified-1757165031-uyujaw3d", "status": "completed", "progress": 100,
+                           "results": ["https://files.evolink.ai/r/1.png", "https://files.evolink.ai/r/2.png"]}
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.method == "POST" and request.url.path == "/v1/images/generations":
+            status, body = self.submit_reply
+            return httpx.Response(status, json=body)
+        if request.method == "GET" and request.url.path.startswith("/v1/tasks/"):
+            return httpx.Response(200, json=self.task)
+        return httpx.Response(404, json={"error": {"code": "not_found", "message": "no route"}})
+
+
+@pytest.fixture
+def evo_fake() -> FakeEvolink:
+    return FakeEvolink()
+
+
+@pytest.fixture
+def evolink(evo_fake: FakeEvolink) -> Evolink:
+    return Evolink(httpx.Client(transport=httpx.MockTransport(evo_fake.handler)), lambda: {"api_key": "evo-key"})
+
+
+@pytest.mark.parametrize("model, provider_model", [
+    ("seedream-v4", "doubao-seedream-4.0"),
+    ("seedream-v4.5", "doubao-seedream-4.5"),
+    ("seedream-v5.0-lite", "doubao-seedream-5.0-lite"),
+])
+def test_evolink_submit_body(evo_fake, evolink, model, provider_model):
+    result = evolink.submit(job(model, seed=7), IMAGES, CALLBACK)
+    assert (result.provider_task_id, result.provider_status) == ("task-unified-1757165031-uyujaw3d", "pending")
+    [request] = evo_fake.requests
+    assert str(request.url) == "https://api.evolink.ai/v1/images/generations"
+    assert request.headers["Authorization"] == "Bearer evo-key"
+    assert json.loads(request.content) == {
+        "model": provider_model, "prompt": "a series of 3 images of the same cat", "n": 3, "size": "2048x1536",
+        "image_urls": IMAGES, "callback_url": CALLBACK, "seed": 7,
+    }
+
+
+def test_evolink_seed_can_be_turned_off_and_v5_model_configured(evo_fake, monkeypatch):
+    monkeypatch.setenv("EVOLINK_V5_LITE_MODEL", "doubao-seedream-5-0-lite-260128")
+    monkeypatch.setenv("EVOLINK_SEND_SEED", "0")
+    adapter = Evolink(httpx.Client(transport=httpx.MockTransport(evo_fake.handler)), lambda: {"api_key": "k"})
+    adapter.submit(job("seedream-v5.0-lite", seed=7), IMAGES, CALLBACK)
+    sent = json.loads(evo_fake.requests[0].content)
+    assert sent["model"] == "doubao-seedream-5-0-lite-260128"
+    assert "seed" not in sent
+
+
+def test_evolink_limits(evolink):
+    limits = evolink.limits("seedream-v4")
+    assert (limits.max_input_images, limits.max_outputs, limits.max_prompt_chars) == (10, 15, 2000)
+    assert (limits.min_side, limits.max_side) == (1024, 4096)
+    assert limits.price_per_image_usd == 0.0222 and limits.bills_requested  # "Total = Base Price × Count (n)"
+    assert estimated_cost_usd(limits, 15, 4) == round(0.0222 * 15, 6)  # billed on n requested
+    ten = [f"https://img.example.com/{i}.png" for i in range(10)]
+    evolink.check(job(images=ten, max_images=5))  # 15 in all: fine
+    with pytest.raises(InvalidRequest) as err:
+        evolink.check(job(images=ten, max_images=6))
+    assert err.value.code == "provider_limit_exceeded"
+    [detail] = err.value.details
+    assert detail["field"] == "max_images"
+    assert detail["limit"] == "references_plus_outputs"
+    assert detail["value"] == 15
+    assert "15" in detail["message"] and "5" in detail["message"]
+    with pytest.raises(InvalidRequest):
+        check_limits("evolink", job(prompt="x" * 2001), limits)
+
+
+def test_evolink_prices_configurable(monkeypatch):
+    monkeypatch.setenv("EVOLINK_V45_PRICE_USD", "0.03")
+    monkeypatch.setenv("EVOLINK_V5_LITE_PRICE_USD", "0.025")
+    adapter = Evolink(httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500))),
+                      lambda: {"api_key": "k"})
+    assert adapter.limits("seedream-v4.5").price_per_image_usd == 0.03
+    assert adapter.limits("seedream-v5.0-lite").price_per_image_usd == 0.025
+
+
+def test_evolink_verify_is_a_no_op(evolink):
+    assert evolink.verify_callback({}, b"anything", NOW) is None
+
+
+def test_evolink_parse_callback_ignores_body_results(evolink):
+    body = json.dumps({"id": "task-unified-1", "status": "completed",
+                       "results": ["https://evil.example.com/planted.png"]}).encode()
+    notice = evolink.parse_callback({}, body)
+    assert (notice.provider_task_id, notice.status, notice.provider_status) == ("task-unified-1", "succeeded",
+                                                                                 "completed")
+    assert notice.output_urls == []
+
+
+@pytest.mark.parametrize("status", ["failed", "cancelled"])
+def test_evolink_parse_callback_failure(evolink, status):
+    notice = evolink.parse_callback({}, json.dumps({"id": "t", "status": status}).encode())
+    assert (notice.status, notice.provider_status) == ("failed", status)
+
+
+@pytest.mark.parametrize("status", ["pending", "processing"])
+def test_evolink_parse_callback_non_terminal(evolink, status):
+    with pytest.raises(NotTerminal):
+        evolink.parse_callback({}, json.dumps({"id": "t", "status": status}).encode())
+
+
+@pytest.mark.parametrize("body", [b"nope", b"{}", b'{"status": "completed"}'])
+def test_evolink_parse_callback_malformed(evolink, body):
+    with pytest.raises(InvalidRequest) as err:
+        evolink.parse_callback({}, body)
+    assert (err.value.code, err.value.http_status) == ("callback_malformed", 400)
+
+
+def test_evolink_resolve_reads_the_task_api(evo_fake, evolink):
+    trigger = evolink.parse_callback({}, json.dumps({"id": "task-unified-1757165031-uyujaw3d", "status": "completed",
+                                                     "results": ["https://evil.example.com/x.png"]}).encode())
+    notice = evolink.resolve(trigger)
+    [request] = evo_fake.requests
+    assert request.method == "GET"
+    assert str(request.url) == "https://api.evolink.ai/v1/tasks/task-unified-1757165031-uyujaw3d"
+    assert request.headers["Authorization"] == "Bearer evo-key"
+    assert evolink.task_reads == 1
+    assert notice.status == "succeeded"
+    assert notice.output_urls == ["https://files.evolink.ai/r/1.png", "https://files.evolink.ai/r/2.png"]
+
+
+def test_evolink_resolve_task_api_wins_over_the_body(evo_fake, evolink):
+    evo_fake.task = {"id": "t", "status": "failed", "results": [],
+                     "error": {"code": "content_policy", "message": "prompt rejected", "type": "invalid_request"}}
+    notice = evolink.resolve(evolink.parse_callback({}, b'{"id": "t", "status": "completed"}'))
+    assert (notice.status, notice.provider_status, notice.error_message) == ("failed", "failed", "prompt rejected")
+    evo_fake.task = {"id": "t", "status": "failed", "error": "timeout"}
+    assert evolink.resolve(notice).error_message == "timeout"
+    assert evolink.task_reads == 2
+
+
+def test_evolink_resolve_not_terminal_is_retried(evo_fake, evolink):
+    evo_fake.task = {"id": "t", "status": "processing", "progress": 60}
+    with pytest.raises(ProviderUnavailable):
+        evolink.resolve(evolink.parse_callback({}, b'{"id": "t", "status": "completed"}'))
+
+
+# -- error mapping on submit (both adapters) -------------------------------------------------
+def _adapters(handler):
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    return [AtlasCloud(client, lambda: {"api_key": "k"}), Evolink(client, lambda: {"api_key": "k"})]
+
+
+@pytest.mark.parametrize("status, error", [(429, ProviderUnavailable), (500, ProviderUnavailable),
+                                           (503, ProviderUnavailable), (400, ProviderRejected),
+                                           (401, ProviderRejected)])
+def test_submit_http_errors(status, error):
+    reply = {"error": {"code": "x", "message": "nope", "type": "invalid_request_error"}}
+    for adapter in _adapters(lambda r: httpx.Response(status, json=reply)):
+        with pytest.raises(error) as err:
+            adapter.submit(job(), IMAGES, CALLBACK)
+        if status == 429:
+            assert err.value.code == "provider_rate_limited"
+        assert "nope" in err.value.message
+
+
+def test_submit_connect_error():
+    def refuse(request):
+        raise httpx.ConnectError("connection refused", request=request)
+
+    for adapter in _adapters(refuse):
+        with pytest.raises(ProviderUnavailable):
+            adapter.submit(job(), IMAGES, CALLBACK)
+
+
+def test_readme_strings():
+    for cls in (AtlasCloud, Evolink):
+        assert cls.callback_mechanism and cls.signature_scheme
+    assert (AtlasCloud.name, Evolink.name) == ("atlascloud", "evolink")
