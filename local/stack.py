@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import secrets
 import signal
@@ -60,6 +61,7 @@ class LocalStack:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> LocalStack:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's per-request log
         os.environ.update({
             "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
             "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": self.moto_url,
@@ -122,6 +124,10 @@ class LocalStack:
         bus = self.name("JobsBus")
         events.put_rule(Name="local-events-tap", EventBusName=bus, EventPattern=json.dumps({"source": [{"prefix": ""}]}))
         events.put_targets(Rule="local-events-tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
+
+    def pump(self, function_logical_id: str) -> QueuePump:
+        """The pump feeding ``function_logical_id`` (pause/resume it to hold messages on the queue)."""
+        return next(p for p in self.pumps if p.function.spec.logical_id == function_logical_id)
 
     def name(self, logical_id: str) -> str:
         """What ``!Ref <logical_id>`` gives locally (table name, queue URL, bucket, bus, secret ARN)."""

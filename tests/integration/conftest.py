@@ -1,0 +1,91 @@
+"""Integration fixtures: one whole local stack (moto, simulator, gateway, pumps) for the session."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from local.client import JobsClient
+from local.stack import LocalStack
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def stack():
+    with LocalStack(api_port=0, moto_port=0, simulator_port=0, generation_seconds=0.3, retry_delay=1) as running:
+        s3 = running.session.client("s3")
+        # observation only: versioning lets a test count how many times each output object was written
+        s3.put_bucket_versioning(Bucket=running.name("JobsBucket"), VersioningConfiguration={"Status": "Enabled"})
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _clean_faults(stack):
+    stack.simulator.reset_faults()
+    yield
+    stack.simulator.reset_faults()
+
+
+@pytest.fixture(scope="session")
+def client(stack):
+    return JobsClient(stack.api_url, stack.session)
+
+
+@pytest.fixture(scope="session")
+def source_image(stack):
+    """The example photo, uploaded to the stack's bucket; jobs name it as an s3:// URI."""
+    bucket = stack.name("JobsBucket")
+    stack.session.client("s3").upload_file("examples/astronaut.png", bucket, "inputs/tests/astronaut.png")
+    return f"s3://{bucket}/inputs/tests/astronaut.png"
+
+
+def wait_until(check, timeout: float = 30.0, interval: float = 0.05):
+    """Call ``check()`` until it returns something truthy; return it, or fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def item(stack, job_id: str) -> dict | None:
+    from seedream.store import _plain
+
+    table = stack.session.resource("dynamodb").Table(stack.name("JobsTable"))
+    found = table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+    return _plain(found) if found else None
+
+
+def wait_status(stack, job_id: str, *statuses: str, timeout: float = 30.0) -> dict:
+    return wait_until(lambda: (i := item(stack, job_id)) and i["status"] in statuses and i, timeout)
+
+
+def event_for(stack, job_id: str, timeout: float = 30.0) -> dict:
+    sqs = stack.session.client("sqs")
+
+    def look():
+        reply = sqs.receive_message(QueueUrl=stack.events_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                    VisibilityTimeout=0)
+        for message in reply.get("Messages", []):
+            event = json.loads(message["Body"])
+            if event["detail"]["job_id"] == job_id:
+                sqs.delete_message(QueueUrl=stack.events_queue_url, ReceiptHandle=message["ReceiptHandle"])
+                return event
+        return None
+
+    return wait_until(look, timeout)
+
+
+def output_versions(stack, job_id: str) -> dict[str, int]:
+    """Output key → how many times it was written."""
+    listed = stack.session.client("s3").list_object_versions(Bucket=stack.name("JobsBucket"),
+                                                              Prefix=f"outputs/{job_id}/")
+    counts: dict[str, int] = {}
+    for version in listed.get("Versions", []):
+        counts[version["Key"]] = counts.get(version["Key"], 0) + 1
+    return counts

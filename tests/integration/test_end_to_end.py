@@ -1,0 +1,143 @@
+"""The main job on the whole local stack: HTTP submit → provider callback → S3 + DynamoDB + EventBridge."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from PIL import Image
+
+from .conftest import event_for, item, output_versions, wait_status, wait_until
+
+PROMPT = "Generate a series of 3 images (Panels 1-3) of this astronaut, same face and suit, new light per panel"
+
+
+def job_body(source_image, **change):
+    return {"provider": "wavespeed", "model": "seedream-v4.5", "prompt": PROMPT, "images": [source_image],
+            "max_images": 3, "size": "1024*1536", "metadata": {"campaign": "spring"}} | change
+
+
+def test_a_job_goes_queued_submitted_succeeded_with_outputs_in_s3_and_an_event(stack, client, source_image):
+    stack.simulator.set_faults(generation_seconds=1.0)
+    submit_pump = stack.pump("SubmitFunction")
+    submit_pump.pause()
+    try:
+        response = client.create_job(job_body(source_image))
+        assert response.status_code == 202
+        accepted = response.json()
+        assert accepted["status"] == "queued" and response.headers["location"] == f"/v1/jobs/{accepted['job_id']}"
+        job_id = accepted["job_id"]
+        queued = item(stack, job_id)
+        assert queued["status"] == "queued" and queued["request"]["images"] == [source_image]
+        assert queued["metadata"] == {"campaign": "spring"} and queued["outputs"] == []
+    finally:
+        submit_pump.resume()
+
+    submitted = wait_status(stack, job_id, "submitted")
+    assert submitted["provider"] == "wavespeed" and submitted["provider_task_id"]
+    assert "callback_token_sha256" in submitted and submitted["submitted_at"]
+    sent = stack.simulator.submits[-1]
+    assert sent["path"] == "/api/v3/bytedance/seedream-v4.5/edit-sequential"
+    assert "X-Amz-Signature=" in sent["json"]["images"][0]  # s3:// source handed over presigned
+
+    done = wait_status(stack, job_id, "succeeded", "failed")
+    assert done["status"] == "succeeded", done.get("error")
+    assert [o["index"] for o in done["outputs"]] == [0, 1, 2]
+    s3 = stack.session.client("s3")
+    bucket = stack.name("JobsBucket")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"outputs/{job_id}/")["Contents"]]
+    assert keys == [f"outputs/{job_id}/{i:02d}.png" for i in range(3)]
+    for output, key in zip(done["outputs"], keys, strict=True):
+        data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        assert image.size == (1024, 1536) == (output["width"], output["height"])
+        assert output["sha256"] == hashlib.sha256(data).hexdigest() and output["bytes"] == len(data)
+
+    event = event_for(stack, job_id)
+    assert event["detail-type"] == "Job Succeeded" and event["source"] == "seedream.jobs"
+    assert event["detail"]["outputs"] == [f"s3://{bucket}/{k}" for k in keys]
+    assert event["detail"]["metadata"] == {"campaign": "spring"} and event["detail"]["status"] == "succeeded"
+
+    view = client.get_job(job_id)
+    assert view["status"] == "succeeded" and view["error"] is None and view["provider_task_id"]
+    fetched = httpx.get(view["outputs"][0]["url"])
+    assert fetched.status_code == 200 and hashlib.sha256(fetched.content).hexdigest() == view["outputs"][0]["sha256"]
+
+
+def test_job_routes_need_a_sigv4_signature(stack, client):
+    unsigned = client.request("POST", "/v1/jobs", {"model": "seedream-v4"}, signed=False)
+    assert unsigned.status_code == 403
+    assert client.request("GET", "/v1/jobs/x", signed=False).status_code == 403
+
+
+def test_invalid_job_gets_a_4xx_with_a_code_and_creates_nothing(stack, client, source_image):
+    table = stack.session.resource("dynamodb").Table(stack.name("JobsTable"))
+    before = table.scan(Select="COUNT")["Count"]
+    response = client.create_job(job_body(source_image, max_images=16, size="300*300"))
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request" and "max_images" in error["message"]
+    assert {d["field"] for d in error["details"]} == {"max_images"}
+    limit = client.create_job(job_body(source_image, size="512*512"))
+    assert limit.status_code == 422 and limit.json()["error"]["code"] == "provider_limit_exceeded"
+    bad_json = client.http.post(f"{stack.api_url}/v1/jobs", content=b"{nope", headers={"authorization": "AWS4-HMAC-SHA256 x"})
+    assert bad_json.status_code == 400 and bad_json.json()["error"]["code"] == "invalid_json"
+    assert table.scan(Select="COUNT")["Count"] == before
+    missing = client.request("GET", "/v1/jobs/does-not-exist")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "job_not_found"
+
+
+def sign_wavespeed(secret: str, webhook_id: str, timestamp: str, body: bytes) -> str:
+    """WaveSpeed's documented recipe, written out in the test: secret minus whsec_, used as text."""
+    key = secret.removeprefix("whsec_").encode()
+    return "v3," + hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def test_forged_callbacks_are_rejected_and_leave_the_job_unchanged(stack, client, source_image):
+    stack.simulator.set_faults(callback="lost")  # the provider finishes, but its own callback never comes
+    job_id = client.create_job(job_body(source_image, max_images=1, size="1024*1024")).json()["job_id"]
+    submitted = wait_status(stack, job_id, "submitted")
+    task_id = submitted["provider_task_id"]
+    task = stack.simulator.wait_for_task(task_id)
+    webhook = urlsplit(stack.simulator.submits[-1]["query"]["webhook"])
+    token = parse_qs(webhook.query)["token"][0]
+    callback_url = f"{stack.api_url}{webhook.path}"
+    secret = stack.keys["wavespeed"]["webhook_secret"]
+    body = json.dumps({"id": task_id, "model": "bytedance/seedream-v4.5/edit-sequential", "status": "completed",
+                       "outputs": task["outputs"], "has_nsfw_contents": [False], "error": "",
+                       "urls": {"get": ""}, "created_at": "2026-11-21T00:00:00Z"}).encode()
+    now = str(int(time.time()))
+
+    def send(token_value, payload, headers):
+        return httpx.post(callback_url, params={"token": token_value}, content=payload,
+                          headers={"content-type": "application/json", **headers})
+
+    good_headers = {"webhook-id": "wh-test", "webhook-timestamp": now,
+                    "webhook-signature": sign_wavespeed(secret, "wh-test", now, body)}
+    before = item(stack, job_id)
+    stale = str(int(time.time()) - 400)
+    forged = [
+        ("wrong token", "x" * 43, body, good_headers),
+        ("no token", "", body, good_headers),
+        ("wrong secret", token, body, good_headers | {"webhook-signature": sign_wavespeed("whsec_other", "wh-test", now, body)}),
+        ("altered body", token, body.replace(b"completed", b"failed"), good_headers),
+        ("stale", token, body, good_headers | {"webhook-timestamp": stale,
+                                               "webhook-signature": sign_wavespeed(secret, "wh-test", stale, body)}),
+        ("no signature", token, body, {"webhook-id": "wh-test", "webhook-timestamp": now}),
+    ]
+    for label, token_value, payload, headers in forged:
+        answer = send(token_value, payload, headers)
+        assert answer.status_code == 401, label
+        assert answer.json()["error"]["code"] in {"token_invalid", "signature_invalid", "timestamp_out_of_range",
+                                                   "signature_missing"}, label
+        assert item(stack, job_id) == before, label
+
+    assert send(token, body, good_headers).status_code == 202
+    done = wait_status(stack, job_id, "succeeded", "failed")
+    assert done["status"] == "succeeded" and len(done["outputs"]) == 1
