@@ -429,13 +429,14 @@ class ProviderSimulator:
         evo.setdefault("api_key", "sk-" + "".join(secrets.choice(alnum) for _ in range(40)))
         return {"wavespeed": ws, "atlascloud": atlas, "evolink": evo}
 
-    def rotate_atlas_key(self) -> str:
-        """Make a new Atlas Cloud Ed25519 key; later callbacks are signed with it. Returns the new kid.
+    def rotate_atlas_key(self, private_key: Ed25519PrivateKey | None = None, kid: str | None = None) -> str:
+        """Switch to a new Atlas Cloud Ed25519 key (``private_key``, e.g. one a test made, or a fresh one);
+        later callbacks are signed with it. Returns the new kid.
 
         The JWKS then serves the new key first, followed by the older ones."""
-        kid = "sim-" + secrets.token_hex(8)
+        kid = kid or "sim-" + secrets.token_hex(8)
         with self._lock:
-            self._atlas_keys.append((kid, Ed25519PrivateKey.generate()))
+            self._atlas_keys.append((kid, private_key or Ed25519PrivateKey.generate()))
         return kid
 
     @property

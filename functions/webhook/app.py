@@ -32,7 +32,7 @@ def callback(provider: str, job_id: str) -> Response:
     event = app.current_event
     token = (event.query_string_parameters or {}).get("token")
     status, body = jobs.record_callback(svc, provider, job_id, token, event.headers or {}, raw_body(event))
-    metrics.add_dimension(name="provider", value=provider)
+    metrics.add_metadata(key="provider", value=provider)
     metrics.add_metric(name="CallbacksAccepted" if status == 202 else "CallbacksIgnored", unit=MetricUnit.Count, value=1)
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -15,6 +16,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="session")
 def stack():
+    # key-rotation tests wait this long between JWKS refetches instead of the deployed default (10 s)
+    os.environ["ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS"] = "1"
     with LocalStack(api_port=0, moto_port=0, simulator_port=0, generation_seconds=0.3, retry_delay=1) as running:
         s3 = running.session.client("s3")
         # observation only: versioning lets a test count how many times each output object was written

@@ -103,7 +103,7 @@ def fake() -> FakeAtlas:
 @pytest.fixture
 def atlas(fake: FakeAtlas) -> AtlasCloud:
     client = httpx.Client(transport=httpx.MockTransport(fake.handler))
-    return AtlasCloud(client, lambda: {"api_key": "atlas-key"})
+    return AtlasCloud(client, lambda: {"api_key": "atlas-key"}, jwks_min_refresh_seconds=60)
 
 
 # -- Atlas Cloud: submit --------------------------------------------------------------------
@@ -300,7 +300,8 @@ def test_atlas_jwks_failure_is_unverifiable(fake, failure):
             return httpx.Response(200, text="<html>")
         return httpx.Response(200, json={"keys": [{"kty": "RSA", "kid": "k1", "n": "x", "e": "AQAB"}]})
 
-    adapter = AtlasCloud(httpx.Client(transport=httpx.MockTransport(handler)), lambda: {"api_key": "k"})
+    adapter = AtlasCloud(httpx.Client(transport=httpx.MockTransport(handler)), lambda: {"api_key": "k"},
+                         jwks_min_refresh_seconds=60)
     body = atlas_body()
     with pytest.raises(Unauthorized) as err:
         adapter.verify_callback(sign(fake.keys["k1"], "k1", body, NOW), body, NOW)

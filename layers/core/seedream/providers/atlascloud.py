@@ -43,7 +43,8 @@ from .base import Credentials, ModelLimits, NotTerminal, SubmitResult, header, p
 DEFAULT_BASE_URL = "https://api.atlascloud.ai"
 JWKS_PATH = "/api/v1/webhooks/jwks.json"
 TOLERANCE_SECONDS = 300
-JWKS_MIN_REFRESH_SECONDS = 60.0
+JWKS_MIN_REFRESH_SECONDS = 10.0
+"""Default spacing of JWKS refetches; ``ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS`` overrides it."""
 
 HEADER_ID = "X-AtlasCloud-Webhook-Id"
 HEADER_TIMESTAMP = "X-AtlasCloud-Webhook-Timestamp"
@@ -124,12 +125,15 @@ class AtlasCloud:
     signature_scheme = "Ed25519 over `timestamp.body`, public key from JWKS by `kid` [code]"
 
     def __init__(self, client: httpx.Client, credentials: Credentials, base_url: str | None = None, *,
-                 jwks_url: str | None = None, jwks_min_refresh_seconds: float = JWKS_MIN_REFRESH_SECONDS,
+                 jwks_url: str | None = None, jwks_min_refresh_seconds: float | None = None,
                  tolerance_seconds: int = TOLERANCE_SECONDS):
         self.client = client
         self.credentials = credentials
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.jwks_url = jwks_url or os.environ.get("ATLASCLOUD_JWKS_URL") or f"{self.base_url}{JWKS_PATH}"
+        if jwks_min_refresh_seconds is None:
+            jwks_min_refresh_seconds = float(os.environ.get("ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS",
+                                                            JWKS_MIN_REFRESH_SECONDS))
         self.jwks_min_refresh_seconds = jwks_min_refresh_seconds
         self.tolerance_seconds = tolerance_seconds
         self.models = models_from_env()

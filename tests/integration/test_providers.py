@@ -1,0 +1,262 @@
+"""Every seed provider × model through the whole local stack, and each provider's callback security.
+
+Signatures in these tests are made independently of the code under test: WaveSpeed's ``v3``
+HMAC from the documented recipe with ``hmac``, Atlas Cloud's Ed25519 with a key generated here
+and signed by ``cryptography``; evolink signs nothing, so its token and its task API are tested.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import json
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from PIL import Image
+
+from .conftest import event_for, item, output_versions, wait_status
+
+PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
+MODELS = ["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
+
+
+def body_for(source_image, provider, model="seedream-v4", max_images=2, **change):
+    return {"provider": provider, "model": model, "images": [source_image], "max_images": max_images,
+            "size": "1024*1024", "prompt": f"Generate a series of {max_images} images of this astronaut, new light "
+                                          f"in each of the {max_images} panels"} | change
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_every_provider_and_model_runs_end_to_end(stack, client, source_image, provider, model):
+    response = client.create_job(body_for(source_image, provider, model))
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job_id"]
+    done = wait_status(stack, job_id, "succeeded", "failed")
+    assert done["status"] == "succeeded", done.get("error")
+    assert done["provider"] == provider and len(done["outputs"]) == 2
+    s3 = stack.session.client("s3")
+    for output in done["outputs"]:
+        bucket, key = output["s3_uri"][5:].split("/", 1)
+        image = Image.open(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+        assert image.size == (1024, 1024)
+    assert done["estimated_cost_usd"] > 0
+    sent = stack.simulator.submits[-1]
+    if provider == "wavespeed":
+        assert sent["path"] == f"/api/v3/bytedance/{model}/edit-sequential" and "webhook" in sent["query"]
+    elif provider == "atlascloud":
+        assert sent["json"]["model"] == f"bytedance/{model}/edit-sequential" and sent["json"]["webhook_url"]
+    else:
+        assert sent["json"]["n"] == 2 and sent["json"]["image_urls"] and sent["json"]["callback_url"]
+    assert event_for(stack, job_id)["detail-type"] == "Job Succeeded"
+
+
+# -- forging callbacks ---------------------------------------------------------------------------
+def waiting_job(stack, client, source_image, provider):
+    """A submitted job whose provider finished but whose own callback was lost: (job_id, task, callback URL, token)."""
+    stack.simulator.set_faults(callback="lost")
+    job_id = client.create_job(body_for(source_image, provider, max_images=1)).json()["job_id"]
+    submitted = wait_status(stack, job_id, "submitted")
+    task = stack.simulator.wait_for_task(submitted["provider_task_id"])
+    url = urlsplit(task["callback_url"])
+    return job_id, task, f"{stack.api_url}{url.path}", parse_qs(url.query)["token"][0]
+
+
+def wavespeed_sign(secret, webhook_id, timestamp, body):
+    key = secret.removeprefix("whsec_").encode()
+    return "v3," + hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def atlas_sign(private_key, timestamp, body):
+    raw = private_key.sign(f"{timestamp}.".encode() + body)
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+class Callbacks:
+    """Builds each provider's callback (body + headers) for a finished simulator task."""
+
+    def __init__(self, stack, provider, task):
+        self.stack, self.provider, self.task = stack, provider, task
+        self.atlas_key: Ed25519PrivateKey | None = None
+
+    def body(self) -> bytes:
+        t = self.task
+        if self.provider == "wavespeed":
+            return json.dumps({"id": t["id"], "model": t["api_model"], "status": "completed", "outputs": t["outputs"],
+                               "has_nsfw_contents": [False] * len(t["outputs"]), "error": "", "urls": {"get": ""},
+                               "created_at": "2026-11-21T00:00:00Z"}).encode()
+        if self.provider == "atlascloud":
+            return json.dumps({"session_id": t["id"], "event_type": "image.task.terminal", "status": "OK",
+                               "created_at": int(time.time() * 1000),
+                               "payload": {"model": t["api_model"], "status": "completed", "outputs": t["outputs"]},
+                               "error": None}).encode()
+        return json.dumps({"id": t["id"], "object": "image.generation.task", "status": "completed",
+                           "results": t["outputs"], "progress": 100}).encode()
+
+    def headers(self, body: bytes, timestamp: int | None = None, *, secret: str | None = None,
+                key: Ed25519PrivateKey | None = None, kid: str | None = None) -> dict:
+        ts = str(timestamp or int(time.time()))
+        if self.provider == "wavespeed":
+            secret = secret or self.stack.keys["wavespeed"]["webhook_secret"]
+            return {"webhook-id": "wh-forge", "webhook-timestamp": ts,
+                    "webhook-signature": wavespeed_sign(secret, "wh-forge", ts, body)}
+        if self.provider == "atlascloud":
+            return {"X-AtlasCloud-Webhook-Event": "image.task.terminal", "X-AtlasCloud-Webhook-Id": "wh-forge",
+                    "X-AtlasCloud-Webhook-Timestamp": ts, "X-AtlasCloud-Webhook-Key-Id": kid or self.kid,
+                    "X-AtlasCloud-Webhook-Signature-Ed25519": atlas_sign(key or self.atlas_key, ts, body)}
+        return {}
+
+    def trust_test_key(self) -> None:
+        """Atlas: the provider starts signing with a key made here (published in its JWKS)."""
+        self.atlas_key = Ed25519PrivateKey.generate()
+        self.kid = self.stack.simulator.rotate_atlas_key(self.atlas_key, kid=f"test-{time.time_ns()}")
+        time.sleep(1.1)  # ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS=1 in the test stack
+
+
+def post(url, token, body, headers):
+    return httpx.post(url, params={"token": token} if token is not None else None, content=body,
+                      headers={"content-type": "application/json", **headers})
+
+
+def forgeries(provider: str, callbacks: Callbacks, token: str, body: bytes):
+    """(label, token, body, headers) for each way a callback can be forged at ``provider``."""
+    now = int(time.time())
+    yield "wrong token", "A" * 43, body, callbacks.headers(body)
+    yield "no token", None, body, callbacks.headers(body)
+    if provider == "evolink":
+        return  # evolink signs nothing: the token is the authentication
+    altered = body.replace(b'"completed"', b'"failed"')
+    assert altered != body
+    yield "body altered after signing", token, altered, callbacks.headers(body)
+    yield "stale timestamp", token, body, callbacks.headers(body, now - 301)
+    yield "future timestamp", token, body, callbacks.headers(body, now + 301)
+    if provider == "wavespeed":
+        yield "bad signature", token, body, callbacks.headers(body, secret="whsec_not-the-secret")
+    else:
+        yield "bad signature", token, body, callbacks.headers(body, key=Ed25519PrivateKey.generate())
+        yield "unknown key id", token, body, callbacks.headers(body, key=Ed25519PrivateKey.generate(),
+                                                               kid="kid-nobody-published")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_forged_callbacks_get_401_and_change_nothing_then_a_valid_one_succeeds(stack, client, source_image, provider):
+    job_id, task, url, token = waiting_job(stack, client, source_image, provider)
+    callbacks = Callbacks(stack, provider, task)
+    if provider == "atlascloud":
+        callbacks.trust_test_key()
+    body = callbacks.body()
+    before = item(stack, job_id)
+    labels = []
+    for label, forged_token, forged_body, headers in forgeries(provider, callbacks, token, body):
+        answer = post(url, forged_token, forged_body, headers)
+        assert answer.status_code == 401, (label, answer.text)
+        assert item(stack, job_id) == before, label
+        labels.append(label)
+    assert len(labels) == {"wavespeed": 6, "atlascloud": 7, "evolink": 2}[provider]
+
+    valid = post(url, token, body, callbacks.headers(body))
+    assert valid.status_code == 202, valid.text
+    done = wait_status(stack, job_id, "succeeded", "failed")
+    assert done["status"] == "succeeded" and len(done["outputs"]) == 1
+
+
+def test_evolink_outputs_come_from_its_task_api_not_from_the_callback_body(stack, client, source_image):
+    job_id, task, url, token = waiting_job(stack, client, source_image, "evolink")
+    reads_before = stack.functions["IngestFunction"].module.svc.providers["evolink"].task_reads
+    forged = json.dumps({"id": task["id"], "status": "completed",
+                         "results": [f"{stack.simulator.base_url}/outputs/someone-else/0.png"]}).encode()
+    assert post(url, token, forged, {}).status_code == 202
+    done = wait_status(stack, job_id, "succeeded", "failed")
+    assert done["status"] == "succeeded"
+    real = httpx.get(task["outputs"][0]).content
+    assert done["outputs"][0]["sha256"] == hashlib.sha256(real).hexdigest()
+    assert stack.functions["IngestFunction"].module.svc.providers["evolink"].task_reads == reads_before + 1
+
+
+def test_atlas_key_rotation_refetches_the_jwks_once(stack, client, source_image):
+    adapter = stack.functions["WebhookFunction"].module.svc.providers["atlascloud"]
+    job_id = client.create_job(body_for(source_image, "atlascloud", max_images=1)).json()["job_id"]
+    assert wait_status(stack, job_id, "succeeded", "failed")["status"] == "succeeded"
+    fetches = adapter.jwks_fetches
+    time.sleep(1.1)
+    stack.simulator.rotate_atlas_key()
+    job_id = client.create_job(body_for(source_image, "atlascloud", max_images=1)).json()["job_id"]
+    assert wait_status(stack, job_id, "succeeded", "failed")["status"] == "succeeded"
+    assert adapter.jwks_fetches == fetches + 1
+    job_id = client.create_job(body_for(source_image, "atlascloud", max_images=1)).json()["job_id"]
+    assert wait_status(stack, job_id, "succeeded", "failed")["status"] == "succeeded"
+    assert adapter.jwks_fetches == fetches + 1  # cached: never fetched per callback
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_callback_repeated_three_times_stores_the_outputs_once(stack, client, source_image, provider):
+    stack.simulator.set_faults(callback="duplicate")
+    job_id = client.create_job(body_for(source_image, provider)).json()["job_id"]
+    done = wait_status(stack, job_id, "succeeded", "failed")
+    assert done["status"] == "succeeded"
+    task_id = done["provider_task_id"]
+    deliveries = lambda: [c for c in stack.simulator.callbacks if c["task_id"] == task_id]  # noqa: E731
+    from .conftest import wait_until
+
+    wait_until(lambda: len(deliveries()) >= 3)
+    assert all(200 <= (c["status"] or 0) < 300 for c in deliveries())
+    time.sleep(0.5)  # give a wrongly queued second ingest time to show itself
+    assert output_versions(stack, job_id) == {f"outputs/{job_id}/{i:02d}.png": 1 for i in range(2)}
+    assert event_for(stack, job_id)["detail-type"] == "Job Succeeded"
+
+
+@pytest.mark.parametrize("provider, result, message", [
+    ("wavespeed", "failed", "wavespeed reported failed"),
+    ("wavespeed", "timeout", "wavespeed reported timeout"),
+    ("wavespeed", "nsfw", "as NSFW"),
+    ("atlascloud", "failed", "atlascloud reported failed"),
+    ("atlascloud", "timeout", "atlascloud reported timeout"),
+    ("evolink", "failed", "evolink reported failed"),
+])
+def test_a_provider_failure_after_submission_fails_the_job_and_announces_it(stack, client, source_image,
+                                                                           provider, result, message):
+    stack.simulator.set_faults(task_result=result)
+    job_id = client.create_job(body_for(source_image, provider)).json()["job_id"]
+    done = wait_status(stack, job_id, "succeeded", "failed")
+    assert done["status"] == "failed" and done["error"]["code"] == "provider_error"
+    assert message in done["error"]["message"] and done["outputs"] == []
+    event = event_for(stack, job_id)
+    assert event["detail-type"] == "Job Failed" and event["detail"]["error"]["code"] == "provider_error"
+
+
+def test_auto_picks_the_cheapest_provider_and_fails_over_on_429_and_5xx(stack, client, source_image):
+    # seedream-v4.5, 2 images: Atlas Cloud $0.036/run < evolink 2 × $0.04 = WaveSpeed 2 × $0.04 (name order)
+    stack.simulator.set_faults(submit_errors=[503, 429])
+    response = client.create_job(body_for(source_image, "auto", "seedream-v4.5"))
+    assert response.status_code == 202
+    job_id = response.json()["job_id"]
+    done = wait_status(stack, job_id, "succeeded", "failed")
+    assert done["status"] == "succeeded" and done["provider"] == "wavespeed"
+    assert done["provider_order"] == ["atlascloud", "evolink", "wavespeed"]
+    assert [(a["provider"], a["outcome"]) for a in done["attempts"]] == [
+        ("atlascloud", "provider_unavailable"), ("evolink", "provider_unavailable"), ("wavespeed", "submitted")]
+    assert done["request"]["provider"] == "auto"
+
+
+def test_omitting_the_provider_means_auto(stack, client, source_image):
+    body = body_for(source_image, "auto", "seedream-v4", max_images=1)
+    body.pop("provider")
+    job_id = client.create_job(body).json()["job_id"]
+    done = wait_status(stack, job_id, "succeeded", "failed")
+    assert done["status"] == "succeeded" and done["provider_order"][0] == done["provider"]
+
+
+def test_provider_limits_are_checked_before_any_provider_call(stack, client, source_image):
+    submits = len(stack.simulator.submits)
+    too_many = client.create_job(body_for(source_image, "evolink", images=[source_image] * 10, max_images=6))
+    assert too_many.status_code == 422
+    error = too_many.json()["error"]
+    assert error["code"] == "provider_limit_exceeded"
+    assert error["details"][0]["limit"] == "references_plus_outputs"
+    assert len(stack.simulator.submits) == submits
