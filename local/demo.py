@@ -88,7 +88,7 @@ def main() -> int:
     timeout = float(os.environ.get("TIMEOUT") or 180)
     generation = float(os.environ.get("GENERATION_SECONDS") or 3)
 
-    say(f"==> starting the local stack (moto, provider simulator, gateway, queue pumps)")
+    say("==> starting the local stack (moto, provider simulator, gateway, queue pumps)")
     with LocalStack(api_port=0, moto_port=0, simulator_port=0, generation_seconds=generation) as stack:
         images = upload_local_images(stack, specs)
         client = JobsClient(stack.api_url, stack.session)

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from PIL import Image
 
-from .conftest import event_for, item, output_versions, wait_status, wait_until
+from .conftest import event_for, item, wait_status
 
 PROMPT = "Generate a series of 3 images (Panels 1-3) of this astronaut, same face and suit, new light per panel"
 

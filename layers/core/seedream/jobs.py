@@ -19,7 +19,15 @@ from pydantic import ValidationError
 from .blobs import Blobs, output_key
 from .bus import Bus
 from .config import Settings
-from .errors import InvalidRequest, JobError, OutputRejected, ProviderFailed, ProviderRejected, ProviderUnavailable, Unauthorized
+from .errors import (
+    InvalidRequest,
+    JobError,
+    OutputRejected,
+    ProviderFailed,
+    ProviderRejected,
+    ProviderUnavailable,
+    Unauthorized,
+)
 from .fetch import Fetcher
 from .models import (
     OPEN,

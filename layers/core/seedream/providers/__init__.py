@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from ..config import Settings
-from .base import Credentials, Provider
 from .atlascloud import AtlasCloud
+from .base import Credentials, Provider
 from .evolink import Evolink
 from .wavespeed import WaveSpeed
 
