@@ -66,7 +66,8 @@ def aws(monkeypatch):
         resources = create_resources(
             session, load_template(),
             {"PublicBaseUrl": "https://hooks.test", "WaveSpeedBaseUrl": "https://ws.test"},
-            secret_value={"wavespeed": {"api_key": WS_KEY, "webhook_secret": WS_SECRET}},
+            secret_value={"wavespeed": {"api_key": WS_KEY, "webhook_secret": WS_SECRET},
+                          "atlascloud": {"api_key": "atlas-unit-key"}, "evolink": {"api_key": "evolink-unit-key"}},
         )
         # observe the bus: every event is copied to a queue
         sqs, events = session.client("sqs"), session.client("events")

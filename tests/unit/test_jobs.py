@@ -259,3 +259,41 @@ def test_callback_that_outruns_submit_still_completes_the_job(svc, provider_http
     assert jobs.submit_job(svc, job.job_id) == "submitted"
     item = svc.store.get_item(job.job_id)
     assert item["status"] == "succeeded" and len(item["outputs"]) == 1
+
+
+def test_auto_fails_over_on_refused_connections_and_timeouts_recording_every_attempt(svc, provider_http):
+    import httpx
+
+    def transport(request):
+        if request.url.host == "api.atlascloud.ai":
+            raise httpx.ConnectError("connection refused")
+        if request.url.host == "api.evolink.ai":
+            raise httpx.ReadTimeout("timed out")
+        return provider_http(request)
+
+    client = httpx.Client(transport=httpx.MockTransport(transport))
+    for adapter in svc.providers.values():
+        adapter.client = client
+    # seedream-v4 × 2: Atlas Cloud per run ($0.027) < evolink 2 × $0.0222 < WaveSpeed 2 × $0.027
+    job = jobs.accept_job(svc, BODY | {"provider": "auto", "model": "seedream-v4"})
+    assert job.provider_order == ["atlascloud", "evolink", "wavespeed"]
+    assert jobs.submit_job(svc, job.job_id) == "submitted"
+    item = svc.store.get_item(job.job_id)
+    assert item["provider"] == "wavespeed" and item["status"] == "submitted"
+    assert [(a["provider"], a["outcome"]) for a in item["attempts"]] == [
+        ("atlascloud", "provider_unavailable"), ("evolink", "provider_unavailable"), ("wavespeed", "submitted")]
+    assert "timed out" in item["attempts"][1]["message"]
+
+
+def test_when_every_provider_is_unavailable_the_job_stays_queued_for_the_queue_to_retry(svc, provider_http):
+    provider_http.submit_status = 503
+    import httpx
+
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(502, json={"message": "down"})))
+    for adapter in svc.providers.values():
+        adapter.client = client
+    job = jobs.accept_job(svc, BODY | {"provider": "auto"})
+    with pytest.raises(ProviderUnavailable):
+        jobs.submit_job(svc, job.job_id)
+    item = svc.store.get_item(job.job_id)
+    assert item["status"] == "queued" and len(item["attempts"]) == 3
