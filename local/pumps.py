@@ -44,6 +44,7 @@ class QueuePump:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._parked = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"pump-{function.spec.logical_id}", daemon=True)
         self.delivered = 0
         self.failed = 0
@@ -57,17 +58,21 @@ class QueuePump:
         self._thread.join(timeout=5)
 
     def pause(self) -> None:
-        """Stop delivering (like disabling the event source mapping); messages wait on the queue."""
+        """Stop delivering (like disabling the event source mapping); returns once a poll already in
+        flight has finished, so from then on messages wait on the queue."""
         self._running.clear()
+        self._parked.wait(timeout=30)
 
     def resume(self) -> None:
+        self._parked.clear()
         self._running.set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._running.wait()
-            if self._stop.is_set():
-                return
+            if not self._running.is_set():
+                self._parked.set()
+                self._running.wait()
+                continue
             try:
                 self.poll_once(wait_seconds=1)
             except Exception:  # keep pumping, as the event source mapping does

@@ -62,6 +62,7 @@ class LocalStack:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's per-request log
+        self._saved_env = dict(os.environ)
         os.environ.update({
             "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
             "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": self.moto_url,
@@ -108,6 +109,9 @@ class LocalStack:
             self.simulator.stop()
         if self._moto:
             self._moto.stop()
+        if hasattr(self, "_saved_env"):
+            os.environ.clear()
+            os.environ.update(self._saved_env)
 
     def __enter__(self) -> LocalStack:
         return self.start()

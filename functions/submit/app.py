@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+
 from seedream import jobs
 from seedream.models import SubmitMessage
 from seedream.runtime import build_services

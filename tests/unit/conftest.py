@@ -60,7 +60,8 @@ def aws(monkeypatch):
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for local_only in ("AWS_ENDPOINT_URL", "ALLOW_LOOPBACK_HTTP", "S3_ADDRESSING_STYLE", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(local_only, raising=False)
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
         resources = create_resources(

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from PIL import Image
+
 from seedream import jobs
 from seedream.errors import InvalidRequest, OutputUnavailable, ProviderUnavailable, Unauthorized
 from seedream.models import IngestMessage

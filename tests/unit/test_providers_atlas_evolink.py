@@ -13,6 +13,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from seedream.errors import InvalidRequest, ProviderRejected, ProviderUnavailable, Unauthorized
 from seedream.models import CompletionNotice, JobRequest
 from seedream.providers.atlascloud import AtlasCloud

@@ -25,13 +25,16 @@ from .store import JobStore
 SECRET_MAX_AGE_SECONDS = 300
 
 
-def secret_credentials(secret_id: str):
+def secret_credentials(secret_id: str, secrets: parameters.SecretsProvider):
     """``credentials_for(provider)`` backed by one Secrets Manager secret (JSON, one object per provider),
-    read through Powertools parameters and cached ``SECRET_MAX_AGE_SECONDS``. Never logged."""
+    read through a Powertools ``SecretsProvider`` and cached ``SECRET_MAX_AGE_SECONDS``. Never logged.
+
+    The provider is this ``Services``' own (not Powertools' module-global default), so its boto3
+    client is the one built with the rest of the wiring."""
 
     def credentials_for(provider: str):
         def credentials() -> dict:
-            document = parameters.get_secret(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+            document = secrets.get(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
             entry = (document or {}).get(provider) or {}
             if not entry.get("api_key"):
                 raise JobError(f"the provider secret has no api_key for {provider}", code="misconfigured")
@@ -57,7 +60,9 @@ def build_services(settings: Settings | None = None) -> Services:
         blobs=Blobs(s3, settings.bucket),
         bus=Bus(boto3.client("events", config=aws), settings.event_bus_name, settings.event_source),
         sqs=boto3.client("sqs", config=aws),
-        providers=build_providers(settings, provider_http, secret_credentials(settings.provider_secret_id)),
+        providers=build_providers(settings, provider_http, secret_credentials(
+            settings.provider_secret_id,
+            parameters.SecretsProvider(boto3_client=boto3.client("secretsmanager", config=aws)))),
         fetcher=Fetcher(download_http, max_bytes=settings.max_output_bytes,
                         allow_loopback_http=settings.allow_loopback_http,
                         host_allowlist=settings.output_host_allowlist),
