@@ -13,11 +13,13 @@ Exit status: 0 when the job succeeded, 1 when it failed, 2 on a usage error or t
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -56,6 +58,21 @@ def upload_local_images(stack: LocalStack, specs: list[str]) -> list[str]:
         s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
         images.append(f"s3://{bucket}/{key}")
     return images
+
+
+def seconds_between(start_iso: str, end_iso: str) -> float:
+    return (datetime.fromisoformat(end_iso) - datetime.fromisoformat(start_iso)).total_seconds()
+
+
+def load_source(spec: str, http: httpx.Client, s3) -> Image.Image:
+    """A source image for the contact sheet: a local path (as given or under the repo), an http(s) URL or s3:// URI."""
+    if spec.startswith(("http://", "https://")):
+        return Image.open(io.BytesIO(http.get(spec).raise_for_status().content))
+    if spec.startswith("s3://"):
+        bucket, key = spec[5:].split("/", 1)
+        return Image.open(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+    path = Path(spec) if Path(spec).is_absolute() else ROOT / spec
+    return Image.open(path)
 
 
 def contact_sheet(sources: list[Image.Image], outputs: list[Image.Image], path: Path, height: int = 320) -> None:
@@ -106,21 +123,26 @@ def main() -> int:
 
         def progress() -> None:
             job = client.get_job(job_id)
-            if not seen or job["status"] != seen[-1]:
-                seen.append(job["status"])
-                detail = ""
-                if job["status"] == "submitted":
-                    detail = f" to {job['provider']} (task {job['provider_task_id']}); waiting for its callback"
-                say(f"    [{time.monotonic() - started:6.1f}s] {job['status']}{detail}")
+            if seen and job["status"] == seen[-1]:
+                return
+            seen.append(job["status"])
+            stamp = {"submitted": job["submitted_at"], "succeeded": job["completed_at"],
+                     "failed": job["completed_at"]}.get(job["status"]) or job["created_at"]
+            detail = ""
+            if job["status"] == "submitted":
+                detail = f" to {job['provider']} (task {job['provider_task_id']}); waiting for its callback"
+            say(f"    [{seconds_between(job['created_at'], stamp):6.2f}s] {job['status']}{detail}")
 
         event = client.wait_for_event(stack.session.client("sqs"), stack.events_queue_url, job_id,
                                       timeout=timeout, on_tick=progress)
+        progress()
         job = client.get_job(job_id)
         if event is None:
             say(f"demo: no Job Succeeded/Failed event within {timeout:.0f} s; the job is {job['status']}")
             print(json.dumps(job, indent=2))
             return 2
-        say(f"    [{time.monotonic() - started:6.1f}s] event '{event['detail-type']}' on bus {stack.name('JobsBus')}")
+        say(f"    event '{event['detail-type']}' on bus {stack.name('JobsBus')} "
+            f"({time.monotonic() - started:.1f} s after the POST)")
         if job["status"] != "succeeded":
             say(f"demo: the job failed: {job['error']['code']}: {job['error']['message']}")
             print(json.dumps(job, indent=2))
@@ -134,9 +156,7 @@ def main() -> int:
                 path = out_dir / f"{output['index']:02d}.{output['s3_uri'].rsplit('.', 1)[-1]}"
                 path.write_bytes(data)
                 outputs.append(Image.open(path))
-            sources = [Image.open(ROOT / s) if not s.startswith(("http://", "https://")) and (ROOT / s).exists()
-                       else Image.open(__import__("io").BytesIO(http.get(s).raise_for_status().content))
-                       for s in specs]
+            sources = [load_source(spec, http, stack.session.client("s3")) for spec in specs]
         contact_sheet(sources, outputs, out_dir / "contact-sheet.png")
         say(f"==> saved {len(outputs)} outputs ({outputs[0].width}x{outputs[0].height}) and contact-sheet.png "
             f"to {out_dir.relative_to(ROOT)}/")

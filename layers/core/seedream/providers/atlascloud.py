@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 from collections.abc import Mapping
 
@@ -36,9 +35,20 @@ import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ..errors import InvalidRequest, ProviderRejected, Unauthorized
+from ..errors import ProviderRejected, Unauthorized
 from ..models import CompletionNotice, JobRequest
-from .base import Credentials, ModelLimits, NotTerminal, SubmitResult, header, post_json
+from .base import (
+    Credentials,
+    ModelLimits,
+    NotTerminal,
+    SubmitResult,
+    callback_object,
+    error_text,
+    header,
+    malformed,
+    post_json,
+    terminal_notice,
+)
 
 DEFAULT_BASE_URL = "https://api.atlascloud.ai"
 JWKS_PATH = "/api/v1/webhooks/jwks.json"
@@ -232,48 +242,33 @@ class AtlasCloud:
 
     # -- callback ----------------------------------------------------------------------------
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> CompletionNotice:
-        try:
-            event = json.loads(body)
-        except ValueError:
-            raise InvalidRequest("callback body is not JSON", code="callback_malformed", http_status=400) from None
-        if not isinstance(event, dict):
-            raise InvalidRequest("callback body is not an object", code="callback_malformed", http_status=400)
+        event = callback_object(body)
         payload = event.get("payload")
         if payload is None:
             payload = {}
         if not isinstance(payload, dict):
-            raise InvalidRequest("callback payload is not an object", code="callback_malformed", http_status=400)
+            raise malformed("callback payload is not an object")
         task_id = event.get("session_id") or payload.get("id") or event.get("id")
         if not task_id:
-            raise InvalidRequest("callback body has no session_id", code="callback_malformed", http_status=400)
+            raise malformed("callback body has no session_id")
         status = str(payload.get("status") or "").lower()
         if not status:
             if str(event.get("status", "")).upper() != "ERROR":
-                raise InvalidRequest("callback payload has no status", code="callback_malformed", http_status=400)
+                raise malformed("callback payload has no status")
             status = "failed"
         if status not in SUCCEEDED | FAILED:
-            raise NotTerminal(status)
+            raise NotTerminal(status)  # before the outputs are looked at
         outputs = payload.get("outputs") or []
         nsfw = payload.get("has_nsfw_contents") or []
         if not isinstance(outputs, list) or not isinstance(nsfw, list):
-            raise InvalidRequest("callback outputs are not a list", code="callback_malformed", http_status=400)
-        return CompletionNotice(
-            provider=self.name,
-            provider_task_id=str(task_id),
-            status="succeeded" if status in SUCCEEDED else "failed",
-            provider_status=status,
-            output_urls=[str(u) for u in outputs],
-            nsfw=[bool(x) for x in nsfw],
-            error_message=_error_text(event.get("error")) or _error_text(payload.get("error")),
+            raise malformed("callback outputs are not a list")
+        return terminal_notice(
+            self.name, task_id, status, SUCCEEDED, FAILED,
+            output_urls=[str(u) for u in outputs], nsfw=[bool(x) for x in nsfw],
+            error_message=error_text(event.get("error")) or error_text(payload.get("error")),
             webhook_id=header(headers, HEADER_ID),
         )
 
     def resolve(self, notice: CompletionNotice) -> CompletionNotice:
         """The callback is signed, so it is trusted as is."""
         return notice
-
-
-def _error_text(error: object) -> str | None:
-    if isinstance(error, dict):
-        error = error.get("message") or error.get("error") or (json.dumps(error) if error else "")
-    return str(error)[:1000] if error else None

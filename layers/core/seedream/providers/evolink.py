@@ -24,7 +24,6 @@ the task API; summarised with tags in ``shared/providers.md``.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from urllib.parse import quote
@@ -33,7 +32,17 @@ import httpx
 
 from ..errors import InvalidRequest, ProviderRejected, ProviderUnavailable
 from ..models import CompletionNotice, JobRequest
-from .base import Credentials, ModelLimits, NotTerminal, SubmitResult, get_json, post_json
+from .base import (
+    Credentials,
+    ModelLimits,
+    SubmitResult,
+    callback_object,
+    error_text,
+    get_json,
+    malformed,
+    post_json,
+    terminal_notice,
+)
 
 DEFAULT_BASE_URL = "https://api.evolink.ai"
 MAX_REFERENCES_PLUS_OUTPUTS = 15
@@ -119,20 +128,10 @@ class Evolink:
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> CompletionNotice:
         """A trigger only: task id and status from the body, **no output URLs** (the unsigned body is
         not trusted; ``resolve`` reads them from the task API)."""
-        task = _task_object(body)
-        status = str(task.get("status") or "").lower()
-        if status not in SUCCEEDED | FAILED:
-            raise NotTerminal(status)
-        return CompletionNotice(
-            provider=self.name,
-            provider_task_id=str(task["id"]),
-            status="succeeded" if status in SUCCEEDED else "failed",
-            provider_status=status,
-            output_urls=[],
-            nsfw=[],
-            error_message=None,
-            webhook_id=None,
-        )
+        task = callback_object(body)
+        if not task.get("id"):
+            raise malformed("callback body has no task id")
+        return terminal_notice(self.name, task["id"], str(task.get("status") or "").lower(), SUCCEEDED, FAILED)
 
     def resolve(self, notice: CompletionNotice) -> CompletionNotice:
         """The truth: ``GET /v1/tasks/{id}`` with our key. Raises ``ProviderUnavailable`` while the
@@ -151,31 +150,6 @@ class Evolink:
             raise ProviderUnavailable(f"evolink task {notice.provider_task_id} has results that are not a list")
         urls = [str(r.get("url")) if isinstance(r, dict) else str(r) for r in results
                 if (r.get("url") if isinstance(r, dict) else r)]
-        return CompletionNotice(
-            provider=self.name,
-            provider_task_id=notice.provider_task_id,
-            status="succeeded" if status in SUCCEEDED else "failed",
-            provider_status=status,
-            output_urls=urls if status in SUCCEEDED else [],
-            nsfw=[],
-            error_message=_error_text(task.get("error")),
-            webhook_id=notice.webhook_id,
-        )
-
-
-def _task_object(body: bytes) -> dict:
-    try:
-        task = json.loads(body)
-    except ValueError:
-        raise InvalidRequest("callback body is not JSON", code="callback_malformed", http_status=400) from None
-    if isinstance(task, dict) and isinstance(task.get("data"), dict) and "id" not in task:
-        task = task["data"]  # tolerate a wrapped shape
-    if not isinstance(task, dict) or not task.get("id"):
-        raise InvalidRequest("callback body has no task id", code="callback_malformed", http_status=400)
-    return task
-
-
-def _error_text(error: object) -> str | None:
-    if isinstance(error, dict):
-        error = error.get("message") or error.get("code") or (json.dumps(error) if error else "")
-    return str(error)[:1000] if error else None
+        return terminal_notice(self.name, notice.provider_task_id, status, SUCCEEDED, FAILED,
+                               output_urls=urls if status in SUCCEEDED else [], error_message=error_text(task.get("error")),
+                               webhook_id=notice.webhook_id)

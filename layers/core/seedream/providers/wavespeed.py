@@ -23,16 +23,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 from collections.abc import Mapping
 from urllib.parse import quote
 
 import httpx
 
-from ..errors import InvalidRequest, Unauthorized
+from ..errors import ProviderRejected, Unauthorized
 from ..models import CompletionNotice, JobRequest
-from .base import Credentials, ModelLimits, NotTerminal, SubmitResult, get_json, header, post_json
+from .base import (
+    Credentials,
+    ModelLimits,
+    SubmitResult,
+    callback_object,
+    error_text,
+    get_json,
+    header,
+    malformed,
+    post_json,
+    terminal_notice,
+)
 
 DEFAULT_BASE_URL = "https://api.wavespeed.ai"
 TOLERANCE_SECONDS = 300
@@ -107,8 +117,6 @@ class WaveSpeed:
         reply = post_json(self.client, self.name, url, self.credentials()["api_key"], body)
         data = reply.get("data") or {}
         if not data.get("id"):
-            from ..errors import ProviderRejected
-
             raise ProviderRejected(f"wavespeed answered without a prediction id: {str(reply)[:300]}")
         return SubmitResult(provider_task_id=str(data["id"]), provider_status=str(data.get("status", "created")))
 
@@ -128,25 +136,14 @@ class WaveSpeed:
         verify(self.webhook_secret(), headers, body, now)
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> CompletionNotice:
-        try:
-            prediction = json.loads(body)
-        except ValueError:
-            raise InvalidRequest("callback body is not JSON", code="callback_malformed", http_status=400) from None
-        if isinstance(prediction, dict) and isinstance(prediction.get("data"), dict) and "id" not in prediction:
-            prediction = prediction["data"]  # tolerate the wrapped result shape
-        if not isinstance(prediction, dict) or not prediction.get("id"):
-            raise InvalidRequest("callback body has no prediction id", code="callback_malformed", http_status=400)
-        status = str(prediction.get("status", ""))
-        if status not in SUCCEEDED | FAILED:
-            raise NotTerminal(status)
-        return CompletionNotice(
-            provider=self.name,
-            provider_task_id=str(prediction["id"]),
-            status="succeeded" if status in SUCCEEDED else "failed",
-            provider_status=status,
+        prediction = callback_object(body)
+        if not prediction.get("id"):
+            raise malformed("callback body has no prediction id")
+        return terminal_notice(
+            self.name, prediction["id"], str(prediction.get("status", "")), SUCCEEDED, FAILED,
             output_urls=[str(u) for u in prediction.get("outputs") or []],
             nsfw=[bool(x) for x in prediction.get("has_nsfw_contents") or []],
-            error_message=str(prediction.get("error") or "") or None,
+            error_message=error_text(prediction.get("error")),
             webhook_id=header(headers, "webhook-id"),
         )
 
