@@ -5,7 +5,7 @@ like ``events/*-sqs.json``, invokes the handler and deletes the messages that di
 Reported ``batchItemFailures`` (or a handler that raises) stay on the queue; moto applies the
 queue's ``RedrivePolicy`` and moves a message to its DLQ after ``maxReceiveCount`` receives.
 
-One local deviation: instead of waiting out the full visibility timeout (180 s and 1800 s in
+One local deviation: instead of waiting out the full visibility timeout (270 s and 1800 s in
 the template), a failed message becomes visible again after ``retry_delay`` seconds so local
 runs and tests see retries quickly.
 """

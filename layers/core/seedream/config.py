@@ -48,7 +48,8 @@ class Settings:
     provider_preference: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Per model, the provider order ``auto`` tries (``PROVIDER_PREFERENCE``:
     ``seedream-v4=evolink,atlascloud;seedream-v4.5=...``); models not named are ordered by documented price."""
-    provider_timeout_seconds: float = 20.0
+    provider_timeout_seconds: float = 8.0
+    """Per provider HTTP call; ``submit`` may try every provider within its Lambda timeout."""
     download_timeout_seconds: float = 60.0
 
     @classmethod
@@ -74,6 +75,6 @@ class Settings:
             max_output_bytes=int(env.get("MAX_OUTPUT_BYTES", 64 * 1024 * 1024)),
             presign_seconds=int(env.get("PRESIGN_SECONDS", 3600)),
             provider_preference=_preference(env.get("PROVIDER_PREFERENCE")),
-            provider_timeout_seconds=float(env.get("PROVIDER_TIMEOUT_SECONDS", 20)),
+            provider_timeout_seconds=float(env.get("PROVIDER_TIMEOUT_SECONDS", 8)),
             download_timeout_seconds=float(env.get("DOWNLOAD_TIMEOUT_SECONDS", 60)),
         )

@@ -1,0 +1,70 @@
+"""Faults on the whole local stack: retried downloads, bad outputs, late callbacks, and the DLQ."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from .conftest import event_for, item, output_versions, wait_status, wait_until
+
+
+def body(source_image, provider="wavespeed", **change):
+    return {"provider": provider, "model": "seedream-v4", "images": [source_image], "max_images": 2,
+            "size": "1024*1024", "prompt": "Generate a series of 2 images of this astronaut"} | change
+
+
+def test_a_flaky_output_download_is_retried_and_the_job_still_succeeds(stack, client, source_image):
+    stack.simulator.set_faults(outputs="flaky")  # first GET of each output answers 500
+    job_id = client.create_job(body(source_image)).json()["job_id"]
+    done = wait_status(stack, job_id, "succeeded", "failed")
+    assert done["status"] == "succeeded" and len(done["outputs"]) == 2
+
+
+def test_an_output_that_is_not_an_image_fails_the_job_and_stores_nothing(stack, client, source_image):
+    stack.simulator.set_faults(outputs="not_image", not_image_content_type="image/png")  # the header lies
+    job_id = client.create_job(body(source_image)).json()["job_id"]
+    done = wait_status(stack, job_id, "succeeded", "failed")
+    assert done["status"] == "failed" and done["error"]["code"] == "output_not_image"
+    assert output_versions(stack, job_id) == {}
+    assert event_for(stack, job_id)["detail-type"] == "Job Failed"
+
+
+def test_an_oversized_output_fails_the_job_with_output_too_large(stack, client, source_image, monkeypatch):
+    fetcher = stack.functions["IngestFunction"].module.svc.fetcher
+    monkeypatch.setattr(fetcher, "max_bytes", 8 * 1024 * 1024)
+    stack.simulator.set_faults(outputs="oversized", oversized_bytes=12 * 1024 * 1024)
+    job_id = client.create_job(body(source_image)).json()["job_id"]
+    done = wait_status(stack, job_id, "succeeded", "failed")
+    assert done["status"] == "failed" and done["error"]["code"] == "output_too_large"
+    assert output_versions(stack, job_id) == {}
+
+
+def test_a_late_callback_and_an_out_of_order_one_do_not_move_the_job_backwards(stack, client, source_image):
+    stack.simulator.set_faults(callback="out_of_order", late_seconds=0.5)  # completed, then a signed "processing"
+    job_id = client.create_job(body(source_image)).json()["job_id"]
+    done = wait_status(stack, job_id, "succeeded", "failed")
+    task_id = done["provider_task_id"]
+    wait_until(lambda: len([c for c in stack.simulator.callbacks if c["task_id"] == task_id]) >= 2)
+    time.sleep(0.5)
+    after = item(stack, job_id)
+    assert after["status"] == "succeeded" and after["outputs"] == done["outputs"]
+    assert output_versions(stack, job_id) == {f"outputs/{job_id}/{i:02d}.png": 1 for i in range(2)}
+
+
+def test_a_provider_that_stays_unavailable_sends_the_job_to_the_submit_dlq(stack, client, source_image):
+    stack.simulator.set_faults(submit_errors=[503] * 5)  # maxReceiveCount in template.yaml is 5
+    job_id = client.create_job(body(source_image, provider="evolink")).json()["job_id"]
+    sqs = stack.session.client("sqs")
+    dlq = stack.name("SubmitDLQ")
+
+    def in_dlq():
+        for message in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", []):
+            if json.loads(message["Body"]) == {"job_id": job_id}:
+                sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+                return True
+        return False
+
+    wait_until(in_dlq, timeout=60, interval=0.5)
+    queued = item(stack, job_id)
+    assert queued["status"] == "queued"
+    assert [a["outcome"] for a in queued["attempts"]] == ["provider_unavailable"] * 5
