@@ -45,14 +45,15 @@ class JobsClient:
         """Wait for ``Job Succeeded``/``Job Failed`` of ``job_id`` on an SQS queue subscribed to the bus.
 
         ``on_tick()`` is called about once a second (the demo shows progress with it). Returns the
-        EventBridge event, or None after ``timeout`` seconds. Other jobs' events are left on the queue.
+        EventBridge event, or None after ``timeout`` seconds. Other jobs' events are left on the queue
+        (hidden for a few seconds as they are paged past, then visible again to other readers).
         """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if on_tick:
                 on_tick()
             reply = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                        VisibilityTimeout=0)
+                                        VisibilityTimeout=5)
             for message in reply.get("Messages", []):
                 event = json.loads(message["Body"])
                 if event.get("detail", {}).get("job_id") == job_id:

@@ -65,21 +65,28 @@ def item(stack, job_id: str) -> dict | None:
 
 
 def wait_status(stack, job_id: str, *statuses: str, timeout: float = 30.0) -> dict:
-    return wait_until(lambda: (i := item(stack, job_id)) and i["status"] in statuses and i, timeout)
+    try:
+        return wait_until(lambda: (i := item(stack, job_id)) and i["status"] in statuses and i, timeout)
+    except AssertionError:
+        raise AssertionError(f"job {job_id} never reached {statuses}; last seen: {item(stack, job_id)}") from None
+
+
+_EVENTS: dict[str, list[dict]] = {}
 
 
 def event_for(stack, job_id: str, timeout: float = 30.0) -> dict:
+    """The next bus event of ``job_id`` (the tap queue is drained into a per-job cache as it is read)."""
     sqs = stack.session.client("sqs")
 
     def look():
-        reply = sqs.receive_message(QueueUrl=stack.events_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                    VisibilityTimeout=0)
+        if _EVENTS.get(job_id):
+            return _EVENTS[job_id].pop(0)
+        reply = sqs.receive_message(QueueUrl=stack.events_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
         for message in reply.get("Messages", []):
             event = json.loads(message["Body"])
-            if event["detail"]["job_id"] == job_id:
-                sqs.delete_message(QueueUrl=stack.events_queue_url, ReceiptHandle=message["ReceiptHandle"])
-                return event
-        return None
+            _EVENTS.setdefault(event["detail"]["job_id"], []).append(event)
+            sqs.delete_message(QueueUrl=stack.events_queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return _EVENTS[job_id].pop(0) if _EVENTS.get(job_id) else None
 
     return wait_until(look, timeout)
 

@@ -20,7 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
-from .conftest import event_for, item, output_versions, wait_status
+from .conftest import event_for, item, output_versions, wait_status, wait_until
 
 PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
 MODELS = ["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
@@ -204,8 +204,6 @@ def test_a_callback_repeated_three_times_stores_the_outputs_once(stack, client, 
     assert done["status"] == "succeeded"
     task_id = done["provider_task_id"]
     deliveries = lambda: [c for c in stack.simulator.callbacks if c["task_id"] == task_id]  # noqa: E731
-    from .conftest import wait_until
-
     wait_until(lambda: len(deliveries()) >= 3)
     assert all(200 <= (c["status"] or 0) < 300 for c in deliveries())
     time.sleep(0.5)  # give a wrongly queued second ingest time to show itself
