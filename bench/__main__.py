@@ -1,4 +1,5 @@
-"""``make bench``: ingest of one large output, streamed (ours) vs buffered whole (baseline).
+"""``make bench``: ingest of one large output, streamed (ours) vs buffered whole (baseline);
+then the webhook's answer time (``bench/webhook.py``).
 
 Setup, all on 127.0.0.1: a moto server in a subprocess (so the S3 copy it keeps is not traced
 here), and an HTTP server in this process that streams a valid PNG header followed by filler
@@ -129,4 +130,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    print()
+    from bench.webhook import run as webhook_bench
+
+    webhook_bench()
+    sys.exit(status)
