@@ -228,6 +228,8 @@ def test_transient_download_failure_leaves_the_job_retryable_and_unstored(svc, p
         ingest_from_queue(svc)
     item = svc.store.get_item(job.job_id)
     assert item["status"] == "submitted" and item["outputs"] == []
+    listed = svc.session.client("s3").list_objects_v2(Bucket=svc.settings.bucket, Prefix=f"outputs/{job.job_id}/")
+    assert listed.get("KeyCount", 0) == 0  # output 00 downloaded fine, but no partial set is left behind
     assert tap_events(svc) == []
     provider_http.output_status.clear()
     assert ingest_from_queue(svc) == ["succeeded"]

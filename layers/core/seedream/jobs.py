@@ -30,7 +30,6 @@ from .errors import (
 )
 from .fetch import Fetcher
 from .models import (
-    OPEN,
     TERMINAL,
     Attempt,
     CompletionNotice,
@@ -307,9 +306,11 @@ def ingest(svc: Services, message: IngestMessage) -> str:
     except OutputRejected as exc:
         svc.blobs.delete_prefix(f"outputs/{message.job_id}/")
         return _finish_failed(svc, message.job_id, exc, extra)
+    except Exception:
+        svc.blobs.delete_prefix(f"outputs/{message.job_id}/")  # no partial set in S3 while the message is retried
+        raise
+    cost = estimated_cost_usd(provider.limits(item["model"]), item["request"]["max_images"], len(outputs))
     try:
-        limits = provider.limits(item["model"])
-        cost = estimated_cost_usd(limits, item["request"]["max_images"], len(outputs))
         new = svc.store.mark_succeeded(message.job_id, outputs, extra | {"estimated_cost_usd": cost})
     except Conflict:
         return "skipped"
@@ -367,4 +368,4 @@ def parse_message(body: str, model):
         raise InvalidRequest(f"malformed queue message: {exc}") from exc
 
 
-__all__ = ["OPEN", "Services", "accept_job", "ingest", "job_view", "record_callback", "submit_job"]
+__all__ = ["Services", "accept_job", "ingest", "job_view", "record_callback", "submit_job"]
