@@ -34,13 +34,17 @@ def create_job() -> Response:
 
 @app.get("/v1/jobs/<job_id>")
 def get_job(job_id: str) -> Response:
+    metrics.add_metric(name="JobReads", unit=MetricUnit.Count, value=1)
     return _json(200, jobs.job_view(svc, job_id))
 
 
 @app.exception_handler(JobError)
 def job_error(exc: JobError) -> Response:
     if exc.http_status >= 500:
+        metrics.add_metric(name="ApiErrors", unit=MetricUnit.Count, value=1)
         logger.exception("request failed", extra={"code": exc.code})
+    elif app.current_event.http_method == "POST":
+        metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
     return _json(exc.http_status, exc.to_body())
 
 

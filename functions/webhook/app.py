@@ -40,10 +40,11 @@ def callback(provider: str, job_id: str) -> Response:
 
 @app.exception_handler(JobError)
 def job_error(exc: JobError) -> Response:
-    if exc.http_status == 401:
+    if exc.http_status < 500:
         metrics.add_metric(name="CallbacksRejected", unit=MetricUnit.Count, value=1)
         logger.warning("callback rejected", extra={"code": exc.code})
-    elif exc.http_status >= 500:
+    else:
+        metrics.add_metric(name="CallbackErrors", unit=MetricUnit.Count, value=1)
         logger.exception("callback failed", extra={"code": exc.code})
     return Response(status_code=exc.http_status, content_type=content_types.APPLICATION_JSON, body=exc.to_body())
 
