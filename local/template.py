@@ -9,6 +9,7 @@ second hand-written copy of the stack.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,6 @@ class Resolver:
                 return self.attrs[(arg[0], arg[1])]
             if key == "Fn::Sub":
                 text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.value(arg[1]))
-                import re
 
                 def repl(match):
                     token = match.group(1)

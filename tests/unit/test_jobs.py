@@ -252,11 +252,11 @@ def test_callback_that_outruns_submit_still_completes_the_job(svc, provider_http
     job = jobs.accept_job(svc, dict(BODY))
     original = svc.store.mark_submitted
 
-    def late_mark(job_id, attempt, extra=None):
+    def late_mark(job_id, attempt):
         urls = serve_outputs(provider_http, job_id, 1)
         assert callback(svc, provider_http, job_id, outputs=urls)[0] == 202
         assert ingest_from_queue(svc) == ["succeeded"]
-        return original(job_id, attempt, extra)
+        return original(job_id, attempt)
 
     svc.store.mark_submitted = late_mark
     assert jobs.submit_job(svc, job.job_id) == "submitted"

@@ -81,15 +81,12 @@ class JobStore:
         self._update(job_id, "SET attempts = list_append(if_not_exists(attempts, :empty), :a), updated_at = :now",
                      {":a": [_dynamo(dump(attempt))], ":empty": []}, allowed=("queued",))
 
-    def mark_submitted(self, job_id: str, attempt: Attempt, extra: dict | None = None) -> dict:
+    def mark_submitted(self, job_id: str, attempt: Attempt) -> dict:
         """``queued → submitted`` with the provider task id and the attempt; returns the new item."""
         values = {":a": [_dynamo(dump(attempt))], ":empty": [], ":tid": attempt.provider_task_id,
                   ":p": attempt.provider, ":sub": "submitted"}
         expr = ("SET #s = :sub, provider = :p, provider_task_id = :tid, submitted_at = :now, updated_at = :now, "
                 "attempts = list_append(if_not_exists(attempts, :empty), :a)")
-        for i, (key, value) in enumerate((extra or {}).items()):
-            expr += f", {key} = :x{i}"
-            values[f":x{i}"] = _dynamo(value)
         return self._update(job_id, expr, values, allowed=("queued",))
 
     def record_callback(self, job_id: str, notice: CompletionNotice, received_at: str) -> dict:
@@ -104,23 +101,16 @@ class JobStore:
         self._update(job_id, "REMOVE callback SET updated_at = :now", {}, allowed=OPEN)
 
     def mark_succeeded(self, job_id: str, outputs: list[Output], extra: dict | None = None) -> dict:
-        """``submitted → succeeded`` with the outputs manifest; returns the new item."""
-        values = {":o": [_dynamo(dump(o)) for o in outputs], ":st": "succeeded"}
+        """``queued|submitted → succeeded`` with the outputs manifest (and ``extra`` attributes); returns the new item."""
+        values = {":o": [_dynamo(dump(o)) for o in outputs], ":st": "succeeded", ":null": None}
         expr = "SET #s = :st, outputs = :o, completed_at = :now, updated_at = :now, #e = :null"
-        values[":null"] = None
-        for i, (key, value) in enumerate((extra or {}).items()):
-            expr += f", {key} = :x{i}"
-            values[f":x{i}"] = _dynamo(value)
-        return self._update(job_id, expr, values, allowed=OPEN, names={"#e": "error"})
+        return self._update(job_id, expr, values, allowed=OPEN, names={"#e": "error"}, also_set=extra)
 
     def mark_failed(self, job_id: str, error: ErrorInfo, extra: dict | None = None) -> dict:
-        """``queued|submitted → failed`` with ``error``; returns the new item."""
+        """``queued|submitted → failed`` with ``error`` (and ``extra`` attributes); returns the new item."""
         values = {":err": dump(error), ":st": "failed"}
         expr = "SET #s = :st, #e = :err, completed_at = :now, updated_at = :now"
-        for i, (key, value) in enumerate((extra or {}).items()):
-            expr += f", {key} = :x{i}"
-            values[f":x{i}"] = _dynamo(value)
-        return self._update(job_id, expr, values, allowed=OPEN, names={"#e": "error"})
+        return self._update(job_id, expr, values, allowed=OPEN, names={"#e": "error"}, also_set=extra)
 
     def mark_event_published(self, job_id: str) -> None:
         """Note that the terminal event went out (so a redelivered ingest does not send it twice)."""
@@ -129,9 +119,14 @@ class JobStore:
 
     # -- internals -------------------------------------------------------------------------
     def _update(self, job_id: str, expression: str, values: dict, *, allowed: tuple[str, ...],
-                extra_condition: str | None = None, names: dict | None = None) -> dict:
+                extra_condition: str | None = None, names: dict | None = None, also_set: dict | None = None) -> dict:
+        """Conditional update: the job must exist and be in one of ``allowed``; ``also_set`` adds plain
+        ``SET name = value`` pairs to a ``SET`` expression. Raises ``Conflict`` when the condition fails."""
         values = dict(values)
         values[":now"] = now_iso()
+        for i, (key, value) in enumerate((also_set or {}).items()):
+            expression += f", {key} = :x{i}"
+            values[f":x{i}"] = _dynamo(value)
         placeholders = []
         for i, status in enumerate(allowed):
             values[f":allowed{i}"] = status
@@ -140,8 +135,6 @@ class JobStore:
         if extra_condition:
             condition += f" AND {extra_condition}"
         attr_names = {"#s": "status", **(names or {})}
-        if "#s" not in expression and "#s" not in condition:
-            attr_names.pop("#s")
         try:
             result = self.table.update_item(
                 Key={"job_id": job_id}, UpdateExpression=expression, ConditionExpression=condition,
