@@ -1,0 +1,71 @@
+"""Independent signers for provider callbacks: one recipe per provider, written from the providers'
+documents, never imported from ``seedream``. Every test that signs a callback uses these.
+
+- WaveSpeed (docs "Webhooks"): headers ``webhook-id``, ``webhook-timestamp`` (unix seconds),
+  ``webhook-signature: v3,<hex>``; hex = HMAC-SHA256 over ``f"{id}.{timestamp}." + raw body``,
+  keyed with the secret **minus its ``whsec_`` prefix, used as UTF-8 text** (not base64-decoded,
+  unlike Standard Webhooks).
+- Atlas Cloud (third-party client code for its webhooks): headers ``X-AtlasCloud-Webhook-Id``,
+  ``-Timestamp`` (unix s), ``-Key-Id`` (kid), ``-Signature-Ed25519`` = base64url without padding of
+  the Ed25519 signature over ``f"{timestamp}." + raw body``; public keys published as an OKP/Ed25519
+  JWKS chosen by kid.
+- evolink signs nothing (its callback is authenticated by the per-job URL token only).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def wavespeed_signature(secret: str, webhook_id: str, timestamp: str, body: bytes) -> str:
+    """``v3,<hex>`` for ``body``: HMAC-SHA256 keyed with the secret minus ``whsec_`` as text."""
+    key = secret.removeprefix("whsec_").encode("utf-8")
+    return "v3," + hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def wavespeed_headers(secret: str, body: bytes, *, webhook_id: str | None = None,
+                      timestamp: int | str | None = None) -> dict[str, str]:
+    """The three signature headers WaveSpeed sends with ``body`` (timestamp defaults to now)."""
+    webhook_id = webhook_id or "msg_" + secrets.token_hex(8)
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    return {"content-type": "application/json", "webhook-id": webhook_id, "webhook-timestamp": ts,
+            "webhook-signature": wavespeed_signature(secret, webhook_id, ts, body)}
+
+
+class AtlasSigner:
+    """An Atlas Cloud webhook signing key: ``headers(body)`` signs, ``jwks()`` publishes the public key."""
+
+    def __init__(self, kid: str | None = None, key: Ed25519PrivateKey | None = None):
+        self.kid = kid or "test-" + secrets.token_hex(6)
+        self.key = key or Ed25519PrivateKey.generate()
+
+    def signature(self, timestamp: int | str, body: bytes) -> str:
+        return b64url(self.key.sign(f"{timestamp}.".encode() + body))
+
+    def headers(self, body: bytes, *, timestamp: int | str | None = None, kid: str | None = None,
+                signature_header: str = "X-AtlasCloud-Webhook-Signature-Ed25519") -> dict[str, str]:
+        """The headers Atlas Cloud sends with ``body``; ``signature_header`` may be the bare
+        ``X-AtlasCloud-Webhook-Signature`` the signature is expected to move to."""
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        return {"content-type": "application/json", "X-AtlasCloud-Webhook-Event": "image.task.terminal",
+                "X-AtlasCloud-Webhook-Id": "evt_" + secrets.token_hex(8), "X-AtlasCloud-Webhook-Timestamp": ts,
+                "X-AtlasCloud-Webhook-Key-Id": kid or self.kid, signature_header: self.signature(ts, body)}
+
+    def jwk(self) -> dict:
+        raw = self.key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return {"kty": "OKP", "crv": "Ed25519", "kid": self.kid, "x": b64url(raw), "alg": "EdDSA", "use": "sig"}
+
+    def jwks(self, *others: AtlasSigner) -> dict:
+        """A JWKS document holding this key (and ``others``)."""
+        return {"keys": [self.jwk(), *(o.jwk() for o in others)]}
