@@ -5,14 +5,15 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from seedream import jobs
 from seedream.errors import InvalidRequest, JobError
-from seedream.runtime import build_services
+from seedream.usecases.accept import accept
+from seedream.usecases.read import job_view
+from seedream.wiring import api_services
 
-logger = Logger(service="api")
-metrics = Metrics(service="api")
+logger = Logger()
+metrics = Metrics()
 app = APIGatewayHttpResolver()
-svc = build_services()
+svc = api_services()
 
 
 def _json(status: int, body: dict, headers: dict | None = None) -> Response:
@@ -25,7 +26,7 @@ def create_job() -> Response:
         payload = app.current_event.json_body
     except ValueError:
         raise InvalidRequest("the body is not valid JSON", code="invalid_json", http_status=400) from None
-    job = jobs.accept_job(svc, payload)
+    job = accept(svc, payload)
     metrics.add_metric(name="JobsAccepted", unit=MetricUnit.Count, value=1)
     return _json(202, {"job_id": job.job_id, "status": job.status, "provider": job.provider, "model": job.model,
                        "created_at": job.created_at, "links": {"self": f"/v1/jobs/{job.job_id}"}},
@@ -35,7 +36,7 @@ def create_job() -> Response:
 @app.get("/v1/jobs/<job_id>")
 def get_job(job_id: str) -> Response:
     metrics.add_metric(name="JobReads", unit=MetricUnit.Count, value=1)
-    return _json(200, jobs.job_view(svc, job_id))
+    return _json(200, job_view(svc, job_id).model_dump(mode="json"))
 
 
 @app.exception_handler(JobError)

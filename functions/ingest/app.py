@@ -1,27 +1,33 @@
 """Ingest function: SQS consumer that streams a finished job's outputs into S3 and announces the result.
 
-Transient download trouble is a batch item failure (retried, then the ingest DLQ); the job
-stays ``submitted`` with no outputs recorded until an attempt stores them all.
+Messages are parsed by Powertools' batch processor into ``IngestRecord``. Transient download
+trouble is a batch item failure (retried, then the ingest DLQ); the job stays open with no
+outputs shown, and a retry keeps the outputs already stored and verified.
 """
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import Json
 
-from seedream import jobs
-from seedream.models import IngestMessage
-from seedream.runtime import build_services
-
-logger = Logger(service="ingest")
-metrics = Metrics(service="ingest")
-processor = BatchProcessor(event_type=EventType.SQS)
-svc = build_services()
+from seedream.models.messages import IngestMessage
+from seedream.usecases.ingest import ingest
+from seedream.wiring import ingest_services
 
 
-def record_handler(record: SQSRecord) -> str:
-    message = jobs.parse_message(record.body, IngestMessage)
-    outcome = jobs.ingest(svc, message)
+class IngestRecord(SqsRecordModel):
+    body: Json[IngestMessage]
+
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS, model=IngestRecord)
+svc = ingest_services()
+
+
+def record_handler(record: IngestRecord) -> str:
+    outcome = ingest(svc, record.body)
     metrics.add_metric(name=f"Ingest_{outcome}", unit=MetricUnit.Count, value=1)
     return outcome
 

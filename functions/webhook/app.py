@@ -1,7 +1,8 @@
 """Webhook function: ``POST /v1/webhooks/{provider}/{job_id}?token=…`` (public route).
 
-Authenticates (token, provider signature, timestamp), records, enqueues for ingest, answers in
-milliseconds. A rejected callback gets 401 and changes nothing.
+Authenticates (provider signature and timestamp, then the token inside one conditional update),
+records, enqueues for ingest, answers in milliseconds: 202 accepted, 200 duplicate or ignored,
+401 (nothing changes) for a callback that fails authentication.
 """
 
 import base64
@@ -11,14 +12,15 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from seedream import jobs
 from seedream.errors import JobError
-from seedream.runtime import build_services
+from seedream.usecases.callbacks import record_callback
+from seedream.wiring import webhook_services
 
-logger = Logger(service="webhook")
-metrics = Metrics(service="webhook")
+logger = Logger()
+metrics = Metrics()
 app = APIGatewayHttpResolver()
-svc = build_services()
+svc = webhook_services()
+STATUS = {"accepted": 202, "duplicate": 200, "ignored": 200}
 
 
 def raw_body(event) -> bytes:
@@ -32,10 +34,12 @@ def raw_body(event) -> bytes:
 def callback(provider: str, job_id: str) -> Response:
     event = app.current_event
     token = (event.query_string_parameters or {}).get("token")
-    status, body = jobs.record_callback(svc, provider, job_id, token, event.headers or {}, raw_body(event))
+    outcome = record_callback(svc, provider, job_id, token, event.headers or {}, raw_body(event))
     metrics.add_metadata(key="provider", value=provider)
-    metrics.add_metric(name="CallbacksAccepted" if status == 202 else "CallbacksIgnored", unit=MetricUnit.Count, value=1)
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+    metrics.add_metric(name="CallbacksAccepted" if outcome.status == "accepted" else "CallbacksIgnored",
+                       unit=MetricUnit.Count, value=1)
+    body = {"status": outcome.status} | ({"reason": outcome.reason} if outcome.reason else {})
+    return Response(status_code=STATUS[outcome.status], content_type=content_types.APPLICATION_JSON, body=body)
 
 
 @app.exception_handler(JobError)

@@ -57,11 +57,11 @@ def wait_until(check, timeout: float = 30.0, interval: float = 0.05):
 
 
 def item(stack, job_id: str) -> dict | None:
-    from seedream.store import _plain
+    import decimal
 
     table = stack.session.resource("dynamodb").Table(stack.name("JobsTable"))
     found = table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
-    return _plain(found) if found else None
+    return json.loads(json.dumps(found, default=lambda d: int(d) if d == int(d) else float(d))) if found else None
 
 
 def wait_status(stack, job_id: str, *statuses: str, timeout: float = 30.0) -> dict:

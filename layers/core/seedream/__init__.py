@@ -1,14 +1,17 @@
 """Seedream jobs on AWS serverless: the shared core every Lambda imports.
 
 Module map (one obvious place for each kind of code):
-  config      settings read once per cold start from the environment
+  settings    the one configuration, read and validated once per cold start
+  wiring      builds each function's ``Services`` (only the parts it uses)
+  services    ``Services``: what the use cases work with
+  usecases/   one module per use case: accept, read, submit, callbacks, ingest (+ finish, shared)
+  models/     pydantic models: requests, records (table), views (API), messages (queues), events (bus)
   errors      error values with codes that reach the API caller and the job record
-  models      pydantic models: JobRequest, Job, Output, CompletionNotice, events
-  jobs        the use cases: accept, submit, record_callback, ingest
-  store       DynamoDB repository with conditional state transitions
-  blobs       S3: streaming upload through boto3's transfer manager, presigned URLs
+  store       DynamoDB repository: the allowed state moves, each a conditional update
+  queues      SQS: the submit and ingest queues
+  blobs       S3: streaming upload through boto3's transfer manager, resume checks, presigned URLs
   bus         EventBridge events
-  fetch       guarded streaming download of provider outputs
+  fetch       guarded streaming download of provider outputs (ingest only)
   tokens      per-job callback tokens (random, stored as a hash, constant-time check)
-  providers/  one adapter per provider behind one Protocol
+  providers/  one adapter per provider behind one Protocol, and ``selection`` among them
 """

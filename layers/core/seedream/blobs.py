@@ -1,7 +1,7 @@
-"""S3: outputs streamed in through boto3's transfer manager, presigned URLs out.
+"""S3: outputs streamed in through boto3's transfer manager, checked on resume, presigned URLs out.
 
-Keys: ``outputs/{job_id}/{index:02d}.{ext}`` (deterministic, so a retried ingest overwrites
-the same objects) and ``inputs/...`` for source images uploaded by clients.
+Keys: ``outputs/{job_id}/{index:02d}.{ext}`` (deterministic, so a retried ingest overwrites the
+same objects) and ``inputs/...`` for source images uploaded by clients.
 """
 
 from __future__ import annotations
@@ -10,11 +10,14 @@ import io
 from urllib.parse import urlsplit
 
 from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
 
-# 8 MiB parts, at most 3 held in memory (s3transfer keeps 10 by default): an upload's memory stays
-# near 24 MiB whatever the image size (measured by `make bench`).
+# 8 MiB parts, at most 3 held in memory per upload (s3transfer keeps 10 by default): an upload's
+# memory stays near 24 MiB whatever the image size (measured by `make bench`).
 TRANSFER = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=3)
 TRANSFER.max_in_memory_upload_chunks = 3
+DOWNLOAD_CONCURRENCY = 4
+"""Outputs downloaded and uploaded at once by ingest."""
 
 
 def output_key(job_id: str, index: int, extension: str) -> str:
@@ -34,8 +37,8 @@ class Blobs:
         self.s3 = s3
         self.bucket = bucket
 
-    def upload_stream(self, key: str, stream, content_type: str) -> str:
-        """Stream a file-like object to ``key`` (multipart above 8 MiB); returns its ``s3://`` URI.
+    def upload_stream(self, key: str, stream, content_type: str) -> tuple[str, str]:
+        """Stream a file-like object to ``key`` (multipart above 8 MiB); returns its ``s3://`` URI and ETag.
 
         A raw stream is wrapped in a ``BufferedReader`` so each read fills a whole part: s3transfer
         treats a short read of a non-seekable stream as a (tiny) part of its own.
@@ -43,7 +46,17 @@ class Blobs:
         if isinstance(stream, io.RawIOBase):
             stream = io.BufferedReader(stream, buffer_size=1024 * 1024)
         self.s3.upload_fileobj(stream, self.bucket, key, ExtraArgs={"ContentType": content_type}, Config=TRANSFER)
-        return f"s3://{self.bucket}/{key}"
+        etag = self.s3.head_object(Bucket=self.bucket, Key=key)["ETag"]
+        return f"s3://{self.bucket}/{key}", etag
+
+    def holds(self, uri: str, etag: str, size: int) -> bool:
+        """True when the object at ``uri`` is still the one written with ``etag`` and has ``size`` bytes."""
+        bucket, key = parse_s3_uri(uri)
+        try:
+            head = self.s3.head_object(Bucket=bucket, Key=key, IfMatch=etag)
+        except ClientError:
+            return False
+        return head["ContentLength"] == size
 
     def delete_prefix(self, prefix: str) -> None:
         """Delete every object under ``prefix`` (used to leave nothing half-stored)."""
@@ -62,6 +75,6 @@ class Blobs:
         bucket, key = parse_s3_uri(uri)
         try:
             self.s3.head_object(Bucket=bucket, Key=key)
-        except self.s3.exceptions.ClientError:
+        except ClientError:
             return False
         return True

@@ -1,9 +1,25 @@
 """Error values with codes.
 
-Every failure the product reports carries a stable ``code`` (snake_case), a message a
-person can act on, and optional ``details``. The same code reaches the HTTP caller
+Every failure the product reports carries a stable ``code`` (snake_case), a message a person
+can act on, and optional ``details``. The same code reaches the HTTP caller
 (``{"error": {"code", "message", "details"}}``), the job record (``job.error``) and the
-``Job Failed`` event, unchanged.
+``Job Failed`` event, unchanged. One code per meaning: a code never names both a retryable
+and a final condition. ``http_status`` is how a handler presents the error over HTTP.
+
+- ``InvalidRequest``: ``invalid_request``, ``invalid_json``, ``provider_limit_exceeded``,
+  ``callback_malformed`` — the caller's (or a callback's) input breaks a rule; nothing changes.
+- ``JobNotFound``: ``job_not_found``.
+- ``Unauthorized``: ``token_invalid``, ``signature_missing``, ``signature_invalid``,
+  ``timestamp_out_of_range``, ``key_unknown``, ``signature_unverifiable`` — a callback failed
+  authentication; nothing changes.
+- ``ProviderRejected``: ``provider_rejected`` — the provider refused the job for good (4xx).
+- ``ProviderUnavailable``: ``provider_unavailable``, ``provider_rate_limited``, ``provider_timeout``
+  — the provider cannot take or answer it now; retried.
+- ``ProviderFailed``: ``provider_error`` — accepted, then reported failed, timed out or NSFW.
+- ``OutputRejected``: ``output_url_forbidden``, ``output_too_large``, ``output_not_image``,
+  ``output_gone`` (the URL answered 4xx: expired or missing) — final.
+- ``OutputUnavailable``: ``output_unavailable`` — network error, 429 or 5xx; retried.
+- ``ServiceUnavailable``: ``queue_unavailable`` — one of our own AWS dependencies failed; the caller retries.
 """
 
 from __future__ import annotations
@@ -76,14 +92,22 @@ class ProviderFailed(JobError):
 
 
 class OutputRejected(JobError):
-    """An output URL broke a fetch rule (scheme, host, private address, size, not an image). Not retried."""
+    """An output broke a fetch rule (scheme, host, private address, size, not an image) or its URL
+    answered 4xx (``output_gone``: expired or missing). Final: the job fails."""
 
-    code = "output_rejected"
+    code = "output_url_forbidden"
     http_status = 502
 
 
 class OutputUnavailable(JobError):
-    """An output could not be downloaded now (network error, 5xx). Retried; the job stays retryable."""
+    """An output could not be downloaded now (network error, 429, 5xx). Retried; the job stays retryable."""
 
     code = "output_unavailable"
+    http_status = 503
+
+
+class ServiceUnavailable(JobError):
+    """One of our own AWS dependencies (a queue) failed; nothing was stored and the caller should retry."""
+
+    code = "queue_unavailable"
     http_status = 503

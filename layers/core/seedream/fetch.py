@@ -27,7 +27,7 @@ import httpx
 from PIL import Image, UnidentifiedImageError
 
 from .errors import OutputRejected, OutputUnavailable
-from .models import is_loopback_host
+from .models.requests import is_loopback_host
 
 Resolver = Callable[[str, int], list[str]]
 FORMATS = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "WEBP": ("image/webp", "webp")}
@@ -158,7 +158,7 @@ class Fetcher:
         if response.status_code == 429 or response.status_code >= 500:
             raise OutputUnavailable(f"output {url[:120]} answered HTTP {response.status_code}")
         if response.status_code != 200:
-            raise OutputRejected(f"output {url[:120]} answered HTTP {response.status_code}", code="output_unavailable")
+            raise OutputRejected(f"output {url[:120]} answered HTTP {response.status_code}", code="output_gone")
         length = response.headers.get("content-length")
         if length and length.isdigit() and int(length) > self.max_bytes:
             raise OutputRejected(f"output {url[:120]} is {length} bytes, over the {self.max_bytes}-byte limit",

@@ -1,24 +1,32 @@
-"""Provider adapters, one module each, behind ``base.Provider``; ``build_providers`` wires them."""
+"""Provider adapters, one module each, behind ``base.Provider``; ``build_providers`` wires them,
+``selection`` chooses among them."""
 
 from __future__ import annotations
 
-import httpx
-
-from ..config import Settings
+from ..settings import Settings
 from .atlascloud import AtlasCloud
-from .base import Credentials, Provider
+from .base import Credentials, Http, Provider
 from .evolink import Evolink
 from .wavespeed import WaveSpeed
 
-ADAPTERS = {"wavespeed": WaveSpeed, "atlascloud": AtlasCloud, "evolink": Evolink}
 
-
-def build_providers(settings: Settings, client: httpx.Client, credentials_for) -> dict[str, Provider]:
-    """One adapter per provider. ``credentials_for(name)`` returns a ``Credentials`` callable."""
+def build_providers(settings: Settings, http: Http, credentials_for) -> dict[str, Provider]:
+    """One adapter per provider, configured from ``settings``. ``credentials_for(name)`` returns a
+    ``Credentials`` callable; ``http`` is the function's (lazily made) provider HTTP client."""
+    base = settings.provider_base_urls
     return {
-        name: cls(client, credentials_for(name), settings.provider_base_urls.get(name))
-        for name, cls in ADAPTERS.items()
+        "wavespeed": WaveSpeed(http, credentials_for("wavespeed"), base.get("wavespeed"),
+                               v5_lite_price_usd=settings.wavespeed_v5_lite_price_usd),
+        "atlascloud": AtlasCloud(http, credentials_for("atlascloud"), base.get("atlascloud"),
+                                 jwks_url=settings.atlascloud_jwks_url or None,
+                                 jwks_min_refresh_seconds=settings.atlascloud_jwks_min_refresh_seconds,
+                                 v4_price_usd=settings.atlascloud_v4_price_usd,
+                                 v5_lite_price_usd=settings.atlascloud_v5_lite_price_usd),
+        "evolink": Evolink(http, credentials_for("evolink"), base.get("evolink"), send_seed=settings.evolink_send_seed,
+                           v45_price_usd=settings.evolink_v45_price_usd,
+                           v5_lite_price_usd=settings.evolink_v5_lite_price_usd,
+                           v5_lite_model=settings.evolink_v5_lite_model),
     }
 
 
-__all__ = ["ADAPTERS", "Credentials", "Provider", "build_providers"]
+__all__ = ["AtlasCloud", "Credentials", "Evolink", "Http", "Provider", "WaveSpeed", "build_providers"]

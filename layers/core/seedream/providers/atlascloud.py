@@ -2,7 +2,7 @@
 
 Sources: Atlas Cloud model page "Seedream v4.5 Edit Sequential API by ByteDance" (code samples
 for ``generateImage``, ``prediction/{id}``, ``uploadMedia``; price) and independent client code
-for the webhook; summarised with tags in ``shared/providers.md``.
+for the webhook. Tags: [doc] Atlas Cloud's own docs, [code] only third-party clients, [inferred] our reading.
 
 - Submit: ``POST /api/v1/model/generateImage``, ``Authorization: Bearer <key>``, body ``model``
   (``bytedance/seedream-v4/edit-sequential``, ``.../seedream-v4.5/...``, ``.../seedream-v5.0-lite/...``),
@@ -16,8 +16,9 @@ for the webhook; summarised with tags in ``shared/providers.md``.
   ``X-AtlasCloud-Webhook-Key-Id`` (kid), ``X-AtlasCloud-Webhook-Signature-Ed25519`` (base64url,
   no padding, 64 bytes); Ed25519 over ``f"{timestamp}.".encode() + raw body``; public keys from a
   JWKS (``kty=OKP``, ``crv=Ed25519``, ``x``) chosen by ``kid``; replay window about 300 s.
-  Because all of this is [code], the JWKS URL (``ATLASCLOUD_JWKS_URL`` or the ``jwks_url``
-  argument), the tolerance and the refetch interval are configurable.
+  Because all of this is [code], the JWKS URL (``ATLASCLOUD_JWKS_URL``), the tolerance and the
+  refetch interval (``ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS``) are configurable. ``cryptography`` is
+  imported on the first verification, so functions that never verify (api, submit) do not load it.
 - Price: v4.5 $0.036 per run [doc]. v4 and v5.0-lite prices are not in our sources: per run,
   ``ATLASCLOUD_V4_PRICE_USD`` (default $0.027 [inferred]: WaveSpeed's documented v4 unit price)
   and ``ATLASCLOUD_V5_LITE_PRICE_USD`` (default $0.035 [inferred]: WaveSpeed's v5.0-lite default).
@@ -28,21 +29,22 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import httpx
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..errors import ProviderRejected, Unauthorized
-from ..models import CompletionNotice, JobRequest
+from ..models.messages import CompletionNotice
+from ..models.requests import JobRequest
 from .base import (
     Credentials,
+    Http,
     ModelLimits,
     NotTerminal,
     SubmitResult,
     callback_object,
+    check_limits,
     error_text,
     header,
     malformed,
@@ -56,6 +58,9 @@ TOLERANCE_SECONDS = 300
 JWKS_MIN_REFRESH_SECONDS = 10.0
 """Default spacing of JWKS refetches; ``ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS`` overrides it."""
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 HEADER_ID = "X-AtlasCloud-Webhook-Id"
 HEADER_TIMESTAMP = "X-AtlasCloud-Webhook-Timestamp"
 HEADER_KEY_ID = "X-AtlasCloud-Webhook-Key-Id"
@@ -65,24 +70,15 @@ SUCCEEDED = {"completed", "succeeded"}
 FAILED = {"failed", "timeout", "cancelled", "canceled"}
 
 
-def models_from_env(env: Mapping[str, str] | None = None) -> dict[str, ModelLimits]:
-    """Our model name -> Atlas Cloud limits and price. Prices for v4 and v5.0-lite come from the
-    environment (``ATLASCLOUD_V4_PRICE_USD``, ``ATLASCLOUD_V5_LITE_PRICE_USD``), [inferred] defaults."""
-    env = os.environ if env is None else env
+def model_limits(v4_price_usd: float = 0.027, v5_lite_price_usd: float = 0.035) -> dict[str, ModelLimits]:
+    """Our model name -> Atlas Cloud limits and price. v4 and v5.0-lite prices are not documented:
+    ``ATLASCLOUD_V4_PRICE_USD`` and ``ATLASCLOUD_V5_LITE_PRICE_USD`` [inferred defaults]."""
     return {
-        "seedream-v4": ModelLimits(
-            "bytedance/seedream-v4/edit-sequential",
-            price_per_run_usd=float(env.get("ATLASCLOUD_V4_PRICE_USD", "0.027")),
-        ),
+        "seedream-v4": ModelLimits("bytedance/seedream-v4/edit-sequential", price_per_run_usd=v4_price_usd),
         "seedream-v4.5": ModelLimits("bytedance/seedream-v4.5/edit-sequential", price_per_run_usd=0.036),
-        "seedream-v5.0-lite": ModelLimits(
-            "bytedance/seedream-v5.0-lite/edit-sequential",
-            price_per_run_usd=float(env.get("ATLASCLOUD_V5_LITE_PRICE_USD", "0.035")),
-        ),
+        "seedream-v5.0-lite": ModelLimits("bytedance/seedream-v5.0-lite/edit-sequential",
+                                          price_per_run_usd=v5_lite_price_usd),
     }
-
-
-MODELS = models_from_env()
 
 
 def b64url_decode(text: str) -> bytes:
@@ -100,6 +96,8 @@ def b64url_encode(raw: bytes) -> str:
 
 def parse_jwks(document: object) -> dict[str, Ed25519PublicKey]:
     """``kid`` -> public key for every usable Ed25519 key (``kty=OKP``, ``crv=Ed25519``, 32-byte ``x``)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     keys: dict[str, Ed25519PublicKey] = {}
     entries = document.get("keys") if isinstance(document, dict) else None
     for entry in entries if isinstance(entries, list) else []:
@@ -134,25 +132,26 @@ class AtlasCloud:
     callback_mechanism = "`webhook_url` field in the JSON body"
     signature_scheme = "Ed25519 over `timestamp.body`, public key from JWKS by `kid` [code]"
 
-    def __init__(self, client: httpx.Client, credentials: Credentials, base_url: str | None = None, *,
-                 jwks_url: str | None = None, jwks_min_refresh_seconds: float | None = None,
-                 tolerance_seconds: int = TOLERANCE_SECONDS):
-        self.client = client
+    def __init__(self, http: Http, credentials: Credentials, base_url: str | None = None, *,
+                 jwks_url: str | None = None, jwks_min_refresh_seconds: float = JWKS_MIN_REFRESH_SECONDS,
+                 tolerance_seconds: int = TOLERANCE_SECONDS, v4_price_usd: float = 0.027,
+                 v5_lite_price_usd: float = 0.035):
+        self.http = http
         self.credentials = credentials
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.jwks_url = jwks_url or os.environ.get("ATLASCLOUD_JWKS_URL") or f"{self.base_url}{JWKS_PATH}"
-        if jwks_min_refresh_seconds is None:
-            jwks_min_refresh_seconds = float(os.environ.get("ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS",
-                                                            JWKS_MIN_REFRESH_SECONDS))
+        self.jwks_url = jwks_url or f"{self.base_url}{JWKS_PATH}"
         self.jwks_min_refresh_seconds = jwks_min_refresh_seconds
         self.tolerance_seconds = tolerance_seconds
-        self.models = models_from_env()
+        self.models = model_limits(v4_price_usd, v5_lite_price_usd)
         self.jwks_fetches = 0
         self._keys: dict[str, Ed25519PublicKey] | None = None
         self._last_fetch_at: float | None = None
 
     def limits(self, model: str) -> ModelLimits:
         return self.models[model]
+
+    def check(self, request: JobRequest) -> None:
+        check_limits(self.name, request, self.models[request.model])
 
     def submit(self, request: JobRequest, image_urls: list[str], callback_url: str) -> SubmitResult:
         body = {
@@ -166,7 +165,7 @@ class AtlasCloud:
         }
         if request.seed is not None:
             body["seed"] = request.seed  # [inferred]: same input schema as WaveSpeed's
-        reply = post_json(self.client, self.name, f"{self.base_url}/api/v1/model/generateImage",
+        reply = post_json(self.http, self.name, f"{self.base_url}/api/v1/model/generateImage",
                           self.credentials()["api_key"], body)
         data = reply.get("data") if isinstance(reply.get("data"), dict) else reply
         if not data.get("id"):
@@ -179,7 +178,7 @@ class AtlasCloud:
         self.jwks_fetches += 1
         try:
             # No Authorization header: the JWKS is public and our key must not go to a configured URL.
-            response = self.client.get(self.jwks_url)
+            response = self.http.get(self.jwks_url)
         except httpx.HTTPError as exc:
             raise Unauthorized(f"atlascloud JWKS could not be fetched: {exc}", code="signature_unverifiable") from exc
         if response.status_code != 200:
@@ -235,6 +234,8 @@ class AtlasCloud:
         if len(raw_signature) != 64:
             raise Unauthorized(f"{HEADER_SIGNATURE} is not 64 bytes", code="signature_invalid")
         key = self.public_key(kid.strip(), now)
+        from cryptography.exceptions import InvalidSignature
+
         try:
             key.verify(raw_signature, f"{timestamp}.".encode() + body)
         except InvalidSignature:

@@ -14,7 +14,8 @@ from typing import Protocol
 import httpx
 
 from ..errors import InvalidRequest, ProviderRejected, ProviderUnavailable
-from ..models import CompletionNotice, JobRequest
+from ..models.messages import CompletionNotice
+from ..models.requests import JobRequest
 
 Credentials = Callable[[], Mapping[str, str]]
 """Returns this provider's entry of the provider secret: ``{"api_key": ..., "webhook_secret": ...}``."""
@@ -47,11 +48,17 @@ class ModelLimits:
 
 
 class Provider(Protocol):
+    """What the use cases call on a provider adapter; an adapter implements all of it."""
+
     name: str
     callback_mechanism: str
     signature_scheme: str
 
-    def limits(self, model: str) -> ModelLimits: ...
+    def limits(self, model: str) -> ModelLimits:
+        """Documented limits and price of ``model`` at this provider."""
+
+    def check(self, request: JobRequest) -> None:
+        """Raise ``InvalidRequest`` (``provider_limit_exceeded``) naming the first limit ``request`` breaks."""
 
     def submit(self, request: JobRequest, image_urls: list[str], callback_url: str) -> SubmitResult:
         """Hand the job to the provider. Raises ``ProviderRejected`` (4xx) or ``ProviderUnavailable`` (429, 5xx, network)."""
@@ -60,10 +67,38 @@ class Provider(Protocol):
         """Raise ``Unauthorized`` unless the callback carries the provider's valid, fresh signature."""
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> CompletionNotice:
-        """The callback in our terms; raises ``NotTerminal`` or ``InvalidRequest``."""
+        """The callback in our terms; raises ``NotTerminal`` or ``InvalidRequest`` (``callback_malformed``)."""
 
     def resolve(self, notice: CompletionNotice) -> CompletionNotice:
         """The authoritative result for a notice (evolink reads its task API; the others return ``notice``)."""
+
+
+class Http:
+    """A provider's HTTP client, made on first use and shared by the adapters of one function.
+
+    Making an ``httpx.Client`` loads the CA bundle (~35 ms of cold start); the webhook only needs
+    one to fetch a WaveSpeed secret or the Atlas Cloud JWKS, so most instances never make it.
+    ``transport`` is injectable (tests pass an ``httpx.MockTransport``); ``verify`` may be a shared
+    ``ssl.SSLContext``.
+    """
+
+    def __init__(self, timeout_seconds: float, *, transport: httpx.BaseTransport | None = None, verify=True):
+        self.timeout = httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds))
+        self.transport = transport
+        self.verify = verify
+        self._client: httpx.Client | None = None
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout, transport=self.transport, verify=self.verify)
+        return self._client
+
+    def request(self, method: str, url: str, **kwargs) -> httpx.Response:
+        return self.client.request(method, url, **kwargs)
+
+    def get(self, url: str, **kwargs) -> httpx.Response:
+        return self.client.request("GET", url, **kwargs)
 
 
 def malformed(message: str) -> InvalidRequest:
@@ -133,16 +168,16 @@ def estimated_cost_usd(limits: ModelLimits, max_images: int, produced: int) -> f
     return round((limits.price_per_image_usd or 0.0) * count, 6)
 
 
-def post_json(client: httpx.Client, provider: str, url: str, api_key: str, body: dict) -> dict:
+def post_json(client: Http, provider: str, url: str, api_key: str, body: dict) -> dict:
     """POST JSON with a Bearer key; returns the JSON reply. Maps failures to our errors."""
     return _call(client, provider, "POST", url, api_key, json=body)
 
 
-def get_json(client: httpx.Client, provider: str, url: str, api_key: str) -> dict:
+def get_json(client: Http, provider: str, url: str, api_key: str) -> dict:
     return _call(client, provider, "GET", url, api_key)
 
 
-def _call(client: httpx.Client, provider: str, method: str, url: str, api_key: str, **kwargs) -> dict:
+def _call(client: Http, provider: str, method: str, url: str, api_key: str, **kwargs) -> dict:
     try:
         response = client.request(method, url, headers={"Authorization": f"Bearer {api_key}"}, **kwargs)
     except httpx.TimeoutException as exc:

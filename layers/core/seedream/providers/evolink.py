@@ -1,17 +1,16 @@
 """evolink adapter (https://api.evolink.ai).
 
 Sources: evolink "Seedream 4 API" page (``POST /v1/images/generations`` reference, pricing) and
-the task API; summarised with tags in ``shared/providers.md``.
+the task API. Tags: [doc] evolink's own docs, [code] only third-party clients, [inferred] our reading.
 
 - Submit: ``POST /v1/images/generations``, ``Authorization: Bearer <key>``, body ``model``
   (``doubao-seedream-4.0``, ``doubao-seedream-4.5`` [doc]; the 5.0-lite id is undocumented:
   ``EVOLINK_V5_LITE_MODEL``, default ``doubao-seedream-5.0-lite`` [inferred]), ``prompt``
   (≤ 2000 tokens [doc], checked as ≤ 2000 characters [inferred]), ``n`` (1..15), ``size``
   (``WxH``; 1024..4096 px per side [inferred]), ``image_urls`` (≤ 10), ``callback_url`` [doc].
-  ``seed`` is passed when set [inferred, undocumented]; ``send_seed=False`` (or
-  ``EVOLINK_SEND_SEED=0``) turns that off. Reply: ``{"id": "task-unified-...", "status": "pending", ...}``.
-- Limits: references + outputs ≤ 15 [doc], which ``base.check_limits`` cannot express: the core
-  calls ``check(request)`` when an adapter has one.
+  ``seed`` is passed when set [inferred, undocumented]; ``EVOLINK_SEND_SEED=false`` turns that off.
+  Reply: ``{"id": "task-unified-...", "status": "pending", ...}``.
+- Limits: references + outputs ≤ 15 [doc], checked by ``check`` beside the per-model limits.
 - Callback: fires on completed, failed or cancelled; body = the task object of
   ``GET /v1/tasks/{id}`` [doc]. **No signature is documented**: ``verify_callback`` is a no-op;
   the unguessable per-job token in the callback URL (checked by the core) authenticates, and
@@ -24,19 +23,19 @@ the task API; summarised with tags in ``shared/providers.md``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from urllib.parse import quote
 
-import httpx
-
 from ..errors import InvalidRequest, ProviderRejected, ProviderUnavailable
-from ..models import CompletionNotice, JobRequest
+from ..models.messages import CompletionNotice
+from ..models.requests import JobRequest
 from .base import (
     Credentials,
+    Http,
     ModelLimits,
     SubmitResult,
     callback_object,
+    check_limits,
     error_text,
     get_json,
     malformed,
@@ -50,9 +49,10 @@ SUCCEEDED = {"completed", "succeeded"}
 FAILED = {"failed", "cancelled", "canceled"}
 
 
-def models_from_env(env: Mapping[str, str] | None = None) -> dict[str, ModelLimits]:
-    """Our model name -> evolink limits and price; undocumented values come from the environment."""
-    env = os.environ if env is None else env
+def model_limits(v45_price_usd: float = 0.04, v5_lite_price_usd: float = 0.035,
+                 v5_lite_model: str = "doubao-seedream-5.0-lite") -> dict[str, ModelLimits]:
+    """Our model name -> evolink limits and price; undocumented values are configurable
+    (``EVOLINK_V45_PRICE_USD``, ``EVOLINK_V5_LITE_PRICE_USD``, ``EVOLINK_V5_LITE_MODEL``)."""
 
     def limits(provider_model: str, price: float) -> ModelLimits:
         return ModelLimits(provider_model, min_side=1024, max_side=4096, max_input_images=10, max_outputs=15,
@@ -60,13 +60,9 @@ def models_from_env(env: Mapping[str, str] | None = None) -> dict[str, ModelLimi
 
     return {
         "seedream-v4": limits("doubao-seedream-4.0", 0.0222),
-        "seedream-v4.5": limits("doubao-seedream-4.5", float(env.get("EVOLINK_V45_PRICE_USD", "0.04"))),
-        "seedream-v5.0-lite": limits(env.get("EVOLINK_V5_LITE_MODEL") or "doubao-seedream-5.0-lite",
-                                     float(env.get("EVOLINK_V5_LITE_PRICE_USD", "0.035"))),
+        "seedream-v4.5": limits("doubao-seedream-4.5", v45_price_usd),
+        "seedream-v5.0-lite": limits(v5_lite_model or "doubao-seedream-5.0-lite", v5_lite_price_usd),
     }
-
-
-MODELS = models_from_env()
 
 
 class Evolink:
@@ -76,14 +72,13 @@ class Evolink:
     callback_mechanism = "`callback_url` field in the JSON body"
     signature_scheme = "none documented: per-job URL token, then `GET /v1/tasks/{id}` re-read"
 
-    def __init__(self, client: httpx.Client, credentials: Credentials, base_url: str | None = None, *,
-                 send_seed: bool | None = None):
-        self.client = client
+    def __init__(self, http: Http, credentials: Credentials, base_url: str | None = None, *,
+                 send_seed: bool = True, v45_price_usd: float = 0.04, v5_lite_price_usd: float = 0.035,
+                 v5_lite_model: str = "doubao-seedream-5.0-lite"):
+        self.http = http
         self.credentials = credentials
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.models = models_from_env()
-        if send_seed is None:
-            send_seed = os.environ.get("EVOLINK_SEND_SEED", "1").strip().lower() not in {"0", "false", "no", "off"}
+        self.models = model_limits(v45_price_usd, v5_lite_price_usd, v5_lite_model)
         self.send_seed = send_seed
         self.task_reads = 0
 
@@ -91,7 +86,9 @@ class Evolink:
         return self.models[model]
 
     def check(self, request: JobRequest) -> None:
-        """Raise ``InvalidRequest`` (``provider_limit_exceeded``) when references + outputs exceed 15 [doc]."""
+        """Raise ``InvalidRequest`` (``provider_limit_exceeded``) for the model's limits, or when
+        references + outputs exceed 15 [doc]."""
+        check_limits(self.name, request, self.models[request.model])
         total = len(request.images) + request.max_images
         if total > MAX_REFERENCES_PLUS_OUTPUTS:
             message = (f"evolink makes at most {MAX_REFERENCES_PLUS_OUTPUTS} images counting the references: "
@@ -113,7 +110,7 @@ class Evolink:
         }
         if request.seed is not None and self.send_seed:
             body["seed"] = request.seed  # [inferred]: not in evolink's reference
-        reply = post_json(self.client, self.name, f"{self.base_url}/v1/images/generations",
+        reply = post_json(self.http, self.name, f"{self.base_url}/v1/images/generations",
                           self.credentials()["api_key"], body)
         task = reply.get("data") if isinstance(reply.get("data"), dict) and "id" not in reply else reply
         if not task.get("id"):
@@ -137,7 +134,7 @@ class Evolink:
         """The truth: ``GET /v1/tasks/{id}`` with our key. Raises ``ProviderUnavailable`` while the
         task is not final (or the reply is unusable), so the ingest message is retried later."""
         self.task_reads += 1
-        reply = get_json(self.client, self.name,
+        reply = get_json(self.http, self.name,
                          f"{self.base_url}/v1/tasks/{quote(notice.provider_task_id, safe='')}",
                          self.credentials()["api_key"])
         task = reply.get("data") if isinstance(reply.get("data"), dict) and "status" not in reply else reply

@@ -2,7 +2,7 @@
 
 Sources: WaveSpeed API docs, "Bytedance Seedream V4 Edit Sequential"
 (/docs/docs-api/bytedance/bytedance-seedream-v4-edit-sequential) and "Webhooks"
-(/docs/docs-api/webhooks); summarised with tags in ``shared/providers.md``.
+(/docs/docs-api/webhooks); tags: [doc] WaveSpeed's own docs, [code] only third-party clients, [inferred] our reading.
 
 - Submit: ``POST /api/v3/bytedance/{model}/edit-sequential?webhook=<url-encoded callback>``,
   ``Authorization: Bearer <key>``, body ``prompt``, ``images`` (≤ 10), ``size`` ("W*H",
@@ -16,26 +16,26 @@ Sources: WaveSpeed API docs, "Bytedance Seedream V4 Edit Sequential"
 - Webhook secret: the provider secret's ``webhook_secret``, else ``GET /api/v3/webhook/secret``
   with the key, reply ``{"data":{"secret":"whsec_..."}}`` [doc path, code reply], cached.
 - Price: v4 $0.027/image, v4.5 $0.04/image, billed ``max_images`` × unit [doc]; v5.0-lite
-  price is not documented in our sources (configurable, default $0.035 [inferred]).
+  price is not documented in our sources (``WAVESPEED_V5_LITE_PRICE_USD``, default $0.035 [inferred]).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from collections.abc import Mapping
 from urllib.parse import quote
 
-import httpx
-
 from ..errors import ProviderRejected, Unauthorized
-from ..models import CompletionNotice, JobRequest
+from ..models.messages import CompletionNotice
+from ..models.requests import JobRequest
 from .base import (
     Credentials,
+    Http,
     ModelLimits,
     SubmitResult,
     callback_object,
+    check_limits,
     error_text,
     get_json,
     header,
@@ -46,14 +46,17 @@ from .base import (
 
 DEFAULT_BASE_URL = "https://api.wavespeed.ai"
 TOLERANCE_SECONDS = 300
-MODELS = {
-    "seedream-v4": ModelLimits("seedream-v4", price_per_image_usd=0.027, bills_requested=True),
-    "seedream-v4.5": ModelLimits("seedream-v4.5", price_per_image_usd=0.04, bills_requested=True),
-    "seedream-v5.0-lite": ModelLimits(
-        "seedream-v5.0-lite", price_per_image_usd=float(os.environ.get("WAVESPEED_V5_LITE_PRICE_USD", "0.035")),
-        bills_requested=True,
-    ),
-}
+
+
+def model_limits(v5_lite_price_usd: float = 0.035) -> dict[str, ModelLimits]:
+    """Our model name → WaveSpeed limits and price; the v5.0-lite price is configurable (undocumented)."""
+    return {
+        "seedream-v4": ModelLimits("seedream-v4", price_per_image_usd=0.027, bills_requested=True),
+        "seedream-v4.5": ModelLimits("seedream-v4.5", price_per_image_usd=0.04, bills_requested=True),
+        "seedream-v5.0-lite": ModelLimits("seedream-v5.0-lite", price_per_image_usd=v5_lite_price_usd,
+                                          bills_requested=True),
+    }
+
 SUCCEEDED = {"completed"}
 FAILED = {"failed", "cancelled", "canceled", "timeout"}
 
@@ -92,14 +95,19 @@ class WaveSpeed:
     callback_mechanism = "`?webhook=` query parameter on the submit URL"
     signature_scheme = "HMAC-SHA256 `v3,<hex>` over `id.timestamp.body`"
 
-    def __init__(self, client: httpx.Client, credentials: Credentials, base_url: str | None = None):
-        self.client = client
+    def __init__(self, http: Http, credentials: Credentials, base_url: str | None = None, *,
+                 v5_lite_price_usd: float = 0.035):
+        self.http = http
         self.credentials = credentials
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.models = model_limits(v5_lite_price_usd)
         self._fetched_secret: str | None = None
 
     def limits(self, model: str) -> ModelLimits:
-        return MODELS[model]
+        return self.models[model]
+
+    def check(self, request: JobRequest) -> None:
+        check_limits(self.name, request, self.models[request.model])
 
     def submit(self, request: JobRequest, image_urls: list[str], callback_url: str) -> SubmitResult:
         body = {
@@ -112,9 +120,9 @@ class WaveSpeed:
         }
         if request.seed is not None:
             body["seed"] = request.seed  # "reuse or change seed" (How to use, step 5) [doc]
-        path = f"/api/v3/bytedance/{MODELS[request.model].provider_model}/edit-sequential"
+        path = f"/api/v3/bytedance/{self.models[request.model].provider_model}/edit-sequential"
         url = f"{self.base_url}{path}?webhook={quote(callback_url, safe='')}"
-        reply = post_json(self.client, self.name, url, self.credentials()["api_key"], body)
+        reply = post_json(self.http, self.name, url, self.credentials()["api_key"], body)
         data = reply.get("data") or {}
         if not data.get("id"):
             raise ProviderRejected(f"wavespeed answered without a prediction id: {str(reply)[:300]}")
@@ -125,7 +133,7 @@ class WaveSpeed:
         if secret:
             return secret
         if self._fetched_secret is None:
-            reply = get_json(self.client, self.name, f"{self.base_url}/api/v3/webhook/secret",
+            reply = get_json(self.http, self.name, f"{self.base_url}/api/v3/webhook/secret",
                              self.credentials()["api_key"])
             self._fetched_secret = str((reply.get("data") or {}).get("secret") or "")
         if not self._fetched_secret:

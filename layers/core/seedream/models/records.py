@@ -1,0 +1,91 @@
+"""``JobRecord``: the job as the jobs table keeps it (one item per job, keyed by ``job_id``).
+
+Fields only the table needs (the callback token's hash, the recorded callback, the outputs an
+unfinished ingest has already stored, when the terminal event went out) live here and never in
+the API view (``views.JobView``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import JobStatus
+from .requests import JobRequest
+
+
+class Output(BaseModel):
+    """One stored output image. ``bytes`` is the object size; ``width``/``height`` in pixels; ``sha256`` hex."""
+
+    index: int
+    s3_uri: str
+    content_type: str
+    bytes: int
+    width: int
+    height: int
+    sha256: str
+
+
+class StoredOutput(Output):
+    """An output an unfinished ingest has written and verified: ``etag`` pins the S3 object, and
+    ``provider_task_id`` the task it came from, so a retry keeps it only for the same task."""
+
+    etag: str
+    provider_task_id: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+
+
+class Attempt(BaseModel):
+    """One hand-off of the job to a provider, successful or not."""
+
+    provider: str
+    at: str
+    outcome: Literal["submitted", "provider_unavailable", "provider_rejected"]
+    provider_task_id: str | None = None
+    message: str | None = None
+
+
+class CallbackRecord(BaseModel):
+    """The provider callback that was accepted for the job (at most one)."""
+
+    received_at: str
+    provider_status: str
+    provider_task_id: str
+    webhook_id: str | None = None
+
+
+class JobRecord(BaseModel):
+    """The jobs table item."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    job_id: str
+    status: JobStatus
+    provider: str
+    model: str
+    request: JobRequest
+    metadata: dict[str, str] = Field(default_factory=dict)
+    provider_order: list[str] = Field(default_factory=list)
+    """Providers to try, in order (one entry unless ``request.provider`` is ``auto``)."""
+    provider_task_id: str | None = None
+    created_at: str
+    updated_at: str
+    submitted_at: str | None = None
+    completed_at: str | None = None
+    outputs: list[Output] = Field(default_factory=list)
+    """The complete, verified output set; set only together with ``succeeded``."""
+    error: ErrorInfo | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    estimated_cost_usd: float | None = None
+    """Documented price of the job in USD (set when it succeeds)."""
+    # table-only fields
+    callback_token_sha256: str | None = None
+    callback: CallbackRecord | None = None
+    stored_outputs: dict[str, StoredOutput] = Field(default_factory=dict)
+    """Outputs an unfinished ingest has already stored, by index; removed when the job finishes."""
+    event_published_at: str | None = None

@@ -1,0 +1,43 @@
+"""``Services``: what a function's use cases work with, built once per cold start by ``seedream.wiring``.
+
+A function builds only the parts it uses; a part it does not build is ``None``, and a use case
+that needs it fails loudly (``MissingPart``) instead of reaching AWS through a half-built object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .blobs import Blobs
+    from .bus import Bus
+    from .fetch import Fetcher
+    from .providers.base import Provider
+    from .queues import Queues
+    from .store import JobStore
+
+
+class MissingPart(RuntimeError):
+    """A use case asked for a part its function's wiring does not build."""
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: JobStore | None = None
+    queues: Queues | None = None
+    blobs: Blobs | None = None
+    bus: Bus | None = None
+    providers: Mapping[str, Provider] = field(default_factory=dict)
+    fetcher: Fetcher | None = None
+
+    def need(self, *parts: str) -> Services:
+        """Raise ``MissingPart`` unless every named part is built; returns self."""
+        missing = [part for part in parts if not getattr(self, part)]
+        if missing:
+            raise MissingPart(f"this function's wiring does not build {', '.join(missing)}")
+        return self

@@ -1,0 +1,162 @@
+"""The one configuration of a function: read from its environment once per cold start and validated.
+
+Every value a function or provider adapter uses comes from here; nothing else reads
+``os.environ``. ``Settings.from_env()`` parses and type-checks every variable it finds and
+raises ``ConfigError`` naming the variable when one is malformed. Which variables must be
+present depends on the function: ``Settings.require(...)`` (called by ``seedream.wiring`` for
+the parts it builds) raises ``ConfigError`` naming each missing one, so a function deployed
+without its table or queue fails at init with that name rather than at its first request.
+
+Secrets never live here: provider keys and webhook secrets are read from the Secrets Manager
+secret named by ``PROVIDER_SECRET_ARN``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+PROVIDERS: tuple[str, ...] = ("wavespeed", "atlascloud", "evolink")
+
+
+class ConfigError(RuntimeError):
+    """A function's environment is missing a variable or holds a malformed one (raised at init)."""
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"", "0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _number(name: str, value: str, kind: type = float) -> float:
+    try:
+        number = kind(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a {'whole ' if kind is int else ''}number, not {value!r}") from None
+    if number < 0:
+        raise ConfigError(f"{name} must not be negative, not {value!r}")
+    return number
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+
+
+def _preference(name: str, value: str) -> dict[str, tuple[str, ...]]:
+    """``seedream-v4=evolink,wavespeed;seedream-v4.5=atlascloud`` → ``{model: (provider, ...)}``."""
+    order: dict[str, tuple[str, ...]] = {}
+    for part in value.split(";"):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise ConfigError(f"{name} must look like 'seedream-v4=evolink,wavespeed;...', not {value!r}")
+        model, providers = part.split("=", 1)
+        unknown = [p for p in _names(providers) if p not in PROVIDERS]
+        if unknown:
+            raise ConfigError(f"{name} names unknown providers {unknown}; known: {list(PROVIDERS)}")
+        order[model.strip()] = _names(providers)
+    return order
+
+
+# Variable name → (attribute, parser). Parsers take (name, raw value).
+_VARIABLES: dict[str, tuple[str, object]] = {
+    "JOBS_TABLE": ("jobs_table", None),
+    "IDEMPOTENCY_TABLE": ("idempotency_table", None),
+    "BUCKET": ("bucket", None),
+    "SUBMIT_QUEUE_URL": ("submit_queue_url", None),
+    "INGEST_QUEUE_URL": ("ingest_queue_url", None),
+    "EVENT_BUS_NAME": ("event_bus_name", None),
+    "EVENT_SOURCE": ("event_source", None),
+    "PROVIDER_SECRET_ARN": ("provider_secret_id", None),
+    "PUBLIC_BASE_URL": ("public_base_url", lambda n, v: v.rstrip("/")),
+    "ALLOW_LOOPBACK_HTTP": ("allow_loopback_http", _bool),
+    "OUTPUT_HOST_ALLOWLIST": ("output_host_allowlist", lambda n, v: _names(v)),
+    "MAX_OUTPUT_BYTES": ("max_output_bytes", lambda n, v: _number(n, v, int)),
+    "PRESIGN_SECONDS": ("presign_seconds", lambda n, v: _number(n, v, int)),
+    "PROVIDER_PREFERENCE": ("provider_preference", _preference),
+    "PROVIDER_TIMEOUT_SECONDS": ("provider_timeout_seconds", _number),
+    "DOWNLOAD_TIMEOUT_SECONDS": ("download_timeout_seconds", _number),
+    "S3_ADDRESSING_STYLE": ("s3_addressing_style", None),
+    "ATLASCLOUD_JWKS_URL": ("atlascloud_jwks_url", None),
+    "ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS": ("atlascloud_jwks_min_refresh_seconds", _number),
+    "ATLASCLOUD_V4_PRICE_USD": ("atlascloud_v4_price_usd", _number),
+    "ATLASCLOUD_V5_LITE_PRICE_USD": ("atlascloud_v5_lite_price_usd", _number),
+    "WAVESPEED_V5_LITE_PRICE_USD": ("wavespeed_v5_lite_price_usd", _number),
+    "EVOLINK_V5_LITE_MODEL": ("evolink_v5_lite_model", None),
+    "EVOLINK_V45_PRICE_USD": ("evolink_v45_price_usd", _number),
+    "EVOLINK_V5_LITE_PRICE_USD": ("evolink_v5_lite_price_usd", _number),
+    "EVOLINK_SEND_SEED": ("evolink_send_seed", _bool),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration; defaults are the deployed defaults (``template.yaml``)."""
+
+    jobs_table: str = ""
+    idempotency_table: str = ""
+    bucket: str = ""
+    submit_queue_url: str = ""
+    ingest_queue_url: str = ""
+    event_bus_name: str = "default"
+    event_source: str = "seedream.jobs"
+    provider_secret_id: str = ""
+    public_base_url: str = ""
+    """Base of the callback URLs providers receive (``{public_base_url}/v1/webhooks/...``)."""
+    provider_base_urls: Mapping[str, str] = field(default_factory=dict)
+    """``WAVESPEED_BASE_URL`` etc.; a provider not named here uses its documented URL."""
+    allow_loopback_http: bool = False
+    """Local stack only: accept ``http://127.0.0.1``-style URLs for inputs, outputs and callbacks."""
+    output_host_allowlist: tuple[str, ...] = ()
+    """Hosts (or ``.suffix`` domains) outputs may be fetched from; empty = any public host."""
+    max_output_bytes: int = 64 * 1024 * 1024
+    presign_seconds: int = 3600
+    provider_preference: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per model, the provider order ``auto`` tries; models not named are ordered by documented price."""
+    provider_timeout_seconds: float = 8.0
+    """Per provider HTTP call; ``submit`` may try every provider within its Lambda timeout."""
+    download_timeout_seconds: float = 60.0
+    s3_addressing_style: str = "auto"
+    atlascloud_jwks_url: str = ""
+    """Empty = ``{Atlas Cloud base URL}/api/v1/webhooks/jwks.json``."""
+    atlascloud_jwks_min_refresh_seconds: float = 10.0
+    atlascloud_v4_price_usd: float = 0.027
+    atlascloud_v5_lite_price_usd: float = 0.035
+    wavespeed_v5_lite_price_usd: float = 0.035
+    evolink_v5_lite_model: str = "doubao-seedream-5.0-lite"
+    evolink_v45_price_usd: float = 0.04
+    evolink_v5_lite_price_usd: float = 0.035
+    evolink_send_seed: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Parse every known variable present in ``env`` (default ``os.environ``). Raises ``ConfigError``."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for name, (attribute, parse) in _VARIABLES.items():
+            raw = env.get(name)
+            if not raw:  # unset or empty: the default
+                continue
+            values[attribute] = parse(name, raw) if callable(parse) else raw
+        values["provider_base_urls"] = {
+            name: env[f"{name.upper()}_BASE_URL"].rstrip("/") for name in PROVIDERS if env.get(f"{name.upper()}_BASE_URL")
+        }
+        return cls(**values)
+
+    def require(self, *variables: str) -> Settings:
+        """Raise ``ConfigError`` naming every variable in ``variables`` that is unset or empty; returns self."""
+        missing = [name for name in variables if not getattr(self, _VARIABLES[name][0])]
+        if missing:
+            raise ConfigError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set in this "
+                              "function's environment (template.yaml sets it; check the deployment)")
+        return self
+
+    def replace(self, **changes) -> Settings:
+        """A copy with ``changes`` (for tests and the local stack)."""
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Settings(**(current | changes))

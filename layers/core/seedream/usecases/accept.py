@@ -1,0 +1,73 @@
+"""Accept a job: validate the request, store the job ``queued``, put it on the submit queue."""
+
+from __future__ import annotations
+
+import uuid
+
+from aws_lambda_powertools import Logger
+from pydantic import ValidationError
+
+from ..errors import InvalidRequest, ServiceUnavailable
+from ..models import now_iso
+from ..models.messages import SubmitMessage
+from ..models.records import JobRecord
+from ..models.requests import JobRequest
+from ..providers.selection import choose_providers
+from ..services import Services
+
+logger = Logger(child=True)
+
+
+def validation_details(exc: ValidationError) -> list[dict]:
+    """Pydantic errors → ``[{"field", "message"}]`` a person can act on."""
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"].removeprefix("Value error, ")}
+        for err in exc.errors(include_url=False)
+    ]
+
+
+def parse_request(svc: Services, payload: object) -> tuple[JobRequest, list[str]]:
+    """Validate a ``POST /v1/jobs`` body; returns the request and the providers to try, in order.
+
+    Raises ``InvalidRequest``: 400 when the body is not a JSON object; 422 ``invalid_request``
+    (with ``details`` per field), or ``provider_limit_exceeded`` naming the provider's documented limit.
+    """
+    svc.need("blobs")
+    if not isinstance(payload, dict):
+        raise InvalidRequest("the body must be a JSON object", http_status=400)
+    try:
+        request = JobRequest.model_validate(payload, context={"allow_loopback_http": svc.settings.allow_loopback_http})
+    except ValidationError as exc:
+        details = validation_details(exc)
+        raise InvalidRequest("; ".join(f"{d['field']}: {d['message']}" for d in details), details=details) from None
+    order = choose_providers(svc.providers, svc.settings.provider_preference, request)
+    for url in request.images:
+        if url.startswith("s3://"):
+            if not url.startswith(f"s3://{svc.settings.bucket}/"):
+                raise InvalidRequest(f"{url} is not in this stack's bucket ({svc.settings.bucket})",
+                                     details=[{"field": "images", "message": "s3:// URIs must name the stack's bucket"}])
+            if not svc.blobs.exists(url):
+                raise InvalidRequest(f"{url} does not exist", details=[{"field": "images", "message": "no such object"}])
+    return request, order
+
+
+def accept(svc: Services, payload: object) -> JobRecord:
+    """Validate, store the job as ``queued`` and put it on the submit queue. Returns the stored job.
+
+    Raises ``InvalidRequest`` (nothing stored) or ``ServiceUnavailable`` (``queue_unavailable``)
+    when the job cannot be enqueued (the stored job is removed again, so the caller can retry).
+    """
+    svc.need("store", "queues")
+    request, order = parse_request(svc, payload)
+    stamp = now_iso()
+    record = JobRecord(job_id=str(uuid.uuid4()), status="queued", provider=order[0], model=request.model,
+                       request=request, metadata=request.metadata, created_at=stamp, updated_at=stamp,
+                       provider_order=order)
+    svc.store.create(record)
+    try:
+        svc.queues.send_submit(SubmitMessage(job_id=record.job_id))
+    except Exception as exc:  # any SQS failure: leave nothing behind, tell the caller to retry
+        svc.store.delete_queued(record.job_id)
+        raise ServiceUnavailable(f"the job could not be queued, nothing was stored; retry: {exc}") from exc
+    logger.info("job accepted", extra={"job_id": record.job_id, "provider": record.provider, "model": record.model})
+    return record

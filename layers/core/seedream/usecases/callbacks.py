@@ -1,0 +1,76 @@
+"""Take a provider's completion callback: authenticate, record it once, put it on the ingest queue.
+
+The accept path makes at most two AWS calls: the provider's signature is checked first (from
+the cached secret or JWKS), then one conditional ``UpdateItem`` checks the token's hash, the
+provider, the task id, an open status and that no callback is recorded yet — its old item
+(returned on a failed condition) tells a forgery from a duplicate — then one ``SendMessage``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from aws_lambda_powertools import Logger
+
+from ..errors import Unauthorized
+from ..models import TERMINAL, now_iso
+from ..models.messages import IngestMessage
+from ..providers.base import NotTerminal
+from ..services import Services
+from ..store import Conflict
+from ..tokens import token_hash, token_matches
+
+logger = Logger(child=True)
+
+
+@dataclass(frozen=True)
+class CallbackOutcome:
+    """``accepted`` (recorded and queued for ingest), ``duplicate`` (the job already has its callback
+    or is finished) or ``ignored`` (not final, or for another provider task); ``reason`` says why."""
+
+    status: Literal["accepted", "duplicate", "ignored"]
+    reason: str | None = None
+
+
+def record_callback(svc: Services, provider_name: str, job_id: str, token: str | None,
+                    headers: Mapping[str, str], body: bytes, now: float | None = None) -> CallbackOutcome:
+    """Authenticate a provider callback, record it and put it on the ingest queue; nothing is downloaded.
+
+    ``body`` is the raw request body; ``now`` unix seconds. Raises ``Unauthorized`` (token,
+    signature, timestamp, key id; nothing changes) or ``InvalidRequest`` (``callback_malformed``).
+    """
+    svc.need("store", "queues")
+    provider = svc.providers.get(provider_name)
+    if provider is None or not token:
+        raise Unauthorized("the callback URL's token does not match this job", code="token_invalid")
+    provider.verify_callback(headers, body, time.time() if now is None else now)
+    try:
+        notice = provider.parse_callback(headers, body)
+    except NotTerminal as status:
+        return CallbackOutcome("ignored", f"provider status {status} is not final")
+    received_at = now_iso()
+    try:
+        svc.store.accept_callback(job_id, provider_name, token_hash(token), notice, received_at)
+    except Conflict as conflict:
+        return _refused(conflict, provider_name, token, notice.provider_task_id)
+    try:
+        svc.queues.send_ingest(IngestMessage(job_id=job_id, notice=notice, received_at=received_at))
+    except Exception:
+        svc.store.forget_callback(job_id)  # let the provider's retry try again
+        raise
+    logger.info("callback accepted", extra={"job_id": job_id, "provider": provider_name,
+                                            "provider_status": notice.provider_status})
+    return CallbackOutcome("accepted")
+
+
+def _refused(conflict: Conflict, provider_name: str, token: str, task_id: str) -> CallbackOutcome:
+    """Why the conditional update refused the callback, from the job as it was. Raises ``Unauthorized``."""
+    job = conflict.current
+    if job is None or job.provider != provider_name or not token_matches(token, job.callback_token_sha256):
+        raise Unauthorized("the callback URL's token does not match this job", code="token_invalid")
+    if job.status not in TERMINAL and job.callback is None and job.provider_task_id not in (None, task_id):
+        return CallbackOutcome("ignored", "callback is for another provider task")
+    return CallbackOutcome("duplicate")

@@ -1,0 +1,116 @@
+"""Ingest a finished job: store its outputs in S3 and move it to ``succeeded`` or ``failed``.
+
+Resuming: each output, once streamed to S3, is recorded on the job (``stored_outputs``: size,
+sha256 computed while streaming, the object's ETag, the provider task). A retried message keeps
+every recorded output of the same task whose object still has that ETag and size, and fetches
+only the rest. The job's ``outputs`` are set only with ``succeeded``, all at once, so a
+finished job never shows a partial set; a job that fails leaves no objects behind.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
+
+from aws_lambda_powertools import Logger
+
+from ..blobs import DOWNLOAD_CONCURRENCY, output_key
+from ..errors import OutputRejected, ProviderFailed
+from ..models import TERMINAL
+from ..models.messages import CompletionNotice, IngestMessage
+from ..models.records import JobRecord, Output, StoredOutput
+from ..providers.base import estimated_cost_usd
+from ..services import Services
+from ..store import Conflict
+from .finish import announce, fail
+
+logger = Logger(child=True)
+
+IngestOutcome = Literal["succeeded", "failed", "skipped"]
+
+
+def ingest(svc: Services, message: IngestMessage) -> IngestOutcome:
+    """Store a finished job's outputs and finish it; publish the event. Returns the outcome.
+
+    ``skipped``: unknown job, or already finished (its event is re-sent if it never went out).
+    Raises ``OutputUnavailable`` / ``ProviderUnavailable`` for transient trouble: the message is
+    retried, the job stays open, and the outputs stored so far are kept for the retry.
+    """
+    svc.need("store", "blobs", "bus", "providers", "fetcher")
+    record = svc.store.find(message.job_id)
+    if record is None:
+        logger.warning("ingest for an unknown job", extra={"job_id": message.job_id})
+        return "skipped"
+    if record.status in TERMINAL:
+        if not record.event_published_at:
+            announce(svc, record)
+        return "skipped"
+    provider = svc.providers[message.notice.provider]
+    notice = provider.resolve(message.notice)
+    extra = {"provider_task_id": notice.provider_task_id, "provider": notice.provider}
+    if notice.status == "failed":
+        return _failed(svc, record.job_id, ProviderFailed(
+            f"{notice.provider} reported {notice.provider_status}: {notice.error_message or 'no message'}"), extra)
+    if any(notice.nsfw):
+        flagged = [i for i, flag in enumerate(notice.nsfw) if flag]
+        return _failed(svc, record.job_id, ProviderFailed(
+            f"{notice.provider} flagged output(s) {flagged} as NSFW; nothing was stored"), extra)
+    if not notice.output_urls:
+        return _failed(svc, record.job_id, ProviderFailed(
+            f"{notice.provider} reported {notice.provider_status} with no outputs"), extra)
+    try:
+        outputs = store_outputs(svc, record, notice)
+    except OutputRejected as exc:
+        svc.blobs.delete_prefix(f"outputs/{record.job_id}/")
+        return _failed(svc, record.job_id, exc, extra)
+    cost = estimated_cost_usd(provider.limits(record.model), record.request.max_images, len(outputs))
+    try:
+        finished = svc.store.mark_succeeded(record.job_id, outputs, extra | {"estimated_cost_usd": cost})
+    except Conflict:
+        return "skipped"
+    announce(svc, finished)
+    logger.info("job succeeded", extra={"job_id": record.job_id, "outputs": len(outputs)})
+    return "succeeded"
+
+
+def store_outputs(svc: Services, record: JobRecord, notice: CompletionNotice) -> list[Output]:
+    """Every output of ``notice`` in S3 at ``outputs/{job_id}/NN.ext``, in order: kept from an earlier
+    attempt when still verified, else downloaded (guarded, streamed) and recorded as stored.
+
+    Raises ``OutputRejected`` (final) or ``OutputUnavailable`` (retry) from the first output that fails."""
+    job_id, task_id = record.job_id, notice.provider_task_id
+    kept = {index: stored for index, stored in kept_outputs(svc, record, task_id).items()
+            if index < len(notice.output_urls)}
+    if len(kept) < len(notice.output_urls):
+        svc.store.open_stored_outputs(job_id)
+
+    def one(index: int) -> Output:
+        if index in kept:
+            return Output(**kept[index].model_dump(include=set(Output.model_fields)))
+        download, close = svc.fetcher.open(notice.output_urls[index])
+        try:
+            uri, etag = svc.blobs.upload_stream(output_key(job_id, index, download.extension), download.stream,
+                                                download.content_type)
+        finally:
+            close()
+        stored = StoredOutput(index=index, s3_uri=uri, content_type=download.content_type,
+                              bytes=download.stream.bytes, width=download.width, height=download.height,
+                              sha256=download.stream.sha256.hexdigest(), etag=etag, provider_task_id=task_id)
+        svc.store.keep_stored_output(job_id, stored)
+        return Output(**stored.model_dump(include=set(Output.model_fields)))
+
+    if kept:
+        logger.info("ingest resumes", extra={"job_id": job_id, "kept": sorted(kept), "total": len(notice.output_urls)})
+    with ThreadPoolExecutor(max_workers=DOWNLOAD_CONCURRENCY) as pool:
+        return list(pool.map(one, range(len(notice.output_urls))))
+
+
+def kept_outputs(svc: Services, record: JobRecord, task_id: str) -> dict[int, StoredOutput]:
+    """Outputs an earlier attempt stored for the same provider task whose objects still hold the
+    recorded ETag and size (one ``HeadObject`` each)."""
+    return {int(index): stored for index, stored in record.stored_outputs.items()
+            if stored.provider_task_id == task_id and svc.blobs.holds(stored.s3_uri, stored.etag, stored.bytes)}
+
+
+def _failed(svc: Services, job_id: str, error, extra: dict) -> IngestOutcome:
+    return "failed" if fail(svc, job_id, error, extra) else "skipped"

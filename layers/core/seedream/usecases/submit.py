@@ -1,0 +1,88 @@
+"""Submit a job: hand it to its providers in order, each time with a fresh callback URL."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aws_lambda_powertools import Logger
+
+from ..errors import JobError, ProviderRejected, ProviderUnavailable
+from ..models import now_iso
+from ..models.records import Attempt
+from ..models.requests import JobRequest
+from ..services import Services
+from ..settings import Settings
+from ..store import Conflict
+from ..tokens import new_token, token_hash
+from .finish import fail
+
+logger = Logger(child=True)
+
+SubmitOutcome = Literal["submitted", "skipped", "rejected"]
+
+
+def callback_url(settings: Settings, provider: str, job_id: str, token: str) -> str:
+    """``{PUBLIC_BASE_URL}/v1/webhooks/{provider}/{job_id}?token=…``; raises ``JobError`` (``misconfigured``)."""
+    if not settings.public_base_url:
+        raise JobError("PUBLIC_BASE_URL is not set: providers would have nowhere to call back", code="misconfigured")
+    return f"{settings.public_base_url}/v1/webhooks/{provider}/{job_id}?token={token}"
+
+
+def provider_image_urls(svc: Services, request: JobRequest) -> list[str]:
+    """Source URLs as the provider receives them: ``s3://`` becomes a presigned GET URL."""
+    return [svc.blobs.presign_get(u, svc.settings.presign_seconds) if u.startswith("s3://") else u
+            for u in request.images]
+
+
+def submit(svc: Services, job_id: str) -> SubmitOutcome:
+    """Hand a ``queued`` job to its providers, in order, each with a fresh callback token; returns the outcome.
+
+    ``submitted``; ``skipped`` (not queued any more); ``rejected`` (a provider refused it for good:
+    the job is ``failed`` with ``provider_rejected`` and ``Job Failed`` is published). A 429, 5xx,
+    timeout or refused connection moves on to the next provider (failover); every attempt is
+    recorded on the job. When all are unavailable, raises ``ProviderUnavailable`` so SQS retries.
+    """
+    svc.need("store", "blobs", "providers")
+    record = svc.store.get(job_id)
+    if record.status != "queued":
+        return "skipped"
+    unavailable: ProviderUnavailable | None = None
+    for name in record.provider_order or [record.request.provider]:
+        provider = svc.providers[name]
+        token = new_token()
+        try:
+            svc.store.arm_callback(job_id, provider.name, token_hash(token))
+            images = provider_image_urls(svc, record.request)
+            result = provider.submit(record.request, images, callback_url(svc.settings, provider.name, job_id, token))
+        except Conflict:
+            return "skipped"
+        except ProviderRejected as exc:
+            _add_attempt(svc, job_id, Attempt(provider=name, at=now_iso(), outcome="provider_rejected",
+                                              message=exc.message))
+            fail(svc, job_id, exc)
+            return "rejected"
+        except ProviderUnavailable as exc:
+            _add_attempt(svc, job_id, Attempt(provider=name, at=now_iso(), outcome="provider_unavailable",
+                                              message=exc.message))
+            logger.warning("provider unavailable", extra={"job_id": job_id, "provider": name, "code": exc.code})
+            unavailable = exc
+            continue
+        attempt = Attempt(provider=name, at=now_iso(), outcome="submitted", provider_task_id=result.provider_task_id)
+        try:
+            svc.store.mark_submitted(job_id, attempt)
+        except Conflict as conflict:
+            # The provider's callback outran us and already finished the job: nothing left to change.
+            logger.info("job moved on before it was marked submitted",
+                        extra={"job_id": job_id, "status": conflict.current.status if conflict.current else None})
+        logger.info("job submitted", extra={"job_id": job_id, "provider": name,
+                                            "provider_task_id": result.provider_task_id})
+        return "submitted"
+    assert unavailable is not None
+    raise unavailable
+
+
+def _add_attempt(svc: Services, job_id: str, attempt: Attempt) -> None:
+    try:
+        svc.store.add_attempt(job_id, attempt)
+    except Conflict:
+        pass
