@@ -1,26 +1,26 @@
 """Wiring: build a function's ``Services`` once per cold start, with only the parts it uses.
 
-- api: store, submit queue, blobs, providers (limits and prices only; no HTTP client is made);
-  needs ``JOBS_TABLE``, ``SUBMIT_QUEUE_URL``, ``BUCKET``.
-- submit: store, blobs, bus, providers; needs ``JOBS_TABLE``, ``BUCKET``, ``EVENT_BUS_NAME``,
-  ``PROVIDER_SECRET_ARN``, ``PUBLIC_BASE_URL``.
-- webhook: store, ingest queue, providers (their HTTP client is made on first need: fetching a
-  WaveSpeed secret or the Atlas Cloud JWKS); needs ``JOBS_TABLE``, ``INGEST_QUEUE_URL``, ``PROVIDER_SECRET_ARN``.
-- ingest: store, blobs, bus, providers, fetcher; needs ``JOBS_TABLE``, ``BUCKET``, ``EVENT_BUS_NAME``,
-  ``PROVIDER_SECRET_ARN``.
+``build_services(settings, parts)`` builds the named parts (``NEEDS`` lists them with the
+variables each requires, checked at init); each function has its builder:
 
-Every builder takes ``settings`` (default: ``Settings.from_env()``), a boto3 ``session``
-(default: a new one), an ``http_transport`` for the provider and download clients (tests pass an
-``httpx.MockTransport``) and, for ingest, the fetch guard's DNS ``resolver``. All AWS clients
-are plain clients of one session (a DynamoDB *resource* costs ~95 ms of cold start; a client,
-after the first, a few ms). ``Pillow``, the fetcher and the download client are built by ingest only.
+- api (``API_PARTS``): store, submit queue, blobs, provider limits (no keys, no HTTP client);
+- submit (``SUBMIT_PARTS``): store, blobs, bus, providers (HTTP client made at init), and ``PUBLIC_BASE_URL``;
+- webhook (``WEBHOOK_PARTS``): store, ingest queue, providers (the HTTP client is made on first
+  need: fetching a WaveSpeed secret or the Atlas Cloud JWKS, which most instances never do);
+- ingest (``INGEST_PARTS``): store, blobs, bus, providers, fetcher (Pillow and the download client).
+
+Every builder takes ``settings`` (default: ``Settings.from_env()``), a boto3 ``session`` (default:
+a new one), an ``http_transport`` for the provider and download clients (tests pass an
+``httpx.MockTransport``) and the fetch guard's DNS ``resolver``. AWS clients are plain clients of
+one session, made once each (a DynamoDB *resource* costs ~95 ms of cold start; a client, after
+the first, a few ms); every HTTP client shares one TLS context.
 """
 
 from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import boto3
 from botocore.config import Config
@@ -76,73 +76,104 @@ def secret_credentials(secret_id: str, secrets) -> Callable[[str], Callable[[], 
     return credentials_for
 
 
-def _providers(settings: Settings, clients: _Clients, http: Http, *, with_secret: bool = True):
+NEEDS: dict[str, tuple[str, ...]] = {
+    "store": ("JOBS_TABLE",),
+    "submit_queue": ("SUBMIT_QUEUE_URL",),
+    "ingest_queue": ("INGEST_QUEUE_URL",),
+    "blobs": ("BUCKET",),
+    "bus": ("EVENT_BUS_NAME",),
+    "providers": ("PROVIDER_SECRET_ARN",),
+    "provider_limits": (),
+    "fetcher": (),
+}
+"""Part → the variables it needs. ``provider_limits`` are the adapters without keys or HTTP (limits
+and prices only); ``providers`` are the full adapters."""
+
+API_PARTS = ("store", "submit_queue", "blobs", "provider_limits")
+SUBMIT_PARTS = ("store", "blobs", "bus", "providers")
+WEBHOOK_PARTS = ("store", "ingest_queue", "providers")
+INGEST_PARTS = ("store", "blobs", "bus", "providers", "fetcher")
+
+
+def build_services(settings: Settings, parts: Iterable[str], *, session=None, http_transport=None, resolver=None,
+                   eager_http: bool = False) -> Services:
+    """``Services`` with just ``parts`` built (see ``NEEDS``). Raises ``ConfigError`` naming any missing variable.
+
+    ``eager_http`` makes the provider HTTP client now rather than on first use (for functions that
+    call a provider on every invocation)."""
+    parts = set(parts)
+    unknown = parts - set(NEEDS)
+    if unknown:
+        raise ValueError(f"unknown parts {sorted(unknown)}; known: {sorted(NEEDS)}")
+    settings.require(*(name for part in sorted(parts) for name in NEEDS[part]))
+    clients = _Clients(settings, session)
+    svc = Services(settings=settings)
+    if "store" in parts:
+        svc.store = JobStore(clients("dynamodb"), settings.jobs_table)
+    if parts & {"submit_queue", "ingest_queue"}:
+        svc.queues = Queues(clients("sqs"), submit_url=settings.submit_queue_url if "submit_queue" in parts else "",
+                            ingest_url=settings.ingest_queue_url if "ingest_queue" in parts else "")
+    if "blobs" in parts:
+        svc.blobs = Blobs(clients("s3"), settings.bucket)
+    if "bus" in parts:
+        from .bus import Bus
+
+        svc.bus = Bus(clients("events"), settings.event_bus_name, settings.event_source)
+    if parts & {"providers", "provider_limits"}:
+        http = Http(settings.provider_timeout_seconds, transport=http_transport, verify=ssl_context())
+        if eager_http:
+            http.client  # noqa: B018 - made now, at init, instead of on the first invocation
+        svc.providers = _providers(settings, clients, http, with_keys="providers" in parts)
+    if "fetcher" in parts:
+        svc.fetcher = _fetcher(settings, http_transport, resolver)
+    return svc
+
+
+def api_services(settings: Settings | None = None, **wiring) -> Services:
+    return build_services(settings or Settings.from_env(), API_PARTS, **wiring)
+
+
+def submit_services(settings: Settings | None = None, **wiring) -> Services:
+    settings = (settings or Settings.from_env()).require("PUBLIC_BASE_URL")
+    return build_services(settings, SUBMIT_PARTS, eager_http=True, **wiring)  # every submit calls a provider
+
+
+def webhook_services(settings: Settings | None = None, **wiring) -> Services:
+    return build_services(settings or Settings.from_env(), WEBHOOK_PARTS, **wiring)
+
+
+def ingest_services(settings: Settings | None = None, **wiring) -> Services:
+    return build_services(settings or Settings.from_env(), INGEST_PARTS, **wiring)
+
+
+def _providers(settings: Settings, clients: _Clients, http: Http, *, with_keys: bool):
     from .providers import build_providers
 
-    if with_secret:
+    if with_keys:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
         credentials_for = secret_credentials(settings.provider_secret_id,
                                              SecretsProvider(boto3_client=clients("secretsmanager")))
     else:
-        def credentials_for(provider: str):
-            def credentials() -> dict:
-                raise RuntimeError(f"the api function never calls {provider}")
-            return credentials
+        credentials_for = _no_credentials
     return build_providers(settings, http, credentials_for)
 
 
-def _http(settings: Settings, transport) -> Http:
-    return Http(settings.provider_timeout_seconds, transport=transport, verify=ssl_context())
+def _no_credentials(provider: str):
+    def credentials() -> dict:
+        from .services import MissingPart
+
+        raise MissingPart(f"this function has provider limits only; it never calls {provider}")
+
+    return credentials
 
 
-def api_services(settings: Settings | None = None, *, session=None, http_transport=None) -> Services:
-    settings = (settings or Settings.from_env()).require("JOBS_TABLE", "SUBMIT_QUEUE_URL", "BUCKET")
-    clients = _Clients(settings, session)
-    return Services(settings=settings, store=JobStore(clients("dynamodb"), settings.jobs_table),
-                    queues=Queues(clients("sqs"), submit_url=settings.submit_queue_url),
-                    blobs=Blobs(clients("s3"), settings.bucket),
-                    providers=_providers(settings, clients, _http(settings, http_transport), with_secret=False))
-
-
-def submit_services(settings: Settings | None = None, *, session=None, http_transport=None) -> Services:
-    settings = (settings or Settings.from_env()).require("JOBS_TABLE", "BUCKET", "EVENT_BUS_NAME",
-                                                         "PROVIDER_SECRET_ARN", "PUBLIC_BASE_URL")
-    clients = _Clients(settings, session)
-    http = _http(settings, http_transport)
-    http.client  # noqa: B018 - every submit calls a provider: make the client at init, not on the first job
-    return Services(settings=settings, store=JobStore(clients("dynamodb"), settings.jobs_table),
-                    blobs=Blobs(clients("s3"), settings.bucket), bus=_bus(settings, clients),
-                    providers=_providers(settings, clients, http))
-
-
-def webhook_services(settings: Settings | None = None, *, session=None, http_transport=None) -> Services:
-    settings = (settings or Settings.from_env()).require("JOBS_TABLE", "INGEST_QUEUE_URL", "PROVIDER_SECRET_ARN")
-    clients = _Clients(settings, session)
-    return Services(settings=settings, store=JobStore(clients("dynamodb"), settings.jobs_table),
-                    queues=Queues(clients("sqs"), ingest_url=settings.ingest_queue_url),
-                    providers=_providers(settings, clients, _http(settings, http_transport)))
-
-
-def ingest_services(settings: Settings | None = None, *, session=None, http_transport=None,
-                    resolver=None) -> Services:
-    settings = (settings or Settings.from_env()).require("JOBS_TABLE", "BUCKET", "EVENT_BUS_NAME",
-                                                         "PROVIDER_SECRET_ARN")
+def _fetcher(settings: Settings, http_transport, resolver):
     import httpx
 
     from .fetch import Fetcher, system_resolver
 
-    clients = _Clients(settings, session)
     downloads = httpx.Client(timeout=httpx.Timeout(settings.download_timeout_seconds, connect=5.0),
                              follow_redirects=False, transport=http_transport, verify=ssl_context())
-    fetcher = Fetcher(downloads, max_bytes=settings.max_output_bytes, allow_loopback_http=settings.allow_loopback_http,
-                      host_allowlist=settings.output_host_allowlist, resolver=resolver or system_resolver)
-    return Services(settings=settings, store=JobStore(clients("dynamodb"), settings.jobs_table),
-                    blobs=Blobs(clients("s3"), settings.bucket), bus=_bus(settings, clients),
-                    providers=_providers(settings, clients, _http(settings, http_transport)), fetcher=fetcher)
-
-
-def _bus(settings: Settings, clients: _Clients):
-    from .bus import Bus
-
-    return Bus(clients("events"), settings.event_bus_name, settings.event_source)
+    return Fetcher(downloads, max_bytes=settings.max_output_bytes, allow_loopback_http=settings.allow_loopback_http,
+                   host_allowlist=settings.output_host_allowlist, resolver=resolver or system_resolver)
