@@ -1,65 +1,127 @@
 """HTTP gateway on 127.0.0.1 that turns requests into API Gateway HTTP API (payload v2.0) events.
 
-Routes come from the functions' ``HttpApi`` events in ``template.yaml``. Routes with IAM auth
-require a SigV4 ``Authorization`` header (``AWS4-HMAC-SHA256 ...``) and answer 403 like API
-Gateway without one; the signature itself is not checked locally.
+Built on werkzeug: the routes of the functions' ``HttpApi`` events in ``template.yaml`` become a
+``werkzeug.routing.Map`` (``/v1/jobs/{job_id}`` → ``/v1/jobs/<job_id>``, ``{proxy+}`` →
+``<path:proxy>``), matched on path and method; requests are read with ``werkzeug.wrappers.Request``
+(chunked bodies included) and answered with ``werkzeug.wrappers.Response``, served by
+``werkzeug.serving.make_server(..., threaded=True)`` on 127.0.0.1 only.
+
+What it does as API Gateway does:
+
+* an unknown route (or a known path with another method) answers 404 ``{"message":"Not Found"}``;
+* a route with IAM auth answers 403 ``{"message":"Forbidden"}`` unless the request carries an
+  ``Authorization: AWS4-HMAC-SHA256 ...`` header. **The signature itself is not verified locally**
+  (nor its date, region or service): any SigV4-shaped header is let through;
+* ``requestContext.authorizer.iam`` is filled from the access key id in the header's
+  ``Credential=<AKID>/<date>/<region>/execute-api/aws4_request`` (userArn
+  ``arn:aws:iam::123456789012:user/<AKID>``), so two access keys are two callers; a header without
+  a readable ``Credential`` is let through as caller ``local``;
+* a handler that raises (or returns something that is not a valid response) answers 500
+  ``{"message":"Internal Server Error"}``, with the traceback on stderr;
+* a handler result without ``statusCode`` is sent as a 200 JSON body (the v2 payload rule).
+
+Optionally (``log_requests=True``, on under ``make up``) each request is logged to stderr as
+``METHOD /path STATUS N ms`` (the query string is left out: webhook URLs carry a token in it).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
+import socket
+import sys
 import threading
 import time
+import traceback
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from .runtime import LocalFunction
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
 from .template import ACCOUNT
 
 TEXT_TYPES = ("json", "text/", "xml", "javascript", "x-www-form-urlencoded")
+CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "keep-alive"}
+
+
+class Invocable(Protocol):
+    def invoke(self, event: dict) -> Any: ...
 
 
 class Route:
-    def __init__(self, method: str, path: str, iam: bool, function: LocalFunction):
-        self.method, self.path, self.iam, self.function = method, path, iam, function
-        pattern = re.sub(r"\{(\w+)\+?\}", r"(?P<\1>[^/]+)", path)
-        self.regex = re.compile(f"^{pattern}$")
+    """One ``HttpApi`` event: ``method`` (``ANY`` matches every method), template ``path``, IAM or public."""
+
+    def __init__(self, method: str, path: str, iam: bool, function: Invocable):
+        self.method, self.path, self.iam, self.function = method.upper(), path, iam, function
+        self.key = f"{self.method} {path}"
+
+    def rule(self) -> Rule:
+        rule_path = re.sub(r"\{(\w+)\}", r"<\1>", re.sub(r"\{(\w+)\+\}", r"<path:\1>", self.path))
+        return Rule(rule_path, methods=None if self.method == "ANY" else [self.method], endpoint=self.key)
 
 
-def build_event(route: Route, method: str, raw_path: str, raw_query: str, headers: dict[str, str],
-                body: bytes, params: dict[str, str], source_ip: str, host: str) -> dict:
+class _Response(Response):
+    default_mimetype = None  # no content-type unless the handler sets one, as API Gateway
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # the gateway writes its own line when asked to
+
+
+def _message(status: int, message: str) -> Response:
+    return _Response(json.dumps({"message": message}, separators=(",", ":")), status, content_type="application/json")
+
+
+def caller(authorization: str) -> dict[str, str]:
+    """``requestContext.authorizer.iam`` for a SigV4 ``Authorization`` header (signature not checked)."""
+    match = CREDENTIAL.search(authorization)
+    key = match.group(1) if match else "local"
+    return {"accessKey": key, "accountId": ACCOUNT, "callerId": key,
+            "userArn": f"arn:aws:iam::{ACCOUNT}:user/{key}", "userId": key}
+
+
+def build_event(route: Route, request: Request, params: dict[str, str]) -> dict:
     """An HTTP API v2 event, shaped like ``events/api-*.json`` (``sam local generate-event apigateway http-api-proxy``)."""
-    content_type = headers.get("content-type", "")
-    is_text = not body or any(t in content_type for t in TEXT_TYPES)
+    raw = urlsplit(request.environ.get("RAW_URI") or request.full_path)
+    raw_path, raw_query = raw.path or request.path, request.query_string.decode("latin-1")
+    headers: dict[str, str] = {}
+    for key, value in request.headers.items():  # the WSGI server has already comma-joined repeated headers
+        key = key.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    body = request.get_data(cache=False)
+    is_text = not body or any(t in headers.get("content-type", "") for t in TEXT_TYPES)
     if is_text:
         try:
             text_body = body.decode("utf-8")
         except UnicodeDecodeError:
             is_text = False
+    host = headers.get("host", "127.0.0.1")
     now = datetime.now(UTC)
-    route_key = f"{route.method} {route.path}"
-    event = {
+    event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": route_key,
+        "routeKey": route.key,
         "rawPath": raw_path,
         "rawQueryString": raw_query,
         "headers": headers,
         "requestContext": {
             "accountId": ACCOUNT, "apiId": "local", "domainName": host, "domainPrefix": host.split(".")[0],
-            "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
-                     "userAgent": headers.get("user-agent", "")},
-            "requestId": str(uuid.uuid4()), "routeKey": route_key, "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "timeEpoch": int(time.time() * 1000),
+            "http": {"method": request.method, "path": raw_path, "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                     "sourceIp": request.remote_addr or "127.0.0.1", "userAgent": headers.get("user-agent", "")},
+            "requestId": str(uuid.uuid4()), "routeKey": route.key, "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "timeEpoch": int(now.timestamp() * 1000),
         },
         "isBase64Encoded": not is_text,
     }
     if route.iam:
-        event["requestContext"]["authorizer"] = {"iam": {"accessKey": "local", "accountId": ACCOUNT,
-                                                          "callerId": "local", "userArn": f"arn:aws:iam::{ACCOUNT}:user/local",
-                                                          "userId": "local"}}
+        event["requestContext"]["authorizer"] = {"iam": caller(headers.get("authorization", ""))}
     if raw_query:
         query: dict[str, list[str]] = {}
         for key, value in parse_qsl(raw_query, keep_blank_values=True):
@@ -72,72 +134,101 @@ def build_event(route: Route, method: str, raw_path: str, raw_query: str, header
     return event
 
 
+def to_response(result: Any) -> Response:
+    """The HTTP answer for a handler's result (API Gateway's payload v2.0 rules)."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return _Response(json.dumps(result), 200, content_type="application/json")
+    body = result.get("body") or ""
+    if not isinstance(body, str):
+        raise TypeError(f"the handler's body must be a string, not {type(body).__name__}")
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
+    headers = [(str(k).lower(), str(v)) for k, v in (result.get("headers") or {}).items()
+               if str(k).lower() not in HOP_BY_HOP]
+    headers += [("set-cookie", str(cookie)) for cookie in result.get("cookies") or []]
+    return _Response(data, int(result["statusCode"]), headers=headers)
+
+
+def bind(port: int, host: str = "127.0.0.1") -> socket.socket:
+    """A listening socket on ``host:port`` (0 = any free port); ``OSError`` (EADDRINUSE) if it is taken.
+
+    Binding here, rather than in werkzeug, keeps a busy port an ordinary exception (werkzeug's own
+    bind prints two lines and calls ``sys.exit(1)``)."""
+    if host != "127.0.0.1":
+        raise ValueError("local servers only bind 127.0.0.1")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as socketserver does; a live listener still wins
+        sock.bind((host, port))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def serve(app, port: int, request_handler: type[WSGIRequestHandler] | None = None):
+    """``make_server(..., threaded=True)`` on a socket bound by :func:`bind`; returns the (not yet serving) server."""
+    sock = bind(port)
+    try:
+        return make_server("127.0.0.1", sock.getsockname()[1], app, threaded=True, request_handler=request_handler,
+                           fd=sock.fileno())
+    finally:
+        sock.close()  # the server holds its own duplicate of the descriptor
+
+
 class Gateway:
-    """``start()`` serves until ``stop()``; ``url`` is ``http://127.0.0.1:<port>``."""
+    """Binds 127.0.0.1:``port`` at construction (``OSError`` if taken); ``start()`` serves until ``stop()``.
 
-    def __init__(self, routes: list[Route], host: str = "127.0.0.1", port: int = 3000):
-        gateway = self
+    ``url`` is ``http://127.0.0.1:<port>``; routes can be given now or later with ``set_routes()``.
+    """
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def __init__(self, routes: list[Route] = (), host: str = "127.0.0.1", port: int = 3000, log_requests: bool = False):
+        if host != "127.0.0.1":
+            raise ValueError("the gateway only binds 127.0.0.1")
+        self.log_requests = log_requests
+        self.set_routes(list(routes))
+        self.server = serve(self.wsgi, port, _QuietHandler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread: threading.Thread | None = None
 
-            def log_message(self, *args):
-                pass
-
-            def _handle(self):
-                gateway.handle(self)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
-
-        self.routes = routes
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://{host}:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True)
+    def set_routes(self, routes: list[Route]) -> None:
+        self.routes = {route.key: route for route in routes}
+        self.url_map = Map([route.rule() for route in routes], merge_slashes=False)
 
     def start(self) -> None:
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"gateway:{self.port}", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if self._thread is not None:  # shutdown() would wait forever for a loop that never ran
+            self.server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
         self.server.server_close()
 
-    def handle(self, request: BaseHTTPRequestHandler) -> None:
-        parts = urlsplit(request.path)
-        length = int(request.headers.get("content-length") or 0)
-        body = request.rfile.read(length) if length else b""
-        headers: dict[str, str] = {}
-        for key, value in request.headers.items():
-            key = key.lower()
-            headers[key] = f"{headers[key]},{value}" if key in headers else value
-        for route in self.routes:
-            match = route.regex.match(parts.path)
-            if match and route.method == request.command:
-                break
-        else:
-            return self._reply(request, 404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
-        if route.iam and not headers.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
-            return self._reply(request, 403, {"content-type": "application/json"}, b'{"message":"Forbidden"}')
-        event = build_event(route, request.command, parts.path, parts.query, headers, body, match.groupdict(),
-                            request.client_address[0], headers.get("host", "127.0.0.1"))
+    def wsgi(self, environ, start_response):
+        started = time.perf_counter()
+        request = Request(environ)
+        response = self.handle(request)
+        if self.log_requests:
+            ms = (time.perf_counter() - started) * 1000
+            print(f"{request.method} {request.path} {response.status_code} {ms:.0f} ms", file=sys.stderr, flush=True)
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
         try:
-            result = route.function.invoke(event)
+            key, params = self.url_map.bind("local").match(request.path, request.method)
+        except HTTPException:  # NotFound, MethodNotAllowed (API Gateway says 404 for both)
+            return _message(404, "Not Found")
+        route = self.routes[key]
+        if route.method not in ("ANY", request.method):  # werkzeug lets HEAD match GET rules; API Gateway does not
+            return _message(404, "Not Found")
+        if route.iam and not request.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
+            return _message(403, "Forbidden")
+        try:
+            return to_response(route.function.invoke(build_event(route, request, params)))
         except Exception:  # an unhandled handler error is a 500, as API Gateway answers it
-            import traceback
-
             traceback.print_exc()
-            return self._reply(request, 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
-        status = int(result.get("statusCode", 200))
-        out = result.get("body") or ""
-        data = base64.b64decode(out) if result.get("isBase64Encoded") else out.encode("utf-8")
-        self._reply(request, status, {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}, data)
-
-    @staticmethod
-    def _reply(request: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
-        request.send_response(status)
-        for key, value in headers.items():
-            if key not in ("content-length", "connection"):
-                request.send_header(key, value)
-        request.send_header("content-length", str(len(body)))
-        request.end_headers()
-        request.wfile.write(body)
+            return _message(500, "Internal Server Error")

@@ -2,20 +2,53 @@
 
 Each function runs one event at a time (a lock per function, like one warm Lambda instance);
 the shared package comes from ``layers/core`` as it would from the layer at ``/opt/python``.
+
+Environment. In Lambda each function sees only its own variables; locally every function shares
+one process and one ``os.environ``. So a handler module is imported with **its function's**
+environment applied to ``os.environ`` (the resolved ``Environment.Variables`` of the template, or
+what the caller passes), and every variable that import changed is put back (or removed) as soon
+as the import returns. Whatever a handler reads at import (Powertools' ``POWERTOOLS_SERVICE_NAME``,
+``Settings.from_env()``, table names...) is therefore its own. What a handler reads *later*, while
+handling an event, comes from the shared process environment: the local stack puts there only the
+variables every function has with the same value (see ``local.stack``), so a variable that differs
+between functions is never silently read with another function's value. Imports are serialised
+(one lock), and the stack imports every function before any request or queue message is served.
+Modules of the shared layer (``seedream.*``) are imported once per process, by the first function
+that needs them, and read module-level settings with that function's environment.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .template import ACCOUNT, REGION, ROOT, Function
 
 LAYER = ROOT / "layers" / "core"
+_IMPORT_LOCK = threading.Lock()
+
+
+@contextmanager
+def environment_applied(variables: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``variables`` set; on exit each of them gets its previous value back (or is removed)."""
+    with _IMPORT_LOCK:
+        saved = {key: os.environ.get(key) for key in variables}
+        os.environ.update(variables)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
 @dataclass
@@ -38,10 +71,15 @@ class LambdaContext:
 
 
 class LocalFunction:
-    """A loaded handler. ``invoke(event)`` returns what the handler returns."""
+    """A loaded handler. ``invoke(event)`` returns what the handler returns.
 
-    def __init__(self, spec: Function):
+    ``environment`` (default: ``spec.environment``) is applied to ``os.environ`` while the handler module
+    is imported, and undone afterwards (module docstring).
+    """
+
+    def __init__(self, spec: Function, environment: Mapping[str, str] | None = None):
         self.spec = spec
+        self.environment = dict(spec.environment if environment is None else environment)
         self._lock = threading.Lock()
         if str(LAYER) not in sys.path:
             sys.path.insert(0, str(LAYER))
@@ -51,7 +89,12 @@ class LocalFunction:
         loader = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(loader)
         sys.modules[module_name] = module
-        loader.loader.exec_module(module)
+        try:
+            with environment_applied(self.environment):
+                loader.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(module_name, None)
+            raise
         self.handler = getattr(module, handler_name)
         self.module = module
 

@@ -1,52 +1,96 @@
 """The Docker-free local stack: moto + provider simulator + HTTP gateway + queue pumps.
 
-``python -m local.stack`` (``make up``) runs it in the foreground and prints every endpoint.
-Tests and the demo use ``LocalStack`` as a context manager. One stack per process: the
-functions' environment is the process environment, as in a Lambda sandbox.
+``python -m local.stack`` (``make up``) runs it in the foreground, prints every endpoint and logs
+each API request to stderr. Tests and the demo use ``LocalStack`` as a context manager.
+
+One stack per process. Every function is imported with its own resolved environment (see
+``local.runtime``); the process environment, which handlers see while they run, holds the local
+AWS settings (moto endpoint, dummy credentials), the variables every function has with the same
+value (the template's ``Globals``) and a few local-only settings (``local_environment()``).
+
+Every server binds 127.0.0.1, all three before anything else is set up; a port that cannot be
+bound is a :class:`PortError` naming the variable that changes it (``make up`` prints it as one
+line and exits with status 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
 import secrets
 import signal
-import socket
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
-from .gateway import Gateway, Route
+from .gateway import Gateway, Route, serve
 from .pumps import QueuePump
 from .runtime import LocalFunction
 from .simulator import ProviderSimulator
-from .template import REGION, LocalResources, create_resources, load_template
+from .template import REGION, Function, LocalResources, create_resources, load_template
 
 EVENTS_TAP_QUEUE = "seedream-local-events-tap"
+PORT_VARIABLES = {"api": "API_PORT", "moto": "MOTO_PORT", "simulator": "SIMULATOR_PORT"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def local_environment() -> dict[str, str]:
+    """Local-only settings every function gets (they win over the template's values)."""
+    return {"ALLOW_LOOPBACK_HTTP": "true", "S3_ADDRESSING_STYLE": "path",
+            "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING")}
+
+
+def common_environment(functions: list[Function]) -> dict[str, str]:
+    """The variables every function has, with the same value in each."""
+    if not functions:
+        return {}
+    first, *others = functions
+    return {k: v for k, v in first.environment.items() if all(f.environment.get(k) == v for f in others)}
+
+
+class PortError(RuntimeError):
+    """A port the stack needs cannot be bound; ``str()`` is the one line ``make up`` prints."""
+
+    def __init__(self, port: int, variable: str, error: OSError):
+        self.port, self.variable = port, variable
+        reason = "is already in use" if error.errno == errno.EADDRINUSE else f"cannot be bound ({error.strerror or error})"
+        super().__init__(f"port {port} {reason}; set {variable} to another port")
+
+
+@contextmanager
+def binding(port: int, variable: str) -> Iterator[None]:
+    """Turns an ``OSError`` of a server binding ``port`` into a :class:`PortError`."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise PortError(port, variable, exc) from exc
 
 
 class LocalStack:
-    """Start with ``start()`` or ``with LocalStack(...) as stack:``; every server listens on 127.0.0.1 only."""
+    """Start with ``start()`` or ``with LocalStack(...) as stack:``; every server listens on 127.0.0.1 only.
+
+    A port of 0 means any free port; ``api_port``/``moto_port``/``simulator_port`` (and the URLs) hold the
+    real ports once ``start()`` has bound them.
+    """
 
     def __init__(self, api_port: int = 3000, moto_port: int = 5050, simulator_port: int = 5060,
-                 generation_seconds: float = 3.0, retry_delay: int = 1):
-        self.api_port = api_port or free_port()
-        self.moto_port = moto_port or free_port()
-        self.simulator_port = simulator_port or free_port()
+                 generation_seconds: float = 3.0, retry_delay: int = 1, log_requests: bool = False):
+        self.api_port = api_port
+        self.moto_port = moto_port
+        self.simulator_port = simulator_port
         self.generation_seconds = generation_seconds
         self.retry_delay = retry_delay
-        self.moto_url = f"http://127.0.0.1:{self.moto_port}"
-        self.api_url = f"http://127.0.0.1:{self.api_port}"
+        self.log_requests = log_requests
         self.keys = {
             "wavespeed": {"api_key": "ws-local-" + secrets.token_hex(8), "webhook_secret": "whsec_" + secrets.token_urlsafe(24)},
             "atlascloud": {"api_key": "atlas-local-" + secrets.token_hex(8)},
@@ -55,41 +99,65 @@ class LocalStack:
         self.functions: dict[str, LocalFunction] = {}
         self.pumps: list[QueuePump] = []
         self.resources: LocalResources | None = None
-        self._moto: ThreadedMotoServer | None = None
+        self._moto = None
+        self._moto_thread: threading.Thread | None = None
         self.simulator: ProviderSimulator | None = None
         self.gateway: Gateway | None = None
 
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def moto_url(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> LocalStack:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's per-request log
         self._saved_env = dict(os.environ)
+        try:
+            self._bind()
+            self._setup()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _bind(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's per-request log
+        with binding(self.moto_port, PORT_VARIABLES["moto"]):
+            self._moto = serve(DomainDispatcherApplication(create_backend_app), self.moto_port, MotoRequestHandler)
+        self.moto_port = self._moto.server_address[1]
+        self._moto_thread = threading.Thread(target=self._moto.serve_forever, kwargs={"poll_interval": 0.1},
+                                             name=f"moto:{self.moto_port}", daemon=True)
+        self._moto_thread.start()
+        with binding(self.api_port, PORT_VARIABLES["api"]):
+            self.gateway = Gateway(port=self.api_port, log_requests=self.log_requests)
+        self.api_port = self.gateway.port
+        simulator = ProviderSimulator(port=self.simulator_port, generation_seconds=self.generation_seconds, keys=self.keys)
+        with binding(self.simulator_port, PORT_VARIABLES["simulator"]):
+            simulator.start()
+        self.simulator = simulator
+        self.simulator_port = urlsplit(simulator.base_url).port or self.simulator_port
+
+    def _setup(self) -> None:
         os.environ.update({
             "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
             "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": self.moto_url,
         })
         os.environ.pop("AWS_PROFILE", None)
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
-        self._moto.start()
-        self.simulator = ProviderSimulator(port=self.simulator_port, generation_seconds=self.generation_seconds,
-                                           keys=self.keys)
-        self.simulator.start()
         self.session = boto3.session.Session(region_name=REGION)
         parameters = {"PublicBaseUrl": self.api_url, "WaveSpeedBaseUrl": self.simulator.base_url,
                       "AtlasCloudBaseUrl": self.simulator.base_url, "EvolinkBaseUrl": self.simulator.base_url}
-        template = load_template()
-        self.resources = create_resources(self.session, template, parameters, secret_value=self.keys)
+        self.resources = create_resources(self.session, load_template(), parameters, secret_value=self.keys)
         self._tap_events()
-        env: dict[str, str] = {}
-        for function in self.resources.functions.values():
-            env.update(function.environment)
-        env.update({"ALLOW_LOOPBACK_HTTP": "true", "S3_ADDRESSING_STYLE": "path",
-                    "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
-                    "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING")})
-        os.environ.update(env)
-        self.functions = {name: LocalFunction(spec) for name, spec in self.resources.functions.items()}
-        routes = [Route(method, path, iam, self.functions[name])
-                  for name, spec in self.resources.functions.items() for method, path, iam in spec.routes]
-        self.gateway = Gateway(routes, port=self.api_port)
+        local_env = local_environment()
+        os.environ.update(common_environment(list(self.resources.functions.values())))
+        os.environ.update(local_env)
+        self.functions = {name: LocalFunction(spec, {**spec.environment, **local_env})
+                          for name, spec in self.resources.functions.items()}
+        self.gateway.set_routes([Route(method, path, iam, self.functions[name])
+                                 for name, spec in self.resources.functions.items() for method, path, iam in spec.routes])
         self.gateway.start()
         sqs = self.session.client("sqs")
         for name, spec in self.resources.functions.items():
@@ -98,20 +166,25 @@ class LocalStack:
                                  self.functions[name], batch_size, self.retry_delay)
                 pump.start()
                 self.pumps.append(pump)
-        return self
 
     def stop(self) -> None:
         for pump in self.pumps:
             pump.stop()
+        self.pumps = []
         if self.gateway:
             self.gateway.stop()
         if self.simulator:
             self.simulator.stop()
         if self._moto:
-            self._moto.stop()
+            if self._moto_thread:
+                self._moto.shutdown()
+                self._moto_thread.join(timeout=5)
+            self._moto.server_close()
+            self._moto = self._moto_thread = None
         if hasattr(self, "_saved_env"):
             os.environ.clear()
             os.environ.update(self._saved_env)
+            del self._saved_env
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -156,14 +229,35 @@ class LocalStack:
         return lines
 
 
+def _port(given: int | None, variable: str, default: int) -> int:
+    if given is not None:
+        return given
+    value = os.environ.get(variable, str(default))
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{variable}={value!r} is not a port number") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the local stack in the foreground.")
-    parser.add_argument("--api-port", type=int, default=int(os.environ.get("API_PORT", 3000)))
-    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", 5050)))
-    parser.add_argument("--simulator-port", type=int, default=int(os.environ.get("SIMULATOR_PORT", 5060)))
+    parser.add_argument("--api-port", type=int, help="default: $API_PORT or 3000")
+    parser.add_argument("--moto-port", type=int, help="default: $MOTO_PORT or 5050")
+    parser.add_argument("--simulator-port", type=int, help="default: $SIMULATOR_PORT or 5060")
     parser.add_argument("--generation-seconds", type=float, default=float(os.environ.get("GENERATION_SECONDS", 3)))
+    parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
     args = parser.parse_args(argv)
-    stack = LocalStack(args.api_port, args.moto_port, args.simulator_port, args.generation_seconds).start()
+    try:
+        ports = (_port(args.api_port, "API_PORT", 3000), _port(args.moto_port, "MOTO_PORT", 5050),
+                 _port(args.simulator_port, "SIMULATOR_PORT", 5060))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        stack = LocalStack(*ports, args.generation_seconds, log_requests=not args.quiet).start()
+    except PortError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print("Local stack is up (Ctrl-C to stop):")
     print("\n".join(stack.endpoints()), flush=True)
     stopped = threading.Event()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from cfnlint.decode import decode_str
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -22,28 +22,29 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML loader that understands CloudFormation short tags (``!Ref``, ``!Sub``, ``!GetAtt``...)."""
+def plain(node: Any) -> Any:
+    """A copy of a decoded document with only built-in types (cfn-lint's decoder returns ``str``/``dict``/``list``
+    subclasses that carry line marks); what reaches boto3 and the handlers' environment is plain."""
+    if isinstance(node, dict):
+        return {str(k): plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
 
 
-def _tag(loader: _Loader, suffix: str, node: yaml.Node) -> dict:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_Loader.add_multi_constructor("!", _tag)
+def loads_template(text: str, name: str = "<template>") -> dict:
+    """Decode a template with cfn-lint's decoder: short tags (``!Ref``, ``!Sub``, ``!GetAtt``, ``!If``...) become
+    their long forms (``{"Ref": ...}``, ``{"Fn::GetAtt": [logical_id, attribute]}``...). Raises ``ValueError``."""
+    template, matches = decode_str(text)
+    if matches or not isinstance(template, dict):
+        raise ValueError(f"{name}: " + ("; ".join(str(m) for m in matches) if matches else "not a template"))
+    return plain(template)
 
 
 def load_template(path: Path = TEMPLATE) -> dict:
-    return yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    return loads_template(Path(path).read_text(), str(path))
 
 
 @dataclass
@@ -95,6 +96,22 @@ class Resolver:
     def condition(self, name: str) -> bool:
         return bool(self.value(self.template["Conditions"][name]))
 
+    def sub(self, arg: str | list) -> str:
+        text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.value(arg[1]))
+
+        def repl(match: re.Match) -> str:
+            token = match.group(1)
+            if token.startswith("!"):  # ${!Literal} is the literal ${Literal}
+                return "${" + token[1:] + "}"
+            if token in extra:
+                return str(extra[token])
+            if "." in token and not token.startswith("AWS::"):
+                logical, attr = token.split(".", 1)
+                return self.attrs[(logical, attr)]
+            return str(self.ref(token))
+
+        return re.sub(r"\$\{([^}]+)\}", repl, text)
+
     def value(self, node: Any) -> Any:
         if isinstance(node, list):
             return [self.value(v) for v in node]
@@ -105,27 +122,71 @@ class Resolver:
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
-                return self.attrs[(arg[0], arg[1])]
+                logical, attr = arg.split(".", 1) if isinstance(arg, str) else arg
+                return self.attrs[(logical, self.value(attr))]
             if key == "Fn::Sub":
-                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.value(arg[1]))
-
-                def repl(match):
-                    token = match.group(1)
-                    if token in extra:
-                        return str(extra[token])
-                    if "." in token and not token.startswith("AWS::"):
-                        logical, attr = token.split(".", 1)
-                        return self.attrs[(logical, attr)]
-                    return str(self.ref(token))
-
-                return re.sub(r"\$\{([^}]+)\}", repl, text)
+                return self.sub(arg)
             if key == "Fn::If":
                 return self.value(arg[1] if self.condition(arg[0]) else arg[2])
             if key == "Fn::Not":
                 return not self.value(arg[0])
             if key == "Fn::Equals":
                 return self.value(arg[0]) == self.value(arg[1])
+            if key == "Fn::And":
+                return all(self.value(v) for v in arg)
+            if key == "Fn::Or":
+                return any(self.value(v) for v in arg)
+            if key == "Condition":
+                return self.condition(arg)
+            if key == "Fn::Join":
+                return str(arg[0]).join(str(v) for v in self.value(arg[1]))
+            if key == "Fn::Select":
+                return self.value(arg[1])[int(self.value(arg[0]))]
         return {k: self.value(v) for k, v in node.items()}
+
+
+def env_value(value: Any) -> str:
+    """A resolved environment value as Lambda sees it (CloudFormation writes booleans in lower case)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+SQS_ATTRIBUTES = ("DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
+                  "VisibilityTimeout", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled",
+                  "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit")
+"""``AWS::SQS::Queue`` properties that are SQS queue attributes of the same name."""
+GSI_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
+"""The parts of a CloudFormation index the DynamoDB API takes (it has no ``ContributorInsightsSpecification``)."""
+
+
+def queue_attributes(props: dict) -> dict[str, str]:
+    attributes = {k: env_value(props[k]) for k in SQS_ATTRIBUTES if k in props}
+    for key in ("RedrivePolicy", "RedriveAllowPolicy"):
+        if key in props:
+            attributes[key] = props[key] if isinstance(props[key], str) else json.dumps(props[key])
+    return attributes
+
+
+def table_arguments(props: dict) -> dict:
+    kwargs = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode", "ProvisionedThroughput")
+              if k in props}
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        if props.get(key):
+            kwargs[key] = [{k: index[k] for k in GSI_KEYS if k in index} for index in props[key]]
+    return kwargs
+
+
+def http_routes(template: dict, properties: dict) -> list[tuple[str, str, bool]]:
+    """(method, path, iam_auth) of a function's ``HttpApi`` events: the route's own ``Auth.Authorizer``, else its
+    API's ``DefaultAuthorizer``; IAM when that is ``AWS_IAM``."""
+    routes = []
+    for event in properties.get("Events", {}).values():
+        if event["Type"] != "HttpApi":
+            continue
+        ep = event["Properties"]
+        api = ep["ApiId"]["Ref"] if isinstance(ep.get("ApiId"), dict) and "Ref" in ep["ApiId"] else "HttpApi"
+        default = template["Resources"].get(api, {}).get("Properties", {}).get("Auth", {}).get("DefaultAuthorizer", "NONE")
+        routes.append((ep["Method"].upper(), ep["Path"], ep.get("Auth", {}).get("Authorizer", default) == "AWS_IAM"))
+    return routes
 
 
 def create_resources(session, template: dict, parameters: dict[str, str] | None = None,
@@ -150,11 +211,9 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
     queues = sorted(of_type("AWS::SQS::Queue"), key=lambda item: "RedrivePolicy" in item[1].get("Properties", {}))
     for logical_id, res in queues:
         props = resolver.value(res.get("Properties", {}))
-        attributes = {k: str(props[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod") if k in props}
-        if "RedrivePolicy" in props:
-            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
-        name = props.get("QueueName", f"seedream-local-{logical_id}")
-        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        fifo = ".fifo" if props.get("FifoQueue") else ""
+        name = props.get("QueueName", f"seedream-local-{logical_id}{fifo}")
+        url = sqs.create_queue(QueueName=name, Attributes=queue_attributes(props))["QueueUrl"]
         names[logical_id] = url
         queue_urls[logical_id] = url
         attrs[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
@@ -164,9 +223,7 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
     for logical_id, res in of_type("AWS::DynamoDB::Table"):
         props = resolver.value(res["Properties"])
         name = props.get("TableName", f"seedream-local-{logical_id}")
-        kwargs = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode",
-                                         "GlobalSecondaryIndexes", "LocalSecondaryIndexes") if k in props}
-        dynamodb.create_table(TableName=name, **kwargs)
+        dynamodb.create_table(TableName=name, **table_arguments(props))
         if "TimeToLiveSpecification" in props:
             dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
         names[logical_id] = name
@@ -198,7 +255,8 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
         arn = secrets.create_secret(Name=props.get("Name", f"seedream-local-{logical_id}"), SecretString=value)["ARN"]
         names[logical_id] = arn
 
-    names.setdefault("HttpApi", "local")
+    for logical_id, _ in of_type("AWS::Serverless::HttpApi"):
+        names.setdefault(logical_id, "local")
     globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     global_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout", 3)
     functions: dict[str, Function] = {}
@@ -207,17 +265,14 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
         env = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
         function = Function(
             logical_id=logical_id, code_uri=ROOT / props["CodeUri"], handler=props["Handler"],
-            timeout=int(props.get("Timeout", global_timeout)), environment={k: str(resolver.value(v)) for k, v in env.items()},
+            timeout=int(props.get("Timeout", global_timeout)),
+            environment={k: env_value(resolver.value(v)) for k, v in env.items()},
+            routes=http_routes(template, props),
         )
-        default_iam = (template["Resources"].get("HttpApi", {}).get("Properties", {}).get("Auth", {})
-                       .get("DefaultAuthorizer") == "AWS_IAM")
         for event in props.get("Events", {}).values():
-            ep = event["Properties"]
-            if event["Type"] == "HttpApi":
-                iam = default_iam and ep.get("Auth", {}).get("Authorizer") != "NONE"
-                function.routes.append((ep["Method"].upper(), ep["Path"], iam))
-            elif event["Type"] == "SQS":
-                queue_logical = ep["Queue"]["Fn::GetAtt"][0]
-                function.queues.append((queue_logical, int(ep.get("BatchSize", 10))))
+            if event["Type"] == "SQS":
+                queue = event["Properties"]["Queue"]["Fn::GetAtt"]
+                queue_logical = queue.split(".", 1)[0] if isinstance(queue, str) else queue[0]
+                function.queues.append((queue_logical, int(event["Properties"].get("BatchSize", 10))))
         functions[logical_id] = function
     return LocalResources(names=names, attrs=attrs, functions=functions, queue_urls=queue_urls)

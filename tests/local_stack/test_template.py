@@ -1,0 +1,145 @@
+"""template.yaml is decoded by cfn-lint's decoder into plain data, and its intrinsics resolve as the stack needs."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.template import Resolver, create_resources, load_template, loads_template
+
+PLAIN = (dict, list, str, int, float, bool, type(None))
+
+
+def walk(node):
+    yield node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def test_the_template_decodes_to_plain_data_with_long_form_intrinsics():
+    template = load_template()
+    assert {type(node) for node in walk(template)} <= set(PLAIN)
+    submit = template["Resources"]["SubmitFunction"]["Properties"]
+    assert submit["Environment"]["Variables"]["PUBLIC_BASE_URL"] == {"Fn::If": [
+        "HasPublicBaseUrl", {"Ref": "PublicBaseUrl"},
+        {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}]}
+    assert submit["Events"]["Jobs"]["Properties"]["Queue"] == {"Fn::GetAtt": ["SubmitQueue", "Arn"]}
+    assert template["Conditions"]["HasPublicBaseUrl"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "PublicBaseUrl"}, ""]}]}
+
+
+@pytest.fixture
+def resolver_for():
+    template = load_template()
+    names = {"HttpApi": "local", "JobsBucket": "jobs-bucket"}
+    attrs = {("JobsBucket", "Arn"): "arn:aws:s3:::jobs-bucket", ("SubmitQueue", "QueueName"): "submit-q"}
+    return lambda parameters: (template, Resolver(template, names, attrs, parameters))
+
+
+def test_ref_getatt_sub_and_if_resolve_as_before(resolver_for):
+    template, resolver = resolver_for({})
+    resources = template["Resources"]
+    public_base_url = resources["SubmitFunction"]["Properties"]["Environment"]["Variables"]["PUBLIC_BASE_URL"]
+    assert resolver.value(public_base_url) == "https://local.execute-api.us-east-1.amazonaws.com"  # !If, else: !Sub
+    assert resolver_for({"PublicBaseUrl": "http://127.0.0.1:3000"})[1].value(public_base_url) == "http://127.0.0.1:3000"
+    assert resolver.value(resources["JobsBus"]["Properties"]["Name"]) == "seedream-local-jobs"  # !Sub ${AWS::StackName}
+    statement = resources["JobsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert resolver.value(statement["Resource"]) == ["arn:aws:s3:::jobs-bucket", "arn:aws:s3:::jobs-bucket/*"]
+    assert resolver.value(resources["JobsBucketPolicy"]["Properties"]["Bucket"]) == "jobs-bucket"  # !Ref resource
+    send = next(p for p in resources["ApiFunction"]["Properties"]["Policies"] if "SQSSendMessagePolicy" in p)
+    assert resolver.value(send) == {"SQSSendMessagePolicy": {"QueueName": "submit-q"}}  # !GetAtt X.QueueName
+    assert resolver.value({"Ref": "EvolinkV5LiteModel"}) == "doubao-seedream-5.0-lite"  # parameter default
+
+
+def test_short_tags_in_every_form(tmp_path):
+    template = loads_template("""
+Parameters:
+  Stage: {Type: String, Default: dev}
+Conditions:
+  IsDev: !Equals [!Ref Stage, dev]
+  Both: !And [!Condition IsDev, !Not [!Equals [!Ref Stage, prod]]]
+Resources:
+  Q: {Type: AWS::SQS::Queue}
+  T:
+    Type: Custom::Thing
+    Properties:
+      GetAttList: !GetAtt [Q, Arn]
+      GetAttDotted: !GetAtt Q.QueueName
+      SubWithMap: !Sub ["${Name}-${AWS::Region}-${!Literal}", {Name: !Ref Stage}]
+      Joined: !Join ["/", [a, !Ref Stage, !Select [1, [x, y]]]]
+      Chosen: !If [Both, first, second]
+""")
+    resolver = Resolver(template, {"Q": "https://q"}, {("Q", "Arn"): "arn:q", ("Q", "QueueName"): "q"}, {})
+    assert resolver.value(template["Resources"]["T"]["Properties"]) == {
+        "GetAttList": "arn:q", "GetAttDotted": "q", "SubWithMap": "dev-us-east-1-${Literal}", "Joined": "a/dev/y",
+        "Chosen": "first"}
+    assert Resolver(template, {}, {}, {"Stage": "prod"}).value({"Fn::If": ["Both", 1, 2]}) == 2
+
+
+def test_a_broken_template_is_a_value_error():
+    with pytest.raises(ValueError, match="broken.yaml"):
+        loads_template("Resources: [\n", "broken.yaml")
+
+
+def test_create_resources_builds_indexes_queue_attributes_and_plain_environments(monkeypatch):
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    template = loads_template("""
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}, {AttributeName: status, AttributeType: S}]
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
+      GlobalSecondaryIndexes:
+        - IndexName: by-status
+          KeySchema: [{AttributeName: status, KeyType: HASH}]
+          Projection: {ProjectionType: KEYS_ONLY}
+          ContributorInsightsSpecification: {Enabled: false}
+  DLQ:
+    Type: AWS::SQS::Queue
+    Properties: {MessageRetentionPeriod: 1209600}
+  Work:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 120
+      DelaySeconds: 2
+      SqsManagedSseEnabled: true
+      RedrivePolicy: {deadLetterTargetArn: !GetAtt DLQ.Arn, maxReceiveCount: 3}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/api/
+      Handler: app.lambda_handler
+      Environment:
+        Variables: {TABLE: !Ref Table, QUEUE: !GetAtt Work.QueueName, FLAG: true, COUNT: 3}
+      Events:
+        Jobs: {Type: SQS, Properties: {Queue: !GetAtt Work.Arn, BatchSize: 4}}
+""")
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        resources = create_resources(session, template)
+        table = session.client("dynamodb").describe_table(TableName=resources.names["Table"])["Table"]
+        assert [(i["IndexName"], i["Projection"]) for i in table["GlobalSecondaryIndexes"]] == [
+            ("by-status", {"ProjectionType": "KEYS_ONLY"})]
+        attributes = session.client("sqs").get_queue_attributes(QueueUrl=resources.queue_urls["Work"],
+                                                                 AttributeNames=["All"])["Attributes"]
+    assert (attributes["VisibilityTimeout"], attributes["DelaySeconds"], attributes["SqsManagedSseEnabled"]) == (
+        "120", "2", "true")
+    assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": resources.attrs[("DLQ", "Arn")],
+                                                       "maxReceiveCount": 3}
+    function = resources.functions["Fn"]
+    assert function.environment == {"TABLE": resources.names["Table"], "QUEUE": "seedream-local-Work",
+                                    "FLAG": "true", "COUNT": "3"}
+    assert all(type(k) is str and type(v) is str for k, v in function.environment.items())
+    assert function.queues == [("Work", 4)] and function.routes == []
