@@ -179,7 +179,7 @@ class ProviderSimulator:
 
     def wait_for_task(self, task_id: str, timeout: float = 10.0) -> dict:
         """Block until ``task_id`` reaches a terminal status; returns a copy of its state.
-        ``TimeoutError`` after ``timeout`` s."""
+        ``TimeoutError`` after ``timeout`` s (always for a ``task_result="hang"`` task)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:

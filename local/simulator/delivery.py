@@ -7,7 +7,8 @@
   ``late``: sent ``late_seconds`` after the task finished, signed when actually sent;
   ``out_of_order``: the terminal callback, then for WaveSpeed a freshly signed stale
   ``processing`` one, for the others the same terminal callback again after ``late_seconds``.
-- A task that is not terminal gets no callback. Waits end early when the simulator stops.
+- A task that is not terminal (``task_result="hang"``) gets no callback. Waits end early when
+  the simulator stops.
 
 The message itself (body and signed headers) comes from the provider's module through
 ``sim._callback_message``.

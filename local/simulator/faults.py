@@ -2,6 +2,8 @@
 
 Faults are captured per task when it is submitted, so a later ``reset_faults()`` does not change a
 task already running; ``submit_errors`` is consumed at submit time, one status per submit.
+``outputs="unavailable"`` is the one switch that also acts live: while it is set, every output
+request answers 503, even for a task submitted before.
 
 - ``submit_errors``: HTTP statuses (400..599) answered by the next submits, in order; a 429 carries
   ``Retry-After: 1``. Body in the provider's error shape.
@@ -10,11 +12,14 @@ task already running; ``submit_errors`` is consumed at submit time, one status p
   when sent); ``out_of_order`` (the terminal callback, then for WaveSpeed a signed ``processing``
   one, for the others the same terminal callback again ``late_seconds`` later).
 - ``task_result``: ``completed``; ``failed``; ``timeout``; ``nsfw`` (completed, flagged in
-  WaveSpeed's ``has_nsfw_contents``).
+  WaveSpeed's ``has_nsfw_contents``); ``hang`` (the task never finishes: its status reads
+  ``processing`` on every provider's status endpoint forever and no callback is sent; a WaveSpeed
+  ``enable_sync_mode`` submit answers with the ``processing`` prediction).
 - ``outputs``: ``normal``; ``not_image`` (200 with an HTML page, ``Content-Type`` from
   ``not_image_content_type``); ``oversized`` (a PNG header followed by zeros, ``oversized_bytes``
   long, streamed); ``slow`` (the real PNG in 16 KiB chunks, ``slow_chunk_delay`` s apart);
-  ``flaky`` (the first GET of each output answers 500).
+  ``flaky`` (the first GET of each output answers 500); ``unavailable`` (every output request,
+  GET or HEAD, answers 503).
 - ``generation_seconds``: per-task generation time; ``None`` uses the simulator's own.
 """
 
@@ -26,8 +31,8 @@ FAULT_DEFAULTS: dict = {
     "submit_errors": [],        # HTTP statuses for the next submits, one consumed per submit
     "callback": "normal",       # normal | duplicate | lost | late | out_of_order
     "late_seconds": 2.0,        # extra delay for "late" and for the delayed copy of "out_of_order"
-    "task_result": "completed",  # completed | failed | timeout | nsfw
-    "outputs": "normal",        # normal | not_image | oversized | slow | flaky
+    "task_result": "completed",  # completed | failed | timeout | nsfw | hang (never finishes, no callback)
+    "outputs": "normal",        # normal | not_image | oversized | slow | flaky | unavailable (503, live)
     "oversized_bytes": 80 * 1024 * 1024,
     "slow_chunk_delay": 0.05,   # seconds between 16 KiB chunks for outputs="slow"
     "not_image_content_type": "text/html; charset=utf-8",
@@ -35,8 +40,8 @@ FAULT_DEFAULTS: dict = {
 }
 FAULT_CHOICES = {
     "callback": {"normal", "duplicate", "lost", "late", "out_of_order"},
-    "task_result": {"completed", "failed", "timeout", "nsfw"},
-    "outputs": {"normal", "not_image", "oversized", "slow", "flaky"},
+    "task_result": {"completed", "failed", "timeout", "nsfw", "hang"},
+    "outputs": {"normal", "not_image", "oversized", "slow", "flaky", "unavailable"},
 }
 
 

@@ -3,7 +3,7 @@
 Submit: an injected ``submit_errors`` status first, then the Bearer key, the JSON body, the
 provider's own validation, task creation (faults captured), reply. The job then waits the
 generation time, downloads the inputs, renders the series (or applies ``task_result``) and hands
-over to ``delivery`` for the callback.
+over to ``delivery`` for the callback. ``task_result="hang"`` leaves the task ``processing``.
 """
 
 from __future__ import annotations
@@ -66,12 +66,14 @@ def run_job(sim: ProviderSimulator, task_id: str) -> None:
 
 
 def generate(sim: ProviderSimulator, task_id: str) -> None:
-    """``processing``, wait, then a terminal status (with outputs when completed)."""
+    """``processing``, wait, then a terminal status with outputs (or for ``hang``: stay ``processing``)."""
     with sim._lock:
         task = sim.tasks[task_id]
         task["status"] = "processing"
         task["started_at"] = time.time()
         faults = task["faults"]
+        if faults["task_result"] == "hang":
+            return  # never finishes; deliver_callbacks sends nothing for a non-terminal task
         seconds = faults["generation_seconds"]
         seconds = sim.generation_seconds if seconds is None else seconds
         images, w, h, count = list(task["images"]), task["width"], task["height"], task["count"]

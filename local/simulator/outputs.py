@@ -1,7 +1,7 @@
 """Output serving: ``GET``/``HEAD /outputs/{task_id}/{index}.png`` and the ``outputs`` faults.
 
 Outputs are PNGs held in memory (rendered by ``jobs.generate``). The fault in force is the one the
-task was submitted with.
+task was submitted with, except ``unavailable``, which also applies while it is currently set.
 ``slow`` and ``oversized`` stream their bodies (a generator behind a fixed ``Content-Length``); when
 the simulator stops mid-stream the connection is dropped, so the client sees a short body.
 """
@@ -31,10 +31,13 @@ def serve(sim: ProviderSimulator, request: Request, id: str, index: int) -> Resp
         data = sim._outputs.get(key)
         faults = task["faults"] if task else sim._faults
         mode = task["faults"]["outputs"] if task else "normal"
+        unavailable = "unavailable" in (mode, sim._faults["outputs"])
         exists = task is not None and task["status"] == "completed" and 0 <= index < task["count"]
-        if exists and not head:
+        if exists and not head and not unavailable:
             sim._output_gets[key] = sim._output_gets.get(key, 0) + 1
         gets = sim._output_gets.get(key, 0)
+    if unavailable:
+        return bytes_response(503, b"Service Unavailable (simulated unavailable output)", "text/plain")
     if not exists:
         return bytes_response(404, b"Not Found", "text/plain")
     if mode == "flaky" and gets <= 1 and not head:

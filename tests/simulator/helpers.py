@@ -174,6 +174,34 @@ def evo_submit(client, sim, cb=None, key=EVO_KEY, **overrides):
     return client.post(f"{sim.base_url}/v1/images/generations", json=body, headers=bearer(key))
 
 
+def submit_small(client, sim, provider: str, cb=None) -> str:
+    """One 1024×1024 output from ``provider`` (no input images); returns the task id."""
+    if provider == "wavespeed":
+        r = ws_submit(client, sim, [], cb, max_images=1, size="1024*1024")
+        return r.json()["data"]["id"]
+    if provider == "atlascloud":
+        r = atlas_submit(client, sim, {"max_images": 1, "size": "1024*1024"}, cb=cb)
+        return r.json()["data"]["id"]
+    r = evo_submit(client, sim, cb, n=1, size="1K")
+    return r.json()["id"]
+
+
+STATUS_PATHS = {"wavespeed": ("/api/v3/predictions/{}/result", WS_KEY),
+                "atlascloud": ("/api/v1/model/prediction/{}", ATLAS_KEY),
+                "evolink": ("/v1/tasks/{}", EVO_KEY)}
+
+
+def read_status(client, sim, provider: str, task_id: str, key: str | None = None) -> httpx.Response:
+    """GET the provider's status endpoint for ``task_id`` (with the right key unless ``key``)."""
+    path, right_key = STATUS_PATHS[provider]
+    return client.get(sim.base_url + path.format(task_id), headers=bearer(key or right_key))
+
+
+def reported_status(response: httpx.Response) -> str:
+    body = response.json()
+    return body["status"] if "object" in body else body["data"]["status"]
+
+
 # -- independent verification -------------------------------------------------------------------
 
 def verify_wavespeed(headers: dict, body: bytes) -> None:

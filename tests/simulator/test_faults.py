@@ -1,5 +1,5 @@
-"""Fault switches: callbacks (duplicate, retries, lost, late, out_of_order), outputs (not_image,
-flaky, oversized, slow) and their validation.
+"""Fault switches: callbacks (duplicate, retries, lost, late, out_of_order), task results (hang),
+outputs (not_image, flaky, oversized, slow, unavailable) and their validation.
 
 Nothing here sleeps a fixed time to show that something did not happen: it waits for the task's
 background thread to end (after which the simulator sends nothing more) or for another condition."""
@@ -16,7 +16,20 @@ from PIL import Image, UnidentifiedImageError
 
 from local.simulator import FAULT_DEFAULTS
 
-from .helpers import evo_submit, tag, verify_wavespeed, wait_job_done, wait_until, ws_submit
+from .helpers import (
+    evo_submit,
+    read_status,
+    reported_status,
+    submit_small,
+    tag,
+    verify_wavespeed,
+    wait_job_done,
+    wait_until,
+    ws_submit,
+)
+
+PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
+
 
 # -- callbacks ----------------------------------------------------------------------------------
 
@@ -85,6 +98,36 @@ def test_out_of_order_repeats_terminal_for_evolink(sim, receiver, client):
     assert first["body"] == second["body"] and json.loads(first["body"])["status"] == "completed"
 
 
+# -- task results -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_hang_never_finishes_and_sends_no_callback(sim, receiver, client, provider):
+    sim.set_faults(task_result="hang")
+    hung = tag(f"hang-{provider}")
+    task_id = submit_small(client, sim, provider, receiver.url(hung))
+    sim.reset_faults()
+    # a normal task submitted afterwards, with the same generation time, finishes and calls back ...
+    done = tag(f"after-hang-{provider}")
+    submit_small(client, sim, provider, receiver.url(done))
+    receiver.wait(done)
+    wait_job_done(task_id)
+    # ... while the hung one still reads "processing", and its job has ended without a callback
+    assert reported_status(read_status(client, sim, provider, task_id)) == "processing"
+    assert sim.tasks[task_id]["status"] == "processing" and sim.tasks[task_id]["completed_at"] is None
+    assert receiver.received(hung) == [] and not [c for c in sim.callbacks if c["task_id"] == task_id]
+    with pytest.raises(TimeoutError):
+        sim.wait_for_task(task_id, timeout=0.2)
+    r = client.get(f"{sim.base_url}/outputs/{task_id}/0.png")
+    assert r.status_code == 404
+
+
+def test_hang_in_wavespeed_sync_mode_answers_processing(sim, images, client):
+    sim.set_faults(task_result="hang")
+    r = ws_submit(client, sim, [images["photo"]], max_images=1, size="1024*1024", enable_sync_mode=True)
+    assert r.status_code == 200 and r.json()["data"]["status"] == "processing"
+    assert r.json()["data"]["outputs"] == []
+
+
 # -- outputs ------------------------------------------------------------------------------------
 
 def test_not_image_output(sim, receiver, client):
@@ -125,6 +168,34 @@ def test_oversized_output_streams(sim, receiver, client):
     assert head.status_code == 200 and head.headers["content-length"] == str(3 * 1024 * 1024) and head.content == b""
 
 
+def test_unavailable_outputs_answer_503(sim, receiver, client):
+    sim.set_faults(outputs="unavailable")
+    name = tag("unavail")
+    task_id = evo_submit(client, sim, cb=receiver.url(name), n=1, size="1K").json()["id"]
+    (call,) = receiver.wait(name)
+    (url,) = json.loads(call["body"])["results"]
+    assert sim.tasks[task_id]["status"] == "completed"
+    sim.reset_faults()  # captured at submit: this task's outputs stay unavailable
+    for _ in range(2):
+        assert client.get(url).status_code == 503
+    assert client.head(url).status_code == 503
+    assert client.get(f"{sim.base_url}/outputs/{task_id}/7.png").status_code == 503  # even one that does not exist
+
+
+def test_unavailable_outputs_apply_live(sim, receiver, client):
+    name = tag("live")
+    task_id = evo_submit(client, sim, cb=receiver.url(name), n=1, size="1K").json()["id"]
+    (call,) = receiver.wait(name)
+    (url,) = json.loads(call["body"])["results"]
+    assert client.get(url).status_code == 200
+    sim.set_faults(outputs="unavailable")
+    assert client.get(url).status_code == 503 and client.head(url).status_code == 503
+    assert client.get(f"{sim.base_url}/outputs/unknown/0.png").status_code == 503  # every output request
+    sim.reset_faults()
+    r = client.get(url)
+    assert r.status_code == 200 and r.content.startswith(b"\x89PNG") and task_id in url
+
+
 def test_output_streams_end_when_the_simulator_stops():
     from local.simulator import ProviderSimulator
 
@@ -154,3 +225,9 @@ def test_invalid_faults_are_refused(sim, faults):
     with pytest.raises(ValueError):
         sim.set_faults(**faults)
     assert sim.faults == FAULT_DEFAULTS
+
+
+def test_new_fault_values_are_accepted(sim):
+    assert sim.set_faults(task_result="hang")["task_result"] == "hang"
+    assert sim.set_faults(outputs="unavailable")["outputs"] == "unavailable"
+    assert sim.reset_faults() == FAULT_DEFAULTS
