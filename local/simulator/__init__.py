@@ -24,7 +24,7 @@ docs, [code] third-party clients only, [inferred] our reading):
 
 Simulator-only endpoints: ``POST /_sim/faults`` (JSON object of faults), ``DELETE /_sim/faults``,
 ``GET /_sim/faults``, ``GET /_sim/state`` (submits, callbacks, tasks, faults, ``jwks_fetches``,
-current Atlas kid).
+``status_reads`` per provider and per task, current Atlas kid).
 
 Run standalone: ``python -m local.simulator --port 5060`` prints base URL and keys as JSON.
 """

@@ -115,9 +115,10 @@ def submit(sim: ProviderSimulator, request: Request) -> Response:
 
 
 def result(sim: ProviderSimulator, request: Request, id: str) -> Response:  # noqa: A002
-    if not sim._bearer_ok(request, PROVIDER):
+    authorized = sim._bearer_ok(request, PROVIDER)
+    data = sim._status_read(PROVIDER, id, authorized, view)
+    if not authorized:
         return error(Reject(401, "Unauthorized"))
-    data = sim._task_view(PROVIDER, id, view)
     if data is None:
         return error(Reject(404, "prediction not found"))
     return json_response(200, {"code": 200, "message": "success", "data": data})

@@ -24,6 +24,8 @@ from . import atlascloud, evolink, server, wavespeed
 from .common import TERMINAL, bearer_ok
 from .faults import FAULT_DEFAULTS, check_faults
 
+PROVIDERS = ("wavespeed", "atlascloud", "evolink")
+
 
 class ProviderSimulator:
     """WaveSpeed + Atlas Cloud + evolink on one loopback HTTP server (see the package docstring)."""
@@ -45,6 +47,8 @@ class ProviderSimulator:
         self.submits: list[dict] = []
         self.tasks: dict[str, dict] = {}
         self.jwks_fetches = 0
+        self.status_reads: dict[str, int] = dict.fromkeys(PROVIDERS, 0)
+        """GETs of each provider's status endpoint, whatever they answered (per task: ``tasks[id]["status_reads"]``)."""
         self._faults = copy.deepcopy(FAULT_DEFAULTS)
         self._outputs: dict[tuple[str, int], bytes] = {}
         self._output_gets: dict[tuple[str, int], int] = {}
@@ -161,8 +165,8 @@ class ProviderSimulator:
 
     # -- inspection --------------------------------------------------------------------------
     def state(self) -> dict:
-        """Summary served at ``GET /_sim/state``: submits count, callbacks without bodies, tasks, faults,
-        JWKS fetches, the current Atlas kid."""
+        """Summary served at ``GET /_sim/state``: submits count, callbacks without bodies, tasks (each with
+        its ``status_reads``), faults, JWKS fetches, status reads per provider, the current Atlas kid."""
         with self._lock:
             return {
                 "submits": len(self.submits),
@@ -170,10 +174,12 @@ class ProviderSimulator:
                               for c in self.callbacks],
                 "tasks": {tid: {"provider": t["provider"], "model": t["model"], "status": t["status"],
                                 "count": t["count"], "size": [t["width"], t["height"]],
-                                "outputs": len(t["outputs"]), "error": t["error"]}
+                                "outputs": len(t["outputs"]), "error": t["error"],
+                                "status_reads": t["status_reads"]}
                           for tid, t in self.tasks.items()},
                 "faults": copy.deepcopy(self._faults),
                 "jwks_fetches": self.jwks_fetches,
+                "status_reads": dict(self.status_reads),
                 "atlas_kid": self._atlas_keys[-1][0],
             }
 
@@ -201,12 +207,15 @@ class ProviderSimulator:
                 "headers": dict(request.headers.items()), "json": body, "status": status, "at": time.time(),
             })
 
-    def _task_view(self, provider: str, task_id: str, view) -> dict | None:
-        """``view(task)`` taken under the lock, or None when the task is not this provider's."""
+    def _status_read(self, provider: str, task_id: str, authorized: bool, view) -> dict | None:
+        """Count one status read of ``provider`` (and of the task when it is answered); ``view(task)``,
+        or None when unauthorized or the task is not this provider's."""
         with self._lock:
+            self.status_reads[provider] += 1
             task = self.tasks.get(task_id)
-            if task is None or task["provider"] != provider:
+            if not authorized or task is None or task["provider"] != provider:
                 return None
+            task["status_reads"] += 1
             return view(task)
 
     def _new_task(self, provider: str, spec: dict) -> dict:
@@ -222,7 +231,7 @@ class ProviderSimulator:
                 "count": spec["count"], "width": spec["width"], "height": spec["height"],
                 "callback_url": spec.get("callback_url"), "base64": spec.get("base64", False),
                 "status": "created", "error": "", "created_at": time.time(), "started_at": None,
-                "completed_at": None, "outputs": [], "output_refs": [], "nsfw": False,
+                "completed_at": None, "outputs": [], "output_refs": [], "nsfw": False, "status_reads": 0,
                 "faults": copy.deepcopy(self._faults),
             }
             task["faults"]["submit_errors"] = []

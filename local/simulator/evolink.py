@@ -158,9 +158,10 @@ def submit(sim: ProviderSimulator, request: Request) -> Response:
 
 
 def task(sim: ProviderSimulator, request: Request, id: str) -> Response:  # noqa: A002
-    if not sim._bearer_ok(request, PROVIDER):
+    authorized = sim._bearer_ok(request, PROVIDER)
+    data = sim._status_read(PROVIDER, id, authorized, view)
+    if not authorized:
         return error(Reject(401, "Invalid API key"))
-    data = sim._task_view(PROVIDER, id, view)
     if data is None:
         return error(Reject(404, f"task {id} not found", code="task_not_found"))
     return json_response(200, data)

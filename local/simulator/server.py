@@ -12,7 +12,7 @@ Routes (the three providers' paths do not collide, so one server speaks all of t
     GET    /v1/tasks/{id}                              evolink status read
     GET    /outputs/{task_id}/{index}.png              outputs (HEAD too)
     GET|POST|DELETE /_sim/faults                       simulator control: read / set / reset faults
-    GET    /_sim/state                                 simulator control: submits, callbacks, tasks
+    GET    /_sim/state                                 simulator control: submits, callbacks, tasks, counters
 
 A known path with another method answers 405 (HEAD only on outputs); an unknown path 404, in
 evolink's error shape under ``/v1/``, else ``{"code","message"}``; a method outside

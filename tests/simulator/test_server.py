@@ -1,5 +1,5 @@
 """The HTTP layer (werkzeug) and the simulator's own surface: routing, shapes of unknown routes and
-methods, chunked request bodies, HEAD, control endpoints, lifecycle, the
+methods, chunked request bodies, HEAD, control endpoints, status-read counters, lifecycle, the
 standalone entry point, and the package's independence from ``seedream``."""
 
 from __future__ import annotations
@@ -22,9 +22,12 @@ from .helpers import (
     WS_KEY,
     bearer,
     evo_submit,
+    read_status,
+    submit_small,
     tag,
 )
 
+PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
 PACKAGE = ROOT / "local" / "simulator"
 
 
@@ -93,9 +96,39 @@ def test_fault_and_state_endpoints(sim, client):
     state = client.get(f"{sim.base_url}/_sim/state").json()
     assert state["submits"] == len(sim.submits) and state["faults"]["callback"] == "lost"
     assert state["jwks_fetches"] == sim.jwks_fetches and state["atlas_kid"] == sim.atlas_kid
+    assert set(state["status_reads"]) == set(PROVIDERS)
     assert all("body" not in c and "body_bytes" in c for c in state["callbacks"])
     assert client.delete(f"{sim.base_url}/_sim/faults").json()["callback"] == "normal"
     assert sim.faults["submit_errors"] == []
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_status_reads_are_counted(sim, client, provider):
+    task_id = submit_small(client, sim, provider)
+    other = submit_small(client, sim, provider)
+    before = client.get(f"{sim.base_url}/_sim/state").json()
+    assert before["tasks"][task_id]["status_reads"] == 0
+    for _ in range(3):
+        assert read_status(client, sim, provider, task_id).status_code == 200
+    assert read_status(client, sim, provider, task_id, key="wrong").status_code == 401
+    assert read_status(client, sim, provider, "no-such-task").status_code == 404
+    state = client.get(f"{sim.base_url}/_sim/state").json()
+    # totals count every GET of the status endpoint; a task counts the reads it answered
+    assert state["status_reads"][provider] == before["status_reads"][provider] + 5
+    assert all(state["status_reads"][p] == before["status_reads"][p] for p in PROVIDERS if p != provider)
+    assert state["tasks"][task_id]["status_reads"] == 3 and state["tasks"][other]["status_reads"] == 0
+    assert sim.status_reads == state["status_reads"] and sim.tasks[task_id]["status_reads"] == 3
+    wrong_provider = next(p for p in PROVIDERS if p != provider)
+    assert read_status(client, sim, wrong_provider, task_id).status_code == 404  # not that provider's task
+    assert sim.tasks[task_id]["status_reads"] == 3
+
+
+def test_callbacks_do_not_count_as_status_reads(sim, receiver, client):
+    name = tag("noreads")
+    before = dict(sim.status_reads)
+    task_id = evo_submit(client, sim, cb=receiver.url(name), n=1, size="1K").json()["id"]
+    receiver.wait(name)
+    assert sim.wait_for_task(task_id)["status_reads"] == 0 and sim.status_reads == before
 
 
 def test_binds_loopback_only_and_reports_a_taken_port():
