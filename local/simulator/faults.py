@@ -1,0 +1,78 @@
+"""Fault switches: names, defaults, allowed values and validation (``set_faults`` / ``POST /_sim/faults``).
+
+Faults are captured per task when it is submitted, so a later ``reset_faults()`` does not change a
+task already running; ``submit_errors`` is consumed at submit time, one status per submit.
+``outputs="unavailable"`` is the one switch that also acts live: while it is set, every output
+request answers 503, even for a task submitted before.
+
+- ``submit_errors``: HTTP statuses (400..599) answered by the next submits, in order; a 429 carries
+  ``Retry-After: 1``. Body in the provider's error shape.
+- ``callback``: ``normal``; ``duplicate`` (the same signed callback three times); ``lost`` (none is
+  sent; the task still finishes); ``late`` (sent ``late_seconds`` after the task finished, signed
+  when sent); ``out_of_order`` (the terminal callback, then for WaveSpeed a signed ``processing``
+  one, for the others the same terminal callback again ``late_seconds`` later).
+- ``task_result``: ``completed``; ``failed``; ``timeout``; ``nsfw`` (completed, flagged in
+  WaveSpeed's ``has_nsfw_contents``); ``hang`` (the task never finishes: its status reads
+  ``processing`` on every provider's status endpoint forever and no callback is sent; a WaveSpeed
+  ``enable_sync_mode`` submit answers with the ``processing`` prediction).
+- ``outputs``: ``normal``; ``not_image`` (200 with an HTML page, ``Content-Type`` from
+  ``not_image_content_type``); ``oversized`` (a PNG header followed by zeros, ``oversized_bytes``
+  long, streamed); ``slow`` (the real PNG in 16 KiB chunks, ``slow_chunk_delay`` s apart);
+  ``flaky`` (the first GET of each output answers 500); ``unavailable`` (every output request,
+  GET or HEAD, answers 503).
+- ``generation_seconds``: per-task generation time; ``None`` uses the simulator's own.
+"""
+
+from __future__ import annotations
+
+from .common import is_int
+
+FAULT_DEFAULTS: dict = {
+    "submit_errors": [],        # HTTP statuses for the next submits, one consumed per submit
+    "callback": "normal",       # normal | duplicate | lost | late | out_of_order
+    "late_seconds": 2.0,        # extra delay for "late" and for the delayed copy of "out_of_order"
+    "task_result": "completed",  # completed | failed | timeout | nsfw | hang (never finishes, no callback)
+    "outputs": "normal",        # normal | not_image | oversized | slow | flaky | unavailable (503, live)
+    "oversized_bytes": 80 * 1024 * 1024,
+    "slow_chunk_delay": 0.05,   # seconds between 16 KiB chunks for outputs="slow"
+    "not_image_content_type": "text/html; charset=utf-8",
+    "generation_seconds": None,  # None: use the simulator's generation_seconds
+}
+FAULT_CHOICES = {
+    "callback": {"normal", "duplicate", "lost", "late", "out_of_order"},
+    "task_result": {"completed", "failed", "timeout", "nsfw", "hang"},
+    "outputs": {"normal", "not_image", "oversized", "slow", "flaky", "unavailable"},
+}
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_faults(faults: dict) -> dict:
+    """The named faults validated and normalised; ``ValueError`` names the first bad one."""
+    checked = {}
+    for name, value in faults.items():
+        if name not in FAULT_DEFAULTS:
+            raise ValueError(f"unknown fault {name!r}; known: {sorted(FAULT_DEFAULTS)}")
+        if name in FAULT_CHOICES and value not in FAULT_CHOICES[name]:
+            raise ValueError(f"fault {name} must be one of {sorted(FAULT_CHOICES[name])}")
+        if name == "submit_errors":
+            if not isinstance(value, (list, tuple)) or not all(is_int(v) and 400 <= v <= 599 for v in value):
+                raise ValueError("submit_errors must be a list of HTTP status codes 400..599")
+            value = list(value)
+        elif name in ("late_seconds", "slow_chunk_delay"):
+            if not _number(value) or value < 0:
+                raise ValueError(f"{name} must be a number >= 0")
+            value = float(value)
+        elif name == "generation_seconds":
+            if value is not None and (not _number(value) or value < 0):
+                raise ValueError("generation_seconds must be a number >= 0 or null")
+            value = None if value is None else float(value)
+        elif name == "oversized_bytes":
+            if not is_int(value) or value < 64:
+                raise ValueError("oversized_bytes must be an integer >= 64")
+        elif name == "not_image_content_type" and not isinstance(value, str):
+            raise ValueError("not_image_content_type must be a string")
+        checked[name] = value
+    return checked

@@ -1,0 +1,75 @@
+"""Output serving: ``GET``/``HEAD /outputs/{task_id}/{index}.png`` and the ``outputs`` faults.
+
+Outputs are PNGs held in memory (rendered by ``jobs.generate``). The fault in force is the one the
+task was submitted with, except ``unavailable``, which also applies while it is currently set.
+``slow`` and ``oversized`` stream their bodies (a generator behind a fixed ``Content-Length``); when
+the simulator stops mid-stream the connection is dropped, so the client sees a short body.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from werkzeug.wrappers import Request, Response
+
+from .common import StreamAborted, bytes_response, stream_response
+from .rendering import png_header
+
+if TYPE_CHECKING:
+    from .core import ProviderSimulator
+
+CHUNK = 16384
+NOT_IMAGE_PAGE = (b"<!DOCTYPE html><html><head><title>Access denied</title></head><body>"
+                  b"<h1>403 Forbidden</h1><p>simulated non-image output</p></body></html>")
+
+
+def serve(sim: ProviderSimulator, request: Request, id: str, index: int) -> Response:  # noqa: A002
+    key = (id, index)
+    head = request.method == "HEAD"
+    with sim._lock:
+        task = sim.tasks.get(id)
+        data = sim._outputs.get(key)
+        faults = task["faults"] if task else sim._faults
+        mode = task["faults"]["outputs"] if task else "normal"
+        unavailable = "unavailable" in (mode, sim._faults["outputs"])
+        exists = task is not None and task["status"] == "completed" and 0 <= index < task["count"]
+        if exists and not head and not unavailable:
+            sim._output_gets[key] = sim._output_gets.get(key, 0) + 1
+        gets = sim._output_gets.get(key, 0)
+    if unavailable:
+        return bytes_response(503, b"Service Unavailable (simulated unavailable output)", "text/plain")
+    if not exists:
+        return bytes_response(404, b"Not Found", "text/plain")
+    if mode == "flaky" and gets <= 1 and not head:
+        return bytes_response(500, b"Internal Server Error (simulated flaky output)", "text/plain")
+    if mode == "not_image":
+        return bytes_response(200, NOT_IMAGE_PAGE, faults["not_image_content_type"])
+    if mode == "oversized":
+        total = int(faults["oversized_bytes"])
+        return stream_response(total, _oversized(sim, png_header(task["width"], task["height"])[:total], total))
+    if data is None:
+        return bytes_response(404, b"Not Found", "text/plain")
+    if mode == "slow":
+        return stream_response(len(data), _slow(sim, data, float(faults["slow_chunk_delay"])))
+    return bytes_response(200, data, "image/png")
+
+
+def _oversized(sim: ProviderSimulator, prefix: bytes, total: int):
+    """A PNG header followed by zeros up to ``total`` bytes, 64 KiB at a time."""
+    yield prefix
+    remaining = total - len(prefix)
+    filler = b"\0" * 65536
+    while remaining > 0:
+        if sim._stopping.is_set():
+            raise StreamAborted("simulator stopping")
+        n = min(remaining, len(filler))
+        yield filler[:n]
+        remaining -= n
+
+
+def _slow(sim: ProviderSimulator, data: bytes, delay: float):
+    """``data`` in 16 KiB chunks, ``delay`` seconds apart."""
+    for start in range(0, len(data), CHUNK):
+        if start and sim._stopping.wait(delay):
+            raise StreamAborted("simulator stopping")
+        yield data[start:start + CHUNK]
