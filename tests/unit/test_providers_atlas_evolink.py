@@ -444,16 +444,12 @@ def test_evolink_prices_configurable(monkeypatch):
     assert adapter.limits("seedream-v5.0-lite").price_per_image_usd == 0.025
 
 
-def test_evolink_verify_is_a_no_op(evolink):
-    assert evolink.verify_callback({}, b"anything", NOW) is None
-
-
 def test_evolink_parse_callback_ignores_body_results(evolink):
     body = json.dumps({"id": "task-unified-1", "status": "completed",
                        "results": ["https://evil.example.com/planted.png"]}).encode()
     notice = evolink.parse_callback({}, body)
-    assert (notice.provider_task_id, notice.status, notice.provider_status) == ("task-unified-1", "succeeded",
-                                                                                 "completed")
+    assert (notice.provider, notice.provider_task_id, notice.status, notice.provider_status) == (
+        "evolink", "task-unified-1", "succeeded", "completed")
     assert notice.output_urls == []
 
 
@@ -532,8 +528,3 @@ def test_submit_connect_error():
         with pytest.raises(ProviderUnavailable):
             adapter.submit(job(), IMAGES, CALLBACK)
 
-
-def test_readme_strings():
-    for cls in (AtlasCloud, Evolink):
-        assert cls.callback_mechanism and cls.signature_scheme
-    assert (AtlasCloud.name, Evolink.name) == ("atlascloud", "evolink")
