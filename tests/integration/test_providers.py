@@ -1,15 +1,14 @@
 """Every seed provider × model through the whole local stack, and each provider's callback security.
 
-Signatures in these tests are made independently of the code under test: WaveSpeed's ``v3``
-HMAC from the documented recipe with ``hmac``, Atlas Cloud's Ed25519 with a key generated here
-and signed by ``cryptography``; evolink signs nothing, so its token and its task API are tested.
+Signatures in these tests are made independently of the code under test, by
+``tests.support.signing``: WaveSpeed's ``v3`` HMAC from the documented recipe, Atlas Cloud's
+Ed25519 with a key generated in the test (and published by the simulator's JWKS); evolink signs
+nothing, so its token and its task API are tested.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import io
 import json
 import time
@@ -17,8 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
+
+from tests.support.signing import AtlasSigner, wavespeed_headers
 
 from .conftest import event_for, item, output_versions, wait_status, wait_until
 
@@ -68,22 +68,12 @@ def waiting_job(stack, client, source_image, provider):
     return job_id, task, f"{stack.api_url}{url.path}", parse_qs(url.query)["token"][0]
 
 
-def wavespeed_sign(secret, webhook_id, timestamp, body):
-    key = secret.removeprefix("whsec_").encode()
-    return "v3," + hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-
-
-def atlas_sign(private_key, timestamp, body):
-    raw = private_key.sign(f"{timestamp}.".encode() + body)
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 class Callbacks:
     """Builds each provider's callback (body + headers) for a finished simulator task."""
 
     def __init__(self, stack, provider, task):
         self.stack, self.provider, self.task = stack, provider, task
-        self.atlas_key: Ed25519PrivateKey | None = None
+        self.atlas: AtlasSigner | None = None
 
     def body(self) -> bytes:
         t = self.task
@@ -100,22 +90,19 @@ class Callbacks:
                            "results": t["outputs"], "progress": 100}).encode()
 
     def headers(self, body: bytes, timestamp: int | None = None, *, secret: str | None = None,
-                key: Ed25519PrivateKey | None = None, kid: str | None = None) -> dict:
-        ts = str(timestamp or int(time.time()))
+                signer: AtlasSigner | None = None) -> dict:
+        """Signed headers (timestamp defaults to now); ``secret``/``signer`` replace the trusted ones."""
         if self.provider == "wavespeed":
             secret = secret or self.stack.keys["wavespeed"]["webhook_secret"]
-            return {"webhook-id": "wh-forge", "webhook-timestamp": ts,
-                    "webhook-signature": wavespeed_sign(secret, "wh-forge", ts, body)}
+            return wavespeed_headers(secret, body, webhook_id="wh-forge", timestamp=timestamp)
         if self.provider == "atlascloud":
-            return {"X-AtlasCloud-Webhook-Event": "image.task.terminal", "X-AtlasCloud-Webhook-Id": "wh-forge",
-                    "X-AtlasCloud-Webhook-Timestamp": ts, "X-AtlasCloud-Webhook-Key-Id": kid or self.kid,
-                    "X-AtlasCloud-Webhook-Signature-Ed25519": atlas_sign(key or self.atlas_key, ts, body)}
+            return (signer or self.atlas).headers(body, timestamp=timestamp, webhook_id="wh-forge")
         return {}
 
     def trust_test_key(self) -> None:
         """Atlas: the provider starts signing with a key made here (published in its JWKS)."""
-        self.atlas_key = Ed25519PrivateKey.generate()
-        self.kid = self.stack.simulator.rotate_atlas_key(self.atlas_key, kid=f"test-{time.time_ns()}")
+        self.atlas = AtlasSigner()
+        self.stack.simulator.rotate_atlas_key(self.atlas.key, kid=self.atlas.kid)
         time.sleep(1.1)  # ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS=1 in the test stack
 
 
@@ -141,9 +128,8 @@ def forgeries(provider: str, callbacks: Callbacks, token: str, body: bytes):
     if provider == "wavespeed":
         yield "bad signature", token, body, callbacks.headers(body, secret="whsec_not-the-secret")
     else:
-        yield "bad signature", token, body, callbacks.headers(body, key=Ed25519PrivateKey.generate())
-        yield "unknown key id", token, body, callbacks.headers(body, key=Ed25519PrivateKey.generate(),
-                                                               kid="kid-nobody-published")
+        yield "bad signature", token, body, callbacks.headers(body, signer=AtlasSigner(callbacks.atlas.kid))
+        yield "unknown key id", token, body, callbacks.headers(body, signer=AtlasSigner("kid-nobody-published"))
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
