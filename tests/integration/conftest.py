@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from decimal import Decimal
 
 import pytest
 
@@ -56,12 +57,22 @@ def wait_until(check, timeout: float = 30.0, interval: float = 0.05):
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-def item(stack, job_id: str) -> dict | None:
-    from seedream.store import _plain
+def plain(value):
+    """A DynamoDB value as plain JSON types: ``Decimal`` → ``int`` when integral, else ``float``."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: plain(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
 
+
+def item(stack, job_id: str) -> dict | None:
+    """The job's DynamoDB item as the table holds it (read with boto3, not with the code under test)."""
     table = stack.session.resource("dynamodb").Table(stack.name("JobsTable"))
     found = table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
-    return _plain(found) if found else None
+    return plain(found) if found else None
 
 
 def wait_status(stack, job_id: str, *statuses: str, timeout: float = 30.0) -> dict:
