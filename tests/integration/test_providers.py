@@ -20,7 +20,16 @@ from PIL import Image
 
 from tests.support.signing import AtlasSigner, wavespeed_headers
 
-from .conftest import event_for, item, output_versions, wait_status, wait_until
+from .conftest import (
+    atlas_adapter,
+    deliveries,
+    event_for,
+    item,
+    output_versions,
+    wait_ingest_settled,
+    wait_jwks_refetch_allowed,
+    wait_status,
+)
 
 PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
 MODELS = ["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
@@ -100,10 +109,11 @@ class Callbacks:
         return {}
 
     def trust_test_key(self) -> None:
-        """Atlas: the provider starts signing with a key made here (published in its JWKS)."""
+        """Atlas: the provider starts signing with a key made here (published in its JWKS), and the
+        webhook is allowed to refetch the JWKS when that key's kid first arrives."""
         self.atlas = AtlasSigner()
         self.stack.simulator.rotate_atlas_key(self.atlas.key, kid=self.atlas.kid)
-        time.sleep(1.1)  # ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS=1 in the test stack
+        wait_jwks_refetch_allowed(self.stack)
 
 
 def post(url, token, body, headers):
@@ -168,11 +178,11 @@ def test_evolink_outputs_come_from_its_task_api_not_from_the_callback_body(stack
 
 
 def test_atlas_key_rotation_refetches_the_jwks_once(stack, client, source_image):
-    adapter = stack.functions["WebhookFunction"].module.svc.providers["atlascloud"]
+    adapter = atlas_adapter(stack)
     job_id = client.create_job(body_for(source_image, "atlascloud", max_images=1)).json()["job_id"]
     assert wait_status(stack, job_id, "succeeded", "failed")["status"] == "succeeded"
     fetches = adapter.jwks_fetches
-    time.sleep(1.1)
+    wait_jwks_refetch_allowed(stack)  # else the new kid would be refused until the rate limit allows a refetch
     stack.simulator.rotate_atlas_key()
     job_id = client.create_job(body_for(source_image, "atlascloud", max_images=1)).json()["job_id"]
     assert wait_status(stack, job_id, "succeeded", "failed")["status"] == "succeeded"
@@ -189,10 +199,9 @@ def test_a_callback_repeated_three_times_stores_the_outputs_once(stack, client, 
     done = wait_status(stack, job_id, "succeeded", "failed")
     assert done["status"] == "succeeded"
     task_id = done["provider_task_id"]
-    deliveries = lambda: [c for c in stack.simulator.callbacks if c["task_id"] == task_id]  # noqa: E731
-    wait_until(lambda: len(deliveries()) >= 3)
-    assert all(200 <= (c["status"] or 0) < 300 for c in deliveries())
-    time.sleep(0.5)  # give a wrongly queued second ingest time to show itself
+    # all three deliveries answered, and any ingest they queued has run: a second one would show in S3 now
+    wait_ingest_settled(stack, task_id, callbacks=3)
+    assert all(200 <= (c["status"] or 0) < 300 for c in deliveries(stack, task_id))
     assert output_versions(stack, job_id) == {f"outputs/{job_id}/{i:02d}.png": 1 for i in range(2)}
     assert event_for(stack, job_id)["detail-type"] == "Job Succeeded"
 
