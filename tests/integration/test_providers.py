@@ -122,24 +122,25 @@ def post(url, token, body, headers):
 
 
 def forgeries(provider: str, callbacks: Callbacks, token: str, body: bytes):
-    """(label, token, body, headers) for each way a callback can be forged at ``provider``.
+    """(label, token, body, headers, expected error code) for each way a callback can be forged at ``provider``.
 
     Timestamps are taken when each forgery is made (the generator runs while earlier ones are sent)
     and sit 30 s beyond the 300 s tolerance."""
-    yield "wrong token", "A" * 43, body, callbacks.headers(body)
-    yield "no token", None, body, callbacks.headers(body)
+    yield "wrong token", "A" * 43, body, callbacks.headers(body), "token_invalid"
+    yield "no token", None, body, callbacks.headers(body), "token_invalid"
     if provider == "evolink":
         return  # evolink signs nothing: the token is the authentication
     altered = body.replace(b'"completed"', b'"failed"')
     assert altered != body
-    yield "body altered after signing", token, altered, callbacks.headers(body)
-    yield "stale timestamp", token, body, callbacks.headers(body, int(time.time()) - 330)
-    yield "future timestamp", token, body, callbacks.headers(body, int(time.time()) + 330)
+    yield "body altered after signing", token, altered, callbacks.headers(body), "signature_invalid"
+    yield "stale timestamp", token, body, callbacks.headers(body, int(time.time()) - 330), "timestamp_out_of_range"
+    yield "future timestamp", token, body, callbacks.headers(body, int(time.time()) + 330), "timestamp_out_of_range"
     if provider == "wavespeed":
-        yield "bad signature", token, body, callbacks.headers(body, secret="whsec_not-the-secret")
+        yield "bad signature", token, body, callbacks.headers(body, secret="whsec_not-the-secret"), "signature_invalid"
     else:
-        yield "bad signature", token, body, callbacks.headers(body, signer=AtlasSigner(callbacks.atlas.kid))
-        yield "unknown key id", token, body, callbacks.headers(body, signer=AtlasSigner("kid-nobody-published"))
+        impostor, stranger = AtlasSigner(callbacks.atlas.kid), AtlasSigner("kid-nobody-published")
+        yield "bad signature", token, body, callbacks.headers(body, signer=impostor), "signature_invalid"
+        yield "unknown key id", token, body, callbacks.headers(body, signer=stranger), "key_unknown"
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -151,9 +152,10 @@ def test_forged_callbacks_get_401_and_change_nothing_then_a_valid_one_succeeds(s
     body = callbacks.body()
     before = item(stack, job_id)
     labels = []
-    for label, forged_token, forged_body, headers in forgeries(provider, callbacks, token, body):
+    for label, forged_token, forged_body, headers, code in forgeries(provider, callbacks, token, body):
         answer = post(url, forged_token, forged_body, headers)
         assert answer.status_code == 401, (label, answer.text)
+        assert answer.json()["error"]["code"] == code, (label, answer.text)  # refused for the stated reason
         assert item(stack, job_id) == before, label
         labels.append(label)
     assert len(labels) == {"wavespeed": 6, "atlascloud": 7, "evolink": 2}[provider]
