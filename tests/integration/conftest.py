@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from decimal import Decimal
 
 import pytest
 
@@ -56,12 +57,22 @@ def wait_until(check, timeout: float = 30.0, interval: float = 0.05):
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-def item(stack, job_id: str) -> dict | None:
-    import decimal
+def plain(value):
+    """A DynamoDB value as plain JSON types: ``Decimal`` → ``int`` when integral, else ``float``."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: plain(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
 
+
+def item(stack, job_id: str) -> dict | None:
+    """The job's DynamoDB item as the table holds it (read with boto3, not with the code under test)."""
     table = stack.session.resource("dynamodb").Table(stack.name("JobsTable"))
     found = table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
-    return json.loads(json.dumps(found, default=lambda d: int(d) if d == int(d) else float(d))) if found else None
+    return plain(found) if found else None
 
 
 def wait_status(stack, job_id: str, *statuses: str, timeout: float = 30.0) -> dict:
@@ -99,3 +110,42 @@ def output_versions(stack, job_id: str) -> dict[str, int]:
     for version in listed.get("Versions", []):
         counts[version["Key"]] = counts.get(version["Key"], 0) + 1
     return counts
+
+
+def deliveries(stack, task_id: str, *, acknowledged: bool = False) -> list[dict]:
+    """The simulator's callback deliveries for ``task_id`` (only those answered 2xx if ``acknowledged``)."""
+    return [c for c in list(stack.simulator.callbacks) if c["task_id"] == task_id
+            and (not acknowledged or 200 <= (c["status"] or 0) < 300)]
+
+
+def queue_drained(stack, logical_id: str) -> bool:
+    """No message on the queue: none visible, none in flight (received, not yet deleted), none delayed."""
+    attributes = stack.session.client("sqs").get_queue_attributes(
+        QueueUrl=stack.resources.queue_urls[logical_id],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                        "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+    return all(int(count) == 0 for count in attributes.values())
+
+
+def wait_ingest_settled(stack, task_id: str, callbacks: int, timeout: float = 30.0) -> None:
+    """Wait until the simulator has had ``callbacks`` deliveries for ``task_id`` acknowledged and the
+    IngestQueue is drained by its pump.
+
+    The webhook puts an ingest message on the queue before it answers, and the pump deletes a message
+    only after the ingest handler has returned, so from then on everything those callbacks could have
+    caused (a wrongly queued second ingest, a job moved backwards) has happened: a test can assert
+    that it did not, without sleeping."""
+    wait_until(lambda: len(deliveries(stack, task_id, acknowledged=True)) >= callbacks, timeout)
+    wait_until(lambda: queue_drained(stack, "IngestQueue"), timeout)
+
+
+def atlas_adapter(stack):
+    """The Atlas Cloud adapter inside the local WebhookFunction (it holds the JWKS cache)."""
+    return stack.functions["WebhookFunction"].module.svc.providers["atlascloud"]
+
+
+def wait_jwks_refetch_allowed(stack, timeout: float = 10.0) -> None:
+    """Wait until the webhook's Atlas adapter would refetch its JWKS for a kid it does not know
+    (its rate limit is ``ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS``, 1 s in the test stack)."""
+    adapter = atlas_adapter(stack)
+    wait_until(lambda: adapter._may_fetch(time.time()), timeout)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
 
-from .conftest import event_for, item, output_versions, wait_status, wait_until
+from .conftest import event_for, item, output_versions, wait_ingest_settled, wait_status, wait_until
 
 
 def body(source_image, provider="wavespeed", **change):
@@ -43,9 +42,8 @@ def test_a_late_callback_and_an_out_of_order_one_do_not_move_the_job_backwards(s
     stack.simulator.set_faults(callback="out_of_order", late_seconds=0.5)  # completed, then a signed "processing"
     job_id = client.create_job(body(source_image)).json()["job_id"]
     done = wait_status(stack, job_id, "succeeded", "failed")
-    task_id = done["provider_task_id"]
-    wait_until(lambda: len([c for c in stack.simulator.callbacks if c["task_id"] == task_id]) >= 2)
-    time.sleep(0.5)
+    # both callbacks answered, and anything they queued has been ingested
+    wait_ingest_settled(stack, task_id=done["provider_task_id"], callbacks=2)
     after = item(stack, job_id)
     assert after["status"] == "succeeded" and after["outputs"] == done["outputs"]
     assert output_versions(stack, job_id) == {f"outputs/{job_id}/{i:02d}.png": 1 for i in range(2)}

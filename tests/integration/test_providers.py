@@ -1,15 +1,14 @@
 """Every seed provider × model through the whole local stack, and each provider's callback security.
 
-Signatures in these tests are made independently of the code under test: WaveSpeed's ``v3``
-HMAC from the documented recipe with ``hmac``, Atlas Cloud's Ed25519 with a key generated here
-and signed by ``cryptography``; evolink signs nothing, so its token and its task API are tested.
+Signatures in these tests are made independently of the code under test, by
+``tests.support.signing``: WaveSpeed's ``v3`` HMAC from the documented recipe, Atlas Cloud's
+Ed25519 with a key generated in the test (and published by the simulator's JWKS); evolink signs
+nothing, so its token and its task API are tested.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import io
 import json
 import time
@@ -17,10 +16,20 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
-from .conftest import event_for, item, output_versions, wait_status, wait_until
+from tests.support.signing import AtlasSigner, wavespeed_headers
+
+from .conftest import (
+    atlas_adapter,
+    deliveries,
+    event_for,
+    item,
+    output_versions,
+    wait_ingest_settled,
+    wait_jwks_refetch_allowed,
+    wait_status,
+)
 
 PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
 MODELS = ["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
@@ -68,22 +77,12 @@ def waiting_job(stack, client, source_image, provider):
     return job_id, task, f"{stack.api_url}{url.path}", parse_qs(url.query)["token"][0]
 
 
-def wavespeed_sign(secret, webhook_id, timestamp, body):
-    key = secret.removeprefix("whsec_").encode()
-    return "v3," + hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-
-
-def atlas_sign(private_key, timestamp, body):
-    raw = private_key.sign(f"{timestamp}.".encode() + body)
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 class Callbacks:
     """Builds each provider's callback (body + headers) for a finished simulator task."""
 
     def __init__(self, stack, provider, task):
         self.stack, self.provider, self.task = stack, provider, task
-        self.atlas_key: Ed25519PrivateKey | None = None
+        self.atlas: AtlasSigner | None = None
 
     def body(self) -> bytes:
         t = self.task
@@ -100,23 +99,21 @@ class Callbacks:
                            "results": t["outputs"], "progress": 100}).encode()
 
     def headers(self, body: bytes, timestamp: int | None = None, *, secret: str | None = None,
-                key: Ed25519PrivateKey | None = None, kid: str | None = None) -> dict:
-        ts = str(timestamp or int(time.time()))
+                signer: AtlasSigner | None = None) -> dict:
+        """Signed headers (timestamp defaults to now); ``secret``/``signer`` replace the trusted ones."""
         if self.provider == "wavespeed":
             secret = secret or self.stack.keys["wavespeed"]["webhook_secret"]
-            return {"webhook-id": "wh-forge", "webhook-timestamp": ts,
-                    "webhook-signature": wavespeed_sign(secret, "wh-forge", ts, body)}
+            return wavespeed_headers(secret, body, webhook_id="wh-forge", timestamp=timestamp)
         if self.provider == "atlascloud":
-            return {"X-AtlasCloud-Webhook-Event": "image.task.terminal", "X-AtlasCloud-Webhook-Id": "wh-forge",
-                    "X-AtlasCloud-Webhook-Timestamp": ts, "X-AtlasCloud-Webhook-Key-Id": kid or self.kid,
-                    "X-AtlasCloud-Webhook-Signature-Ed25519": atlas_sign(key or self.atlas_key, ts, body)}
+            return (signer or self.atlas).headers(body, timestamp=timestamp, webhook_id="wh-forge")
         return {}
 
     def trust_test_key(self) -> None:
-        """Atlas: the provider starts signing with a key made here (published in its JWKS)."""
-        self.atlas_key = Ed25519PrivateKey.generate()
-        self.kid = self.stack.simulator.rotate_atlas_key(self.atlas_key, kid=f"test-{time.time_ns()}")
-        time.sleep(1.1)  # ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS=1 in the test stack
+        """Atlas: the provider starts signing with a key made here (published in its JWKS), and the
+        webhook is allowed to refetch the JWKS when that key's kid first arrives."""
+        self.atlas = AtlasSigner()
+        self.stack.simulator.rotate_atlas_key(self.atlas.key, kid=self.atlas.kid)
+        wait_jwks_refetch_allowed(self.stack)
 
 
 def post(url, token, body, headers):
@@ -125,25 +122,25 @@ def post(url, token, body, headers):
 
 
 def forgeries(provider: str, callbacks: Callbacks, token: str, body: bytes):
-    """(label, token, body, headers) for each way a callback can be forged at ``provider``.
+    """(label, token, body, headers, expected error code) for each way a callback can be forged at ``provider``.
 
     Timestamps are taken when each forgery is made (the generator runs while earlier ones are sent)
     and sit 30 s beyond the 300 s tolerance."""
-    yield "wrong token", "A" * 43, body, callbacks.headers(body)
-    yield "no token", None, body, callbacks.headers(body)
+    yield "wrong token", "A" * 43, body, callbacks.headers(body), "token_invalid"
+    yield "no token", None, body, callbacks.headers(body), "token_invalid"
     if provider == "evolink":
         return  # evolink signs nothing: the token is the authentication
     altered = body.replace(b'"completed"', b'"failed"')
     assert altered != body
-    yield "body altered after signing", token, altered, callbacks.headers(body)
-    yield "stale timestamp", token, body, callbacks.headers(body, int(time.time()) - 330)
-    yield "future timestamp", token, body, callbacks.headers(body, int(time.time()) + 330)
+    yield "body altered after signing", token, altered, callbacks.headers(body), "signature_invalid"
+    yield "stale timestamp", token, body, callbacks.headers(body, int(time.time()) - 330), "timestamp_out_of_range"
+    yield "future timestamp", token, body, callbacks.headers(body, int(time.time()) + 330), "timestamp_out_of_range"
     if provider == "wavespeed":
-        yield "bad signature", token, body, callbacks.headers(body, secret="whsec_not-the-secret")
+        yield "bad signature", token, body, callbacks.headers(body, secret="whsec_not-the-secret"), "signature_invalid"
     else:
-        yield "bad signature", token, body, callbacks.headers(body, key=Ed25519PrivateKey.generate())
-        yield "unknown key id", token, body, callbacks.headers(body, key=Ed25519PrivateKey.generate(),
-                                                               kid="kid-nobody-published")
+        impostor, stranger = AtlasSigner(callbacks.atlas.kid), AtlasSigner("kid-nobody-published")
+        yield "bad signature", token, body, callbacks.headers(body, signer=impostor), "signature_invalid"
+        yield "unknown key id", token, body, callbacks.headers(body, signer=stranger), "key_unknown"
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -155,9 +152,10 @@ def test_forged_callbacks_get_401_and_change_nothing_then_a_valid_one_succeeds(s
     body = callbacks.body()
     before = item(stack, job_id)
     labels = []
-    for label, forged_token, forged_body, headers in forgeries(provider, callbacks, token, body):
+    for label, forged_token, forged_body, headers, code in forgeries(provider, callbacks, token, body):
         answer = post(url, forged_token, forged_body, headers)
         assert answer.status_code == 401, (label, answer.text)
+        assert answer.json()["error"]["code"] == code, (label, answer.text)  # refused for the stated reason
         assert item(stack, job_id) == before, label
         labels.append(label)
     assert len(labels) == {"wavespeed": 6, "atlascloud": 7, "evolink": 2}[provider]
@@ -182,11 +180,11 @@ def test_evolink_outputs_come_from_its_task_api_not_from_the_callback_body(stack
 
 
 def test_atlas_key_rotation_refetches_the_jwks_once(stack, client, source_image):
-    adapter = stack.functions["WebhookFunction"].module.svc.providers["atlascloud"]
+    adapter = atlas_adapter(stack)
     job_id = client.create_job(body_for(source_image, "atlascloud", max_images=1)).json()["job_id"]
     assert wait_status(stack, job_id, "succeeded", "failed")["status"] == "succeeded"
     fetches = adapter.jwks_fetches
-    time.sleep(1.1)
+    wait_jwks_refetch_allowed(stack)  # else the new kid would be refused until the rate limit allows a refetch
     stack.simulator.rotate_atlas_key()
     job_id = client.create_job(body_for(source_image, "atlascloud", max_images=1)).json()["job_id"]
     assert wait_status(stack, job_id, "succeeded", "failed")["status"] == "succeeded"
@@ -203,10 +201,9 @@ def test_a_callback_repeated_three_times_stores_the_outputs_once(stack, client, 
     done = wait_status(stack, job_id, "succeeded", "failed")
     assert done["status"] == "succeeded"
     task_id = done["provider_task_id"]
-    deliveries = lambda: [c for c in stack.simulator.callbacks if c["task_id"] == task_id]  # noqa: E731
-    wait_until(lambda: len(deliveries()) >= 3)
-    assert all(200 <= (c["status"] or 0) < 300 for c in deliveries())
-    time.sleep(0.5)  # give a wrongly queued second ingest time to show itself
+    # all three deliveries answered, and any ingest they queued has run: a second one would show in S3 now
+    wait_ingest_settled(stack, task_id, callbacks=3)
+    assert all(200 <= (c["status"] or 0) < 300 for c in deliveries(stack, task_id))
     assert output_versions(stack, job_id) == {f"outputs/{job_id}/{i:02d}.png": 1 for i in range(2)}
     assert event_for(stack, job_id)["detail-type"] == "Job Succeeded"
 

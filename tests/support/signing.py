@@ -50,17 +50,21 @@ class AtlasSigner:
         self.kid = kid or "test-" + secrets.token_hex(6)
         self.key = key or Ed25519PrivateKey.generate()
 
-    def signature(self, timestamp: int | str, body: bytes) -> str:
-        return b64url(self.key.sign(f"{timestamp}.".encode() + body))
+    def signature(self, timestamp: int | str, body: bytes, *, padded: bool = False) -> str:
+        """base64url of the Ed25519 signature over ``f"{timestamp}." + body`` (``padded``: keep the ``=``)."""
+        raw = self.key.sign(f"{timestamp}.".encode() + body)
+        return base64.urlsafe_b64encode(raw).decode("ascii") if padded else b64url(raw)
 
     def headers(self, body: bytes, *, timestamp: int | str | None = None, kid: str | None = None,
+                webhook_id: str | None = None, padded: bool = False,
                 signature_header: str = "X-AtlasCloud-Webhook-Signature-Ed25519") -> dict[str, str]:
-        """The headers Atlas Cloud sends with ``body``; ``signature_header`` may be the bare
-        ``X-AtlasCloud-Webhook-Signature`` the signature is expected to move to."""
+        """The headers Atlas Cloud sends with ``body`` (timestamp defaults to now); ``signature_header``
+        may be the bare ``X-AtlasCloud-Webhook-Signature`` the signature is expected to move to."""
         ts = str(int(time.time()) if timestamp is None else timestamp)
         return {"content-type": "application/json", "X-AtlasCloud-Webhook-Event": "image.task.terminal",
-                "X-AtlasCloud-Webhook-Id": "evt_" + secrets.token_hex(8), "X-AtlasCloud-Webhook-Timestamp": ts,
-                "X-AtlasCloud-Webhook-Key-Id": kid or self.kid, signature_header: self.signature(ts, body)}
+                "X-AtlasCloud-Webhook-Id": webhook_id or "evt_" + secrets.token_hex(8),
+                "X-AtlasCloud-Webhook-Timestamp": ts, "X-AtlasCloud-Webhook-Key-Id": kid or self.kid,
+                signature_header: self.signature(ts, body, padded=padded)}
 
     def jwk(self) -> dict:
         raw = self.key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

@@ -55,30 +55,77 @@ class FakeWaveSpeed:
                                          "data": {"id": task_id, "status": "created", "outputs": []}})
 
 
-@pytest.fixture
-def aws(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    for local_only in ("AWS_ENDPOINT_URL", "ALLOW_LOOPBACK_HTTP", "S3_ADDRESSING_STYLE", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(local_only, raising=False)
-    with mock_aws():
-        session = boto3.session.Session(region_name="us-east-1")
-        resources = create_resources(
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+           # the per-test cleanup purges every queue: let moto purge the same queue again within 60 s
+           "MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR": "false"}
+LOCAL_ONLY_ENV = ("AWS_ENDPOINT_URL", "ALLOW_LOOPBACK_HTTP", "S3_ADDRESSING_STYLE", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+
+
+class MotoStack:
+    """The template's resources in ``mock_aws``, created once; ``empty()`` clears their contents."""
+
+    def __init__(self, session: boto3.session.Session):
+        self.session = session
+        self.resources = create_resources(
             session, load_template(),
             {"PublicBaseUrl": "https://hooks.test", "WaveSpeedBaseUrl": "https://ws.test"},
             secret_value={"wavespeed": {"api_key": WS_KEY, "webhook_secret": WS_SECRET},
                           "atlascloud": {"api_key": "atlas-unit-key"}, "evolink": {"api_key": "evolink-unit-key"}},
         )
+        self.dynamodb, self.sqs, self.s3 = session.resource("dynamodb"), session.client("sqs"), session.client("s3")
         # observe the bus: every event is copied to a queue
-        sqs, events = session.client("sqs"), session.client("events")
-        tap = sqs.create_queue(QueueName="tap")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        bus = resources.names["JobsBus"]
+        events = session.client("events")
+        tap = self.sqs.create_queue(QueueName="tap")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bus = self.resources.names["JobsBus"]
         events.put_rule(Name="tap", EventBusName=bus, EventPattern=json.dumps({"source": ["seedream.jobs"]}))
         events.put_targets(Rule="tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
-        resources.tap_url = tap
-        yield session, resources
+        self.resources.tap_url = tap
+
+    def empty(self) -> None:
+        """Every table, queue (the tap included) and bucket in the mock emptied; the resources stay."""
+        for table in self.dynamodb.tables.all():
+            keys = [k["AttributeName"] for k in table.key_schema]
+            names = {f"#k{i}": key for i, key in enumerate(keys)}
+            with table.batch_writer() as batch:
+                for page in self.dynamodb.meta.client.get_paginator("scan").paginate(
+                        TableName=table.name, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names):
+                    for found in page["Items"]:
+                        batch.delete_item(Key={key: found[key] for key in keys})
+        for url in self.sqs.list_queues().get("QueueUrls", []):
+            self.sqs.purge_queue(QueueUrl=url)
+        for bucket in self.s3.list_buckets()["Buckets"]:
+            for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=bucket["Name"]):
+                objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                           for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+                if objects:
+                    self.s3.delete_objects(Bucket=bucket["Name"], Delete={"Objects": objects, "Quiet": True})
+
+
+@pytest.fixture(scope="package")
+def moto_stack():
+    """``mock_aws`` started once for ``tests/unit``, with the template's resources and a bus tap queue.
+
+    Package scope, not session: moto's backends live in this process, and the integration stack's
+    moto server would share them (same account, same resource names), so the mock must be gone
+    before ``tests/integration`` starts. The environment it needs is set here for the same span
+    (``monkeypatch`` is per test) and restored afterwards."""
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in AWS_ENV.items():
+            env.setenv(key, value)
+        for local_only in LOCAL_ONLY_ENV:
+            env.delenv(local_only, raising=False)
+        with mock_aws():
+            yield MotoStack(boto3.session.Session(region_name="us-east-1"))
+
+
+@pytest.fixture
+def aws(moto_stack):
+    """``(session, resources)`` of the shared mock, emptied first: every test starts with empty tables,
+    queues (the tap included) and bucket."""
+    moto_stack.empty()
+    return moto_stack.session, moto_stack.resources
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import io
 import json
 import time
@@ -15,18 +14,13 @@ from PIL import Image
 from seedream import jobs
 from seedream.errors import InvalidRequest, OutputUnavailable, ProviderUnavailable, Unauthorized
 from seedream.models import IngestMessage
+from tests.support.signing import wavespeed_headers, wavespeed_signature
 
 from .conftest import WS_SECRET, png_bytes, queue_bodies, tap_events
 
 BODY = {"provider": "wavespeed", "model": "seedream-v4.5", "prompt": "Generate a series of 2 images of the cup",
         "images": ["https://images.test/cup.jpg"], "max_images": 2, "size": "1024*1536",
         "metadata": {"sku": "CUP-1"}}
-
-
-def independent_signature(webhook_id: str, timestamp: str, body: bytes) -> str:
-    """WaveSpeed's documented recipe, written out here rather than imported: key = secret minus whsec_, as text."""
-    key = WS_SECRET[len("whsec_"):].encode()
-    return "v3," + hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 def callback(svc, provider_http, job_id, *, status="completed", outputs=None, token=None, body_override=None,
@@ -39,9 +33,9 @@ def callback(svc, provider_http, job_id, *, status="completed", outputs=None, to
                "outputs": outputs if outputs is not None else [], "has_nsfw_contents": [False] * len(outputs or []),
                "error": "" if status == "completed" else "boom", "urls": {"get": "x"}, "created_at": "2026-11-21T00:00:00Z"}
     body = body_override if body_override is not None else json.dumps(payload).encode()
-    timestamp = timestamp or str(int(time.time()))
-    headers = {"webhook-id": "wh-1", "webhook-timestamp": timestamp,
-               "webhook-signature": signature or independent_signature("wh-1", timestamp, body)}
+    headers = wavespeed_headers(WS_SECRET, body, webhook_id="wh-1", timestamp=timestamp)
+    if signature is not None:
+        headers["webhook-signature"] = signature
     return jobs.record_callback(svc, "wavespeed", job_id, token, headers, body)
 
 
@@ -158,7 +152,7 @@ def test_rejected_callback_changes_nothing(svc, provider_http, kind):
     kwargs = {
         "token": {"token": "not-the-token"},
         "signature": {"signature": "v3," + "0" * 64},
-        "altered_body": {"signature": independent_signature("wh-1", str(now), b'{"id":"pred-1"}')},
+        "altered_body": {"signature": wavespeed_signature(WS_SECRET, "wh-1", str(now), b'{"id":"pred-1"}')},
         "stale": {"timestamp": str(now - 301)},
         "future": {"timestamp": str(now + 301)},
         "missing": {"signature": " "},

@@ -1,26 +1,24 @@
 """Atlas Cloud and evolink adapters: submit shapes, Atlas Ed25519/JWKS verification, callbacks, evolink re-read.
 
-Provider HTTP is faked with ``httpx.MockTransport``. Atlas signatures are made here with
-``cryptography`` directly (not with the adapter's helpers), so the test is independent of it.
+Provider HTTP is faked with ``httpx.MockTransport``. Atlas signatures and the JWKS come from
+``tests.support.signing`` (never from the adapter's helpers), so the test is independent of it.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from seedream.errors import InvalidRequest, ProviderRejected, ProviderUnavailable, Unauthorized
 from seedream.models import CompletionNotice, JobRequest
 from seedream.providers.atlascloud import AtlasCloud
 from seedream.providers.base import NotTerminal, check_limits, estimated_cost_usd
 from seedream.providers.evolink import Evolink
+from tests.support.signing import AtlasSigner, b64url
 
-NOW = 1_763_700_000.0
+NOW = 1_763_700_000
 CALLBACK = "https://hooks.example.com/v1/callbacks/atlascloud/job-1?token=secret-token"
 IMAGES = ["https://img.example.com/a.png", "https://img.example.com/b.png"]
 
@@ -42,25 +40,19 @@ def job(model: str = "seedream-v4", **overrides) -> JobRequest:
     return JobRequest(**fields)
 
 
-def b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 class FakeAtlas:
-    """A fake Atlas Cloud: records requests, serves a JWKS that tests can rotate."""
+    """A fake Atlas Cloud: records requests, serves a JWKS of ``signers`` that tests can rotate."""
 
     def __init__(self):
         self.requests: list[httpx.Request] = []
-        self.keys: dict[str, Ed25519PrivateKey] = {"k1": Ed25519PrivateKey.generate()}
+        self.k1 = AtlasSigner("k1")
+        self.signers: list[AtlasSigner] = [self.k1]
         self.jwks_status = 200
         self.submit_reply: tuple[int, object] = (200, {"code": 200, "data": {"id": "pred-123", "status": "created"}})
 
     def jwks(self) -> dict:
-        return {"keys": [
-            {"kty": "OKP", "crv": "Ed25519", "kid": kid, "alg": "EdDSA", "use": "sig",
-             "x": b64url(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))}
-            for kid, key in self.keys.items()
-        ]}
+        first, *others = self.signers
+        return first.jwks(*others)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -73,17 +65,6 @@ class FakeAtlas:
 
     def jwks_requests(self) -> int:
         return sum(r.url.path.endswith("/jwks.json") for r in self.requests)
-
-
-def sign(key: Ed25519PrivateKey, kid: str, body: bytes, timestamp: int | float, *, padded: bool = False) -> dict:
-    signature = base64.urlsafe_b64encode(key.sign(f"{int(timestamp)}.".encode() + body)).decode()
-    return {
-        "X-AtlasCloud-Webhook-Id": "wh-1",
-        "X-AtlasCloud-Webhook-Timestamp": str(int(timestamp)),
-        "X-AtlasCloud-Webhook-Key-Id": kid,
-        "X-AtlasCloud-Webhook-Signature-Ed25519": signature if padded else signature.rstrip("="),
-        "X-AtlasCloud-Webhook-Event": "image.task.terminal",
-    }
 
 
 def atlas_body(status: str = "completed", outputs: list[str] | None = None, **extra) -> bytes:
@@ -159,10 +140,10 @@ def test_atlas_prices_and_limits(monkeypatch):
 # -- Atlas Cloud: signature -----------------------------------------------------------------
 def test_atlas_valid_callback_verifies_and_jwks_is_cached(fake, atlas):
     body = atlas_body()
-    atlas.verify_callback(sign(fake.keys["k1"], "k1", body, NOW), body, NOW)
-    atlas.verify_callback(sign(fake.keys["k1"], "k1", body, NOW + 1), body, NOW + 1)
+    atlas.verify_callback(fake.k1.headers(body, timestamp=NOW), body, NOW)
+    atlas.verify_callback(fake.k1.headers(body, timestamp=NOW + 1), body, NOW + 1)
     # padded base64url and lower-cased header names are accepted too
-    lowered = {k.lower(): v for k, v in sign(fake.keys["k1"], "k1", body, NOW, padded=True).items()}
+    lowered = {k.lower(): v for k, v in fake.k1.headers(body, timestamp=NOW, padded=True).items()}
     atlas.verify_callback(lowered, body, NOW + 2)
     assert atlas.jwks_fetches == 1 == fake.jwks_requests()
     jwks_request = next(r for r in fake.requests if r.url.path.endswith("/jwks.json"))
@@ -180,21 +161,21 @@ def test_atlas_jwks_url_is_configurable(fake):
     adapter = AtlasCloud(httpx.Client(transport=httpx.MockTransport(handler)), lambda: {"api_key": "k"},
                          jwks_url="https://keys.example.com/jwks.json")
     body = atlas_body()
-    adapter.verify_callback(sign(fake.keys["k1"], "k1", body, NOW), body, NOW)
+    adapter.verify_callback(fake.k1.headers(body, timestamp=NOW), body, NOW)
     assert seen == ["https://keys.example.com/jwks.json"]
 
 
 def test_atlas_wrong_signature(fake, atlas):
     body = atlas_body()
-    other = Ed25519PrivateKey.generate()
+    impostor = AtlasSigner("k1")  # the published kid, another key
     with pytest.raises(Unauthorized) as err:
-        atlas.verify_callback(sign(other, "k1", body, NOW), body, NOW)
+        atlas.verify_callback(impostor.headers(body, timestamp=NOW), body, NOW)
     assert err.value.code == "signature_invalid"
 
 
 def test_atlas_body_altered_after_signing(fake, atlas):
     body = atlas_body()
-    headers = sign(fake.keys["k1"], "k1", body, NOW)
+    headers = fake.k1.headers(body, timestamp=NOW)
     altered = atlas_body(outputs=["https://evil.example.com/x.png"])
     with pytest.raises(Unauthorized) as err:
         atlas.verify_callback(headers, altered, NOW)
@@ -203,7 +184,7 @@ def test_atlas_body_altered_after_signing(fake, atlas):
 
 def test_atlas_timestamp_is_part_of_the_signature(fake, atlas):
     body = atlas_body()
-    headers = sign(fake.keys["k1"], "k1", body, NOW) | {"X-AtlasCloud-Webhook-Timestamp": str(int(NOW) + 5)}
+    headers = fake.k1.headers(body, timestamp=NOW) | {"X-AtlasCloud-Webhook-Timestamp": str(int(NOW) + 5)}
     with pytest.raises(Unauthorized) as err:
         atlas.verify_callback(headers, body, NOW)
     assert err.value.code == "signature_invalid"
@@ -212,7 +193,7 @@ def test_atlas_timestamp_is_part_of_the_signature(fake, atlas):
 @pytest.mark.parametrize("signature", ["not base64 !!", b64url(b"x" * 63), b64url(b"x" * 65)])
 def test_atlas_malformed_signature(fake, atlas, signature):
     body = atlas_body()
-    headers = sign(fake.keys["k1"], "k1", body, NOW) | {"X-AtlasCloud-Webhook-Signature-Ed25519": signature}
+    headers = fake.k1.headers(body, timestamp=NOW) | {"X-AtlasCloud-Webhook-Signature-Ed25519": signature}
     with pytest.raises(Unauthorized) as err:
         atlas.verify_callback(headers, body, NOW)
     assert err.value.code == "signature_invalid"
@@ -223,7 +204,7 @@ def test_atlas_malformed_signature(fake, atlas, signature):
 def test_atlas_stale_and_future_timestamps(fake, atlas, skew):
     body = atlas_body()
     with pytest.raises(Unauthorized) as err:
-        atlas.verify_callback(sign(fake.keys["k1"], "k1", body, NOW + skew), body, NOW)
+        atlas.verify_callback(fake.k1.headers(body, timestamp=NOW + skew), body, NOW)
     assert err.value.code == "timestamp_out_of_range"
     assert atlas.jwks_fetches == 0
 
@@ -231,14 +212,14 @@ def test_atlas_stale_and_future_timestamps(fake, atlas, skew):
 @pytest.mark.parametrize("skew", [-300, 300])
 def test_atlas_timestamps_at_the_edge_pass(fake, atlas, skew):
     body = atlas_body()
-    atlas.verify_callback(sign(fake.keys["k1"], "k1", body, NOW + skew), body, NOW)
+    atlas.verify_callback(fake.k1.headers(body, timestamp=NOW + skew), body, NOW)
 
 
 @pytest.mark.parametrize("missing", ["X-AtlasCloud-Webhook-Timestamp", "X-AtlasCloud-Webhook-Key-Id",
                                      "X-AtlasCloud-Webhook-Signature-Ed25519"])
 def test_atlas_missing_headers(fake, atlas, missing):
     body = atlas_body()
-    headers = sign(fake.keys["k1"], "k1", body, NOW)
+    headers = fake.k1.headers(body, timestamp=NOW)
     del headers[missing]
     with pytest.raises(Unauthorized) as err:
         atlas.verify_callback(headers, body, NOW)
@@ -247,46 +228,47 @@ def test_atlas_missing_headers(fake, atlas, missing):
 
 def test_atlas_unknown_kid(fake, atlas):
     body = atlas_body()
-    stranger = Ed25519PrivateKey.generate()
+    stranger = AtlasSigner("k-unknown")
     with pytest.raises(Unauthorized) as err:
-        atlas.verify_callback(sign(stranger, "k-unknown", body, NOW), body, NOW)
+        atlas.verify_callback(stranger.headers(body, timestamp=NOW), body, NOW)
     assert err.value.code == "key_unknown"
     assert atlas.jwks_fetches == 1  # the first fetch is fresh: no immediate second fetch
 
 
 def test_atlas_key_rotation_refetches_exactly_once(fake, atlas):
     body = atlas_body()
-    atlas.verify_callback(sign(fake.keys["k1"], "k1", body, NOW), body, NOW)
+    atlas.verify_callback(fake.k1.headers(body, timestamp=NOW), body, NOW)
     assert atlas.jwks_fetches == 1
-    fake.keys = {"k1": fake.keys["k1"], "k2": Ed25519PrivateKey.generate()}  # Atlas rotates
+    k2 = AtlasSigner("k2")
+    fake.signers.append(k2)  # Atlas rotates
     later = NOW + 120
-    atlas.verify_callback(sign(fake.keys["k2"], "k2", body, later), body, later)
+    atlas.verify_callback(k2.headers(body, timestamp=later), body, later)
     assert atlas.jwks_fetches == 2 == fake.jwks_requests()
-    atlas.verify_callback(sign(fake.keys["k2"], "k2", body, later + 1), body, later + 1)
-    atlas.verify_callback(sign(fake.keys["k1"], "k1", body, later + 2), body, later + 2)
+    atlas.verify_callback(k2.headers(body, timestamp=later + 1), body, later + 1)
+    atlas.verify_callback(fake.k1.headers(body, timestamp=later + 2), body, later + 2)
     assert atlas.jwks_fetches == 2
 
 
 def test_atlas_unknown_kids_are_rate_limited(fake, atlas):
     body = atlas_body()
-    atlas.verify_callback(sign(fake.keys["k1"], "k1", body, NOW), body, NOW)
-    forger = Ed25519PrivateKey.generate()
+    atlas.verify_callback(fake.k1.headers(body, timestamp=NOW), body, NOW)
+    forger = AtlasSigner()
     start = NOW + 100
     with pytest.raises(Unauthorized) as err:
-        atlas.verify_callback(sign(forger, "random-1", body, start), body, start)
+        atlas.verify_callback(forger.headers(body, timestamp=start, kid="random-1"), body, start)
     assert err.value.code == "key_unknown"
     assert atlas.jwks_fetches == 2  # one refetch for the unknown kid
     for i in range(20):  # a flood of forged kids inside the next 60 s
         t = start + 1 + i * 2.5
         with pytest.raises(Unauthorized) as err:
-            atlas.verify_callback(sign(forger, f"random-{i + 2}", body, t), body, t)
+            atlas.verify_callback(forger.headers(body, timestamp=int(t), kid=f"random-{i + 2}"), body, t)
         assert err.value.code == "key_unknown"
     assert atlas.jwks_fetches == 2 == fake.jwks_requests()
     # known keys keep verifying during the flood
-    atlas.verify_callback(sign(fake.keys["k1"], "k1", body, start + 30), body, start + 30)
+    atlas.verify_callback(fake.k1.headers(body, timestamp=start + 30), body, start + 30)
     # after the interval, one more refetch is allowed
     with pytest.raises(Unauthorized):
-        atlas.verify_callback(sign(forger, "random-x", body, start + 60), body, start + 60)
+        atlas.verify_callback(forger.headers(body, timestamp=start + 60, kid="random-x"), body, start + 60)
     assert atlas.jwks_fetches == 3
 
 
@@ -305,16 +287,16 @@ def test_atlas_jwks_failure_is_unverifiable(fake, failure):
                          jwks_min_refresh_seconds=60)
     body = atlas_body()
     with pytest.raises(Unauthorized) as err:
-        adapter.verify_callback(sign(fake.keys["k1"], "k1", body, NOW), body, NOW)
+        adapter.verify_callback(fake.k1.headers(body, timestamp=NOW), body, NOW)
     assert err.value.code == "signature_unverifiable"
     assert err.value.http_status == 401
     # a failed fetch is rate-limited too, then retried once the interval has passed
     with pytest.raises(Unauthorized) as err:
-        adapter.verify_callback(sign(fake.keys["k1"], "k1", body, NOW + 10), body, NOW + 10)
+        adapter.verify_callback(fake.k1.headers(body, timestamp=NOW + 10), body, NOW + 10)
     assert err.value.code == "signature_unverifiable"
     assert adapter.jwks_fetches == 1
     with pytest.raises(Unauthorized):
-        adapter.verify_callback(sign(fake.keys["k1"], "k1", body, NOW + 61), body, NOW + 61)
+        adapter.verify_callback(fake.k1.headers(body, timestamp=NOW + 61), body, NOW + 61)
     assert adapter.jwks_fetches == 2
 
 
@@ -322,16 +304,16 @@ def test_atlas_jwks_recovers_after_failure(fake, atlas):
     fake.jwks_status = 503
     body = atlas_body()
     with pytest.raises(Unauthorized):
-        atlas.verify_callback(sign(fake.keys["k1"], "k1", body, NOW), body, NOW)
+        atlas.verify_callback(fake.k1.headers(body, timestamp=NOW), body, NOW)
     fake.jwks_status = 200
-    atlas.verify_callback(sign(fake.keys["k1"], "k1", body, NOW + 60), body, NOW + 60)
+    atlas.verify_callback(fake.k1.headers(body, timestamp=NOW + 60), body, NOW + 60)
     assert atlas.jwks_fetches == 2
 
 
 # -- Atlas Cloud: callback ------------------------------------------------------------------
 def test_atlas_parse_success(fake, atlas):
     body = atlas_body(outputs=["https://cdn.atlascloud.ai/o/1.png", "https://cdn.atlascloud.ai/o/2.png"])
-    notice = atlas.parse_callback(sign(fake.keys["k1"], "k1", body, NOW), body)
+    notice = atlas.parse_callback(fake.k1.headers(body, timestamp=NOW, webhook_id="wh-1"), body)
     assert notice == CompletionNotice(
         provider="atlascloud", provider_task_id="pred-123", status="succeeded", provider_status="completed",
         output_urls=["https://cdn.atlascloud.ai/o/1.png", "https://cdn.atlascloud.ai/o/2.png"], nsfw=[],
@@ -462,16 +444,12 @@ def test_evolink_prices_configurable(monkeypatch):
     assert adapter.limits("seedream-v5.0-lite").price_per_image_usd == 0.025
 
 
-def test_evolink_verify_is_a_no_op(evolink):
-    assert evolink.verify_callback({}, b"anything", NOW) is None
-
-
 def test_evolink_parse_callback_ignores_body_results(evolink):
     body = json.dumps({"id": "task-unified-1", "status": "completed",
                        "results": ["https://evil.example.com/planted.png"]}).encode()
     notice = evolink.parse_callback({}, body)
-    assert (notice.provider_task_id, notice.status, notice.provider_status) == ("task-unified-1", "succeeded",
-                                                                                 "completed")
+    assert (notice.provider, notice.provider_task_id, notice.status, notice.provider_status) == (
+        "evolink", "task-unified-1", "succeeded", "completed")
     assert notice.output_urls == []
 
 
@@ -550,8 +528,3 @@ def test_submit_connect_error():
         with pytest.raises(ProviderUnavailable):
             adapter.submit(job(), IMAGES, CALLBACK)
 
-
-def test_readme_strings():
-    for cls in (AtlasCloud, Evolink):
-        assert cls.callback_mechanism and cls.signature_scheme
-    assert (AtlasCloud.name, Evolink.name) == ("atlascloud", "evolink")

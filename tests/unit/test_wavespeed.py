@@ -1,4 +1,4 @@
-"""WaveSpeed's v3 signature, checked against signatures computed here from the documented recipe."""
+"""WaveSpeed's v3 signature, checked against signatures made by the independent recipe in ``tests/support``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from seedream.errors import Unauthorized
 from seedream.providers.base import NotTerminal
 from seedream.providers.wavespeed import WaveSpeed, verify
+from tests.support.signing import wavespeed_signature
 
 SECRET = "whsec_c2VjcmV0LWJ5dGVz"  # base64 of "secret-bytes": WaveSpeed uses the text, not the decoded bytes
 BODY = json.dumps({"id": "p1", "status": "completed", "outputs": ["https://cdn.test/0.png"],
@@ -19,15 +20,11 @@ BODY = json.dumps({"id": "p1", "status": "completed", "outputs": ["https://cdn.t
 NOW = 1_795_255_215
 
 
-def recipe(secret: str, webhook_id: str, timestamp: str, body: bytes) -> str:
-    key = secret[len("whsec_"):].encode("utf-8")
-    return "v3," + hmac.new(key, webhook_id.encode() + b"." + timestamp.encode() + b"." + body,
-                            hashlib.sha256).hexdigest()
+SIGNATURE = wavespeed_signature(SECRET, "wh-1", str(NOW), BODY)
 
 
 def headers(**change):
-    base = {"webhook-id": "wh-1", "webhook-timestamp": str(NOW), "webhook-signature": recipe(SECRET, "wh-1", str(NOW), BODY)}
-    return base | change
+    return {"webhook-id": "wh-1", "webhook-timestamp": str(NOW), "webhook-signature": SIGNATURE} | change
 
 
 def test_a_signature_made_from_the_documented_recipe_verifies():
@@ -60,7 +57,7 @@ def test_bad_callbacks_are_refused_with_a_code(change, body, now, code):
 
 
 def test_several_signatures_one_valid_is_accepted():
-    verify(SECRET, headers(**{"webhook-signature": "v3,deadbeef " + recipe(SECRET, "wh-1", str(NOW), BODY)}), BODY, NOW)
+    verify(SECRET, headers(**{"webhook-signature": "v3,deadbeef " + SIGNATURE}), BODY, NOW)
 
 
 def test_the_webhook_secret_is_fetched_once_when_not_configured():
