@@ -6,7 +6,6 @@ downloads use a stubbed resolver (no request leaves the process).
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from urllib.parse import parse_qs, urlsplit
@@ -15,18 +14,12 @@ import boto3
 import httpx
 import pytest
 from moto import mock_aws
-from PIL import Image
 
 from local.template import create_resources, load_template
+from seedream.settings import Settings
+from seedream.wiring import build_services
 
-WS_KEY = "ws-unit-key"
-WS_SECRET = "whsec_dW5pdC10ZXN0LXNlY3JldA=="  # deliberately base64-looking: it must be used as text
-
-
-def png_bytes(width: int = 64, height: int = 48, color=(200, 80, 40)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buffer, "PNG")
-    return buffer.getvalue()
+from .usecase_helpers import WS_KEY, WS_SECRET
 
 
 class FakeWaveSpeed:
@@ -37,9 +30,11 @@ class FakeWaveSpeed:
         self.submit_status = 200
         self.outputs: dict[str, bytes] = {}
         self.output_status: dict[str, int] = {}
+        self.output_gets: dict[str, int] = {}
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.url.host == "cdn.test":
+            self.output_gets[request.url.path] = self.output_gets.get(request.url.path, 0) + 1
             status = self.output_status.get(request.url.path, 200)
             if status != 200:
                 return httpx.Response(status, text="nope")
@@ -133,45 +128,38 @@ def provider_http():
     return FakeWaveSpeed()
 
 
+EVERY_PART = ("store", "submit_queue", "ingest_queue", "blobs", "bus", "providers", "fetcher")
+
+
 @pytest.fixture
-def svc(aws, provider_http, monkeypatch):
-    from seedream.config import Settings
-    from seedream.fetch import Fetcher
-    from seedream.jobs import Services
-    from seedream.runtime import build_services
-
-    session, resources = aws
-    env = dict(resources.functions["SubmitFunction"].environment)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    settings = Settings.from_env()
-    services: Services = build_services(settings)
-    client = httpx.Client(transport=httpx.MockTransport(provider_http))
-    for adapter in services.providers.values():
-        adapter.client = client
-    services.fetcher = Fetcher(client, max_bytes=1024 * 1024, resolver=lambda host, port: ["93.184.216.34"])
-    services.resources = resources
-    services.session = session
-    return services
+def aws_calls() -> list[str]:
+    """``Service.Operation`` of every AWS call the ``svc`` under test makes, in order."""
+    return []
 
 
-def tap_events(svc) -> list[dict]:
-    sqs = svc.session.client("sqs")
-    found = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=svc.resources.tap_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return found
-        for message in messages:
-            found.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=svc.resources.tap_url, ReceiptHandle=message["ReceiptHandle"])
+@pytest.fixture
+def svc_with(aws, aws_calls):
+    """``svc_with(handler)``: every part of the core wired to the shared mock (its own boto3 session,
+    whose calls are recorded in ``aws_calls``), provider and output HTTP answered by ``handler``
+    (an ``httpx.MockTransport`` handler) and output hosts resolving to a public address."""
+    _, resources = aws
+    settings = Settings.from_env(resources.functions["SubmitFunction"].environment | resources.functions[
+        "WebhookFunction"].environment | resources.functions["ApiFunction"].environment).replace(
+        max_output_bytes=1024 * 1024)
+
+    def build(handler):
+        session = boto3.session.Session(region_name="us-east-1")
+        session.events.register("before-call", lambda model, **_: aws_calls.append(
+            f"{model.service_model.service_id}.{model.name}"))
+        return build_services(settings, EVERY_PART, session=session, http_transport=httpx.MockTransport(handler),
+                              resolver=lambda host, port: ["93.184.216.34"])
+
+    return build
 
 
-def queue_bodies(svc, logical_id: str) -> list[dict]:
-    sqs = svc.session.client("sqs")
-    url = svc.resources.queue_urls[logical_id]
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
-    return [json.loads(m["Body"]) for m in messages]
+@pytest.fixture
+def svc(svc_with, provider_http):
+    return svc_with(provider_http)
 
 
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")

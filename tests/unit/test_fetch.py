@@ -11,7 +11,7 @@ from PIL import Image
 from seedream.errors import OutputRejected, OutputUnavailable
 from seedream.fetch import Fetcher
 
-from .conftest import png_bytes
+from .usecase_helpers import png_bytes
 
 PUBLIC = "93.184.216.34"
 

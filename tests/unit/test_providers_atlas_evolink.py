@@ -12,10 +12,13 @@ import httpx
 import pytest
 
 from seedream.errors import InvalidRequest, ProviderRejected, ProviderUnavailable, Unauthorized
-from seedream.models import CompletionNotice, JobRequest
+from seedream.models.messages import CompletionNotice
+from seedream.models.requests import JobRequest
+from seedream.providers import build_providers
 from seedream.providers.atlascloud import AtlasCloud
-from seedream.providers.base import NotTerminal, check_limits, estimated_cost_usd
+from seedream.providers.base import Http, NotTerminal, check_limits, estimated_cost_usd
 from seedream.providers.evolink import Evolink
+from seedream.settings import Settings
 from tests.support.signing import AtlasSigner, b64url
 
 NOW = 1_763_700_000
@@ -84,7 +87,7 @@ def fake() -> FakeAtlas:
 
 @pytest.fixture
 def atlas(fake: FakeAtlas) -> AtlasCloud:
-    client = httpx.Client(transport=httpx.MockTransport(fake.handler))
+    client = Http(8, transport=httpx.MockTransport(fake.handler))
     return AtlasCloud(client, lambda: {"api_key": "atlas-key"}, jwks_min_refresh_seconds=60)
 
 
@@ -105,7 +108,7 @@ def test_atlas_submit_body_path_headers(fake, atlas, model):
 
 
 def test_atlas_submit_without_seed_and_custom_base(fake):
-    client = httpx.Client(transport=httpx.MockTransport(fake.handler))
+    client = Http(8, transport=httpx.MockTransport(fake.handler))
     adapter = AtlasCloud(client, lambda: {"api_key": "k"}, "http://127.0.0.1:9000/")
     adapter.submit(job(), IMAGES, CALLBACK)
     assert str(fake.requests[0].url) == "http://127.0.0.1:9000/api/v1/model/generateImage"
@@ -118,16 +121,20 @@ def test_atlas_submit_without_id_is_rejected(fake, atlas):
         atlas.submit(job(), IMAGES, CALLBACK)
 
 
-def test_atlas_prices_and_limits(monkeypatch):
-    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
+def configured(env: dict, name: str, handler=lambda r: httpx.Response(500)):
+    """The adapter ``name`` as a function builds it from its environment (``Settings`` → ``build_providers``)."""
+    http = Http(8, transport=httpx.MockTransport(handler))
+    return build_providers(Settings.from_env(env), http, lambda provider: lambda: {"api_key": "k"})[name]
+
+
+def test_atlas_prices_and_limits():
+    client = Http(8, transport=httpx.MockTransport(lambda r: httpx.Response(500)))
     adapter = AtlasCloud(client, lambda: {"api_key": "k"})
     assert adapter.limits("seedream-v4.5").price_per_run_usd == 0.036
     assert estimated_cost_usd(adapter.limits("seedream-v4.5"), 15, 15) == 0.036
     assert adapter.limits("seedream-v4").price_per_run_usd == 0.027
     assert adapter.limits("seedream-v5.0-lite").price_per_run_usd == 0.035
-    monkeypatch.setenv("ATLASCLOUD_V4_PRICE_USD", "0.02")
-    monkeypatch.setenv("ATLASCLOUD_V5_LITE_PRICE_USD", "0.03")
-    adapter = AtlasCloud(client, lambda: {"api_key": "k"})
+    adapter = configured({"ATLASCLOUD_V4_PRICE_USD": "0.02", "ATLASCLOUD_V5_LITE_PRICE_USD": "0.03"}, "atlascloud")
     assert adapter.limits("seedream-v4").price_per_run_usd == 0.02
     assert adapter.limits("seedream-v5.0-lite").price_per_run_usd == 0.03
     limits = adapter.limits("seedream-v4")
@@ -158,7 +165,7 @@ def test_atlas_jwks_url_is_configurable(fake):
         seen.append(str(request.url))
         return httpx.Response(200, json=fake.jwks())
 
-    adapter = AtlasCloud(httpx.Client(transport=httpx.MockTransport(handler)), lambda: {"api_key": "k"},
+    adapter = AtlasCloud(Http(8, transport=httpx.MockTransport(handler)), lambda: {"api_key": "k"},
                          jwks_url="https://keys.example.com/jwks.json")
     body = atlas_body()
     adapter.verify_callback(fake.k1.headers(body, timestamp=NOW), body, NOW)
@@ -283,7 +290,7 @@ def test_atlas_jwks_failure_is_unverifiable(fake, failure):
             return httpx.Response(200, text="<html>")
         return httpx.Response(200, json={"keys": [{"kty": "RSA", "kid": "k1", "n": "x", "e": "AQAB"}]})
 
-    adapter = AtlasCloud(httpx.Client(transport=httpx.MockTransport(handler)), lambda: {"api_key": "k"},
+    adapter = AtlasCloud(Http(8, transport=httpx.MockTransport(handler)), lambda: {"api_key": "k"},
                          jwks_min_refresh_seconds=60)
     body = atlas_body()
     with pytest.raises(Unauthorized) as err:
@@ -385,7 +392,7 @@ def evo_fake() -> FakeEvolink:
 
 @pytest.fixture
 def evolink(evo_fake: FakeEvolink) -> Evolink:
-    return Evolink(httpx.Client(transport=httpx.MockTransport(evo_fake.handler)), lambda: {"api_key": "evo-key"})
+    return Evolink(Http(8, transport=httpx.MockTransport(evo_fake.handler)), lambda: {"api_key": "evo-key"})
 
 
 @pytest.mark.parametrize("model, provider_model", [
@@ -405,10 +412,9 @@ def test_evolink_submit_body(evo_fake, evolink, model, provider_model):
     }
 
 
-def test_evolink_seed_can_be_turned_off_and_v5_model_configured(evo_fake, monkeypatch):
-    monkeypatch.setenv("EVOLINK_V5_LITE_MODEL", "doubao-seedream-5-0-lite-260128")
-    monkeypatch.setenv("EVOLINK_SEND_SEED", "0")
-    adapter = Evolink(httpx.Client(transport=httpx.MockTransport(evo_fake.handler)), lambda: {"api_key": "k"})
+def test_evolink_seed_can_be_turned_off_and_v5_model_configured(evo_fake):
+    adapter = configured({"EVOLINK_V5_LITE_MODEL": "doubao-seedream-5-0-lite-260128", "EVOLINK_SEND_SEED": "0"},
+                         "evolink", evo_fake.handler)
     adapter.submit(job("seedream-v5.0-lite", seed=7), IMAGES, CALLBACK)
     sent = json.loads(evo_fake.requests[0].content)
     assert sent["model"] == "doubao-seedream-5-0-lite-260128"
@@ -435,11 +441,8 @@ def test_evolink_limits(evolink):
         check_limits("evolink", job(prompt="x" * 2001), limits)
 
 
-def test_evolink_prices_configurable(monkeypatch):
-    monkeypatch.setenv("EVOLINK_V45_PRICE_USD", "0.03")
-    monkeypatch.setenv("EVOLINK_V5_LITE_PRICE_USD", "0.025")
-    adapter = Evolink(httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500))),
-                      lambda: {"api_key": "k"})
+def test_evolink_prices_configurable():
+    adapter = configured({"EVOLINK_V45_PRICE_USD": "0.03", "EVOLINK_V5_LITE_PRICE_USD": "0.025"}, "evolink")
     assert adapter.limits("seedream-v4.5").price_per_image_usd == 0.03
     assert adapter.limits("seedream-v5.0-lite").price_per_image_usd == 0.025
 
@@ -503,7 +506,7 @@ def test_evolink_resolve_not_terminal_is_retried(evo_fake, evolink):
 
 # -- error mapping on submit (both adapters) -------------------------------------------------
 def _adapters(handler):
-    client = httpx.Client(transport=httpx.MockTransport(handler))
+    client = Http(8, transport=httpx.MockTransport(handler))
     return [AtlasCloud(client, lambda: {"api_key": "k"}), Evolink(client, lambda: {"api_key": "k"})]
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from seedream.errors import Unauthorized
-from seedream.providers.base import NotTerminal
+from seedream.providers.base import Http, NotTerminal
 from seedream.providers.wavespeed import WaveSpeed, verify
 from tests.support.signing import wavespeed_signature
 
@@ -68,14 +68,14 @@ def test_the_webhook_secret_is_fetched_once_when_not_configured():
         assert request.headers["authorization"] == "Bearer k"
         return httpx.Response(200, json={"code": 200, "data": {"secret": SECRET}})
 
-    adapter = WaveSpeed(httpx.Client(transport=httpx.MockTransport(handler)), lambda: {"api_key": "k"})
+    adapter = WaveSpeed(Http(8, transport=httpx.MockTransport(handler)), lambda: {"api_key": "k"})
     adapter.verify_callback(headers(), BODY, NOW)
     adapter.verify_callback(headers(), BODY, NOW)
     assert calls == ["/api/v3/webhook/secret"]
 
 
 def test_callback_parsing():
-    adapter = WaveSpeed(httpx.Client(), lambda: {"api_key": "k"})
+    adapter = WaveSpeed(Http(8), lambda: {"api_key": "k"})
     notice = adapter.parse_callback(headers(), BODY)
     assert (notice.status, notice.provider_task_id, notice.output_urls) == ("succeeded", "p1", ["https://cdn.test/0.png"])
     failed = adapter.parse_callback({}, json.dumps({"id": "p1", "status": "timeout", "error": "took too long"}).encode())

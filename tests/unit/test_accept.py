@@ -1,0 +1,62 @@
+"""Accept: what the caller, the table and the submit queue see when a job comes in."""
+
+from __future__ import annotations
+
+import pytest
+
+from seedream.errors import InvalidRequest
+from seedream.usecases.accept import accept
+
+from .usecase_helpers import BODY, png_bytes, queue_bodies
+
+
+def test_accept_stores_a_queued_job_and_enqueues_it(svc):
+    job = accept(svc, dict(BODY))
+    record = svc.store.get(job.job_id)
+    assert record.status == "queued"
+    assert record.request.max_images == 2 and record.metadata == {"sku": "CUP-1"}
+    assert record.provider_order == ["wavespeed"]
+    assert queue_bodies(svc, svc.settings.submit_queue_url) == [{"job_id": job.job_id}]
+
+
+@pytest.mark.parametrize("change, code, field", [
+    ({"max_images": 16}, "invalid_request", "max_images"),
+    ({"images": []}, "invalid_request", "images"),
+    ({"images": ["http://images.test/a.png"]}, "invalid_request", "images"),
+    ({"size": "2048x2048"}, "invalid_request", "size"),
+    ({"model": "seedream-v9"}, "invalid_request", "model"),
+    ({"size": "512*512"}, "provider_limit_exceeded", "size"),
+    ({"images": ["https://i.test/x.png"] * 11}, "invalid_request", "images"),
+    ({"unknown": 1}, "invalid_request", "unknown"),
+    ({"provider": "nobody"}, "invalid_request", "provider"),
+])
+def test_invalid_input_is_refused_with_a_code_and_nothing_is_stored(svc, change, code, field):
+    with pytest.raises(InvalidRequest) as caught:
+        accept(svc, BODY | change)
+    assert caught.value.code == code
+    assert any(d["field"].startswith(field) for d in caught.value.details)
+    assert svc.store.dynamodb.scan(TableName=svc.store.table)["Items"] == []
+    assert queue_bodies(svc, svc.settings.submit_queue_url) == []
+
+
+def test_loopback_http_images_only_when_the_stack_is_local(svc):
+    with pytest.raises(InvalidRequest):
+        accept(svc, BODY | {"images": ["http://127.0.0.1:9/a.png"]})
+    svc.settings = svc.settings.replace(allow_loopback_http=True)
+    assert accept(svc, BODY | {"images": ["http://127.0.0.1:9/a.png"]}).status == "queued"
+
+
+def test_s3_sources_must_exist_in_the_stacks_bucket(svc):
+    svc.blobs.s3.put_object(Bucket=svc.settings.bucket, Key="inputs/cup.png", Body=png_bytes())
+    assert accept(svc, BODY | {"images": [f"s3://{svc.settings.bucket}/inputs/cup.png"]}).status == "queued"
+    for uri in (f"s3://{svc.settings.bucket}/inputs/missing.png", "s3://someone-elses-bucket/inputs/cup.png"):
+        with pytest.raises(InvalidRequest):
+            accept(svc, BODY | {"images": [uri]})
+
+
+def test_auto_orders_providers_cheapest_first_unless_a_preference_is_configured(svc):
+    # seedream-v4 × 2: Atlas Cloud per run ($0.027) < evolink 2 × $0.0222 < WaveSpeed 2 × $0.027
+    assert accept(svc, BODY | {"provider": "auto", "model": "seedream-v4"}).provider_order == [
+        "atlascloud", "evolink", "wavespeed"]
+    svc.settings = svc.settings.replace(provider_preference={"seedream-v4": ("wavespeed", "evolink")})
+    assert accept(svc, BODY | {"provider": "auto", "model": "seedream-v4"}).provider_order == ["wavespeed", "evolink"]

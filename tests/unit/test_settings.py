@@ -1,0 +1,53 @@
+"""Settings and wiring: a function with a missing or malformed variable fails at init, naming it."""
+
+from __future__ import annotations
+
+import pytest
+
+from seedream.settings import ConfigError, Settings
+from seedream.wiring import api_services, build_services, ingest_services, submit_services, webhook_services
+
+
+def test_typed_values_are_parsed_once_and_defaults_are_the_deployed_ones():
+    settings = Settings.from_env({"JOBS_TABLE": "jobs", "MAX_OUTPUT_BYTES": "1024", "ALLOW_LOOPBACK_HTTP": "true",
+                                  "OUTPUT_HOST_ALLOWLIST": "cdn.example.com, .wavespeed.ai",
+                                  "PROVIDER_PREFERENCE": "seedream-v4=evolink,wavespeed",
+                                  "WAVESPEED_BASE_URL": "http://127.0.0.1:9/", "PUBLIC_BASE_URL": "https://x.test/"})
+    assert settings.jobs_table == "jobs" and settings.max_output_bytes == 1024 and settings.allow_loopback_http
+    assert settings.output_host_allowlist == ("cdn.example.com", ".wavespeed.ai")
+    assert settings.provider_preference == {"seedream-v4": ("evolink", "wavespeed")}
+    assert settings.provider_base_urls == {"wavespeed": "http://127.0.0.1:9"} and settings.public_base_url == "https://x.test"
+    assert settings.presign_seconds == 3600 and settings.event_source == "seedream.jobs"
+
+
+@pytest.mark.parametrize("variable, value, says", [
+    ("MAX_OUTPUT_BYTES", "lots", "MAX_OUTPUT_BYTES must be a whole number"),
+    ("PROVIDER_TIMEOUT_SECONDS", "-1", "PROVIDER_TIMEOUT_SECONDS must not be negative"),
+    ("ALLOW_LOOPBACK_HTTP", "maybe", "ALLOW_LOOPBACK_HTTP must be true or false"),
+    ("PROVIDER_PREFERENCE", "seedream-v4=replicate", "PROVIDER_PREFERENCE names unknown providers ['replicate']"),
+    ("PROVIDER_PREFERENCE", "evolink", "PROVIDER_PREFERENCE must look like"),
+])
+def test_a_malformed_variable_is_an_error_that_names_it(variable, value, says):
+    with pytest.raises(ConfigError, match=says.replace("[", r"\[").replace("]", r"\]")):
+        Settings.from_env({variable: value})
+
+
+@pytest.mark.parametrize("builder, missing", [
+    (api_services, "JOBS_TABLE, SUBMIT_QUEUE_URL, BUCKET"),
+    (webhook_services, "JOBS_TABLE, INGEST_QUEUE_URL, PROVIDER_SECRET_ARN"),
+    (ingest_services, "JOBS_TABLE, BUCKET, PROVIDER_SECRET_ARN"),
+])
+def test_each_function_names_every_variable_it_lacks_at_init(builder, missing):
+    with pytest.raises(ConfigError) as caught:
+        builder(Settings.from_env({}))
+    assert all(name in str(caught.value) for name in missing.split(", "))
+
+
+def test_submit_needs_the_public_base_url_providers_call_back():
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        submit_services(Settings(jobs_table="t", bucket="b", provider_secret_id="s"))
+
+
+def test_unknown_parts_are_refused():
+    with pytest.raises(ValueError, match="unknown parts"):
+        build_services(Settings(), ["everything"])

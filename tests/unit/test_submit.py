@@ -1,0 +1,89 @@
+"""Submit: what the provider receives, and what the job records for every hand-off."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from seedream.errors import ProviderUnavailable
+from seedream.usecases.accept import accept
+from seedream.usecases.submit import submit
+
+from .usecase_helpers import BODY, png_bytes, submitted_job, tap_events
+
+
+def test_submit_sends_the_documented_request_with_a_callback_url_whose_token_is_stored_hashed(svc, provider_http):
+    job = submitted_job(svc)
+    sent = provider_http.submits[0]
+    assert sent["path"] == "/api/v3/bytedance/seedream-v4.5/edit-sequential"
+    assert sent["body"] == {"prompt": BODY["prompt"], "images": BODY["images"], "size": "1024*1536",
+                            "max_images": 2, "enable_base64_output": False, "enable_sync_mode": False}
+    token = parse_qs(urlsplit(sent["webhook"]).query)["token"][0]
+    record = svc.store.get(job.job_id)
+    assert record.status == "submitted" and record.provider_task_id == "pred-1"
+    assert token not in json.dumps(record.model_dump())
+    assert record.callback_token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+    assert [a.outcome for a in record.attempts] == ["submitted"]
+
+
+def test_s3_sources_reach_the_provider_as_presigned_urls(svc, provider_http):
+    svc.blobs.s3.put_object(Bucket=svc.settings.bucket, Key="inputs/cup.png", Body=png_bytes())
+    submitted_job(svc, BODY | {"images": [f"s3://{svc.settings.bucket}/inputs/cup.png"]})
+    sent = provider_http.submits[0]["body"]["images"][0]
+    assert sent.startswith("https://") and "X-Amz-Signature=" in sent and "inputs/cup.png" in sent
+
+
+def test_provider_unavailable_leaves_the_job_queued_for_retry(svc, provider_http):
+    provider_http.submit_status = 429
+    job = accept(svc, dict(BODY))
+    with pytest.raises(ProviderUnavailable):
+        submit(svc, job.job_id)
+    record = svc.store.get(job.job_id)
+    assert record.status == "queued" and record.attempts[0].outcome == "provider_unavailable"
+
+
+def test_provider_rejection_fails_the_job_and_announces_it(svc, provider_http, aws):
+    provider_http.submit_status = 400
+    job = accept(svc, dict(BODY))
+    assert submit(svc, job.job_id) == "rejected"
+    record = svc.store.get(job.job_id)
+    assert record.status == "failed" and record.error.code == "provider_rejected"
+    [event] = tap_events(aws)
+    assert event["detail-type"] == "Job Failed" and event["detail"]["metadata"] == {"sku": "CUP-1"}
+
+
+def test_a_job_that_is_not_queued_is_skipped(svc, provider_http):
+    job = submitted_job(svc)
+    assert submit(svc, job.job_id) == "skipped" and len(provider_http.submits) == 1
+
+
+def test_auto_fails_over_on_refused_connections_and_timeouts_recording_every_attempt(svc_with, provider_http):
+    def transport(request):
+        if request.url.host == "api.atlascloud.ai":
+            raise httpx.ConnectError("connection refused")
+        if request.url.host == "api.evolink.ai":
+            raise httpx.ReadTimeout("timed out")
+        return provider_http(request)
+
+    svc = svc_with(transport)
+    job = accept(svc, BODY | {"provider": "auto", "model": "seedream-v4"})
+    assert job.provider_order == ["atlascloud", "evolink", "wavespeed"]
+    assert submit(svc, job.job_id) == "submitted"
+    record = svc.store.get(job.job_id)
+    assert record.provider == "wavespeed" and record.status == "submitted"
+    assert [(a.provider, a.outcome) for a in record.attempts] == [
+        ("atlascloud", "provider_unavailable"), ("evolink", "provider_unavailable"), ("wavespeed", "submitted")]
+    assert "timed out" in record.attempts[1].message
+
+
+def test_when_every_provider_is_unavailable_the_job_stays_queued_for_the_queue_to_retry(svc_with):
+    svc = svc_with(lambda request: httpx.Response(502, json={"message": "down"}))
+    job = accept(svc, BODY | {"provider": "auto"})
+    with pytest.raises(ProviderUnavailable):
+        submit(svc, job.job_id)
+    record = svc.store.get(job.job_id)
+    assert record.status == "queued" and len(record.attempts) == 3
