@@ -15,6 +15,7 @@ from boto3.s3.transfer import TransferConfig
 # near 24 MiB whatever the image size (measured by `make bench`).
 TRANSFER = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=3)
 TRANSFER.max_in_memory_upload_chunks = 3
+DOWNLOAD_CONCURRENCY = 4  # outputs downloaded and uploaded at once by ingest
 
 
 def output_key(job_id: str, index: int, extension: str) -> str:
