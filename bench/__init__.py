@@ -1,1 +1,1 @@
-"""Benchmarks (``make bench``): each prints its figures as ratios against a baseline run in the same process."""
+"""Benchmarks (``make bench``): each figure against a baseline that really runs, interleaved with ours (see ``__main__``)."""
