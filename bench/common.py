@@ -17,7 +17,7 @@ CACHE = ROOT / ".bench"
 """Everything the bench builds or downloads (git-ignored)."""
 MIB = 1024 * 1024
 
-if str(LAYER) not in sys.path:  # seedream.blobs (TRANSFER, DOWNLOAD_CONCURRENCY) for the baselines
+if str(LAYER) not in sys.path:  # seedream.uploads (TRANSFER, DOWNLOAD_CONCURRENCY) for the baselines
     sys.path.insert(0, str(LAYER))
 
 N = int(os.environ.get("BENCH_N", "10"))

@@ -1,7 +1,8 @@
 """The raw copy the ingest baselines run: ``httpx`` streaming GET → ``s3.upload_fileobj``, in parallel.
 
-Same concurrency (``DOWNLOAD_CONCURRENCY`` outputs at once) and same ``TransferConfig`` (``TRANSFER``)
-as ingest, both imported from ``seedream.blobs``; no checks, no records, no events.
+Same concurrency (``DOWNLOAD_CONCURRENCY`` outputs at once) and the same transfer settings as ingest
+(``TRANSFER``, both imported from ``seedream.uploads``, given to boto3 as its ``TransferConfig``);
+no checks, no records, no events.
 """
 
 from __future__ import annotations
@@ -13,11 +14,17 @@ from pathlib import Path
 
 import boto3
 import httpx
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "core"))
 
-from seedream.blobs import DOWNLOAD_CONCURRENCY, TRANSFER  # noqa: E402
+from seedream.uploads import DOWNLOAD_CONCURRENCY, TRANSFER  # noqa: E402
+
+BOTO3_TRANSFER = TransferConfig(multipart_threshold=TRANSFER.multipart_threshold,
+                                multipart_chunksize=TRANSFER.multipart_chunksize,
+                                max_concurrency=TRANSFER.max_request_concurrency)
+BOTO3_TRANSFER.max_in_memory_upload_chunks = TRANSFER.max_in_memory_upload_chunks
 
 
 class _Body(io.RawIOBase):
@@ -55,7 +62,7 @@ def copy_all(urls: list[str], bucket: str, prefix: str, s3=None, http: httpx.Cli
         with http.stream("GET", url) as response:
             response.raise_for_status()
             body = io.BufferedReader(_Body(response.iter_raw(1024 * 1024)), buffer_size=1024 * 1024)
-            s3.upload_fileobj(body, bucket, f"{prefix}{index:02d}.png", Config=TRANSFER,
+            s3.upload_fileobj(body, bucket, f"{prefix}{index:02d}.png", Config=BOTO3_TRANSFER,
                               ExtraArgs={"ContentType": response.headers.get("content-type", "application/octet-stream")})
             return response.num_bytes_downloaded
 

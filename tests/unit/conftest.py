@@ -128,7 +128,7 @@ def provider_http():
     return FakeWaveSpeed()
 
 
-EVERY_PART = ("store", "submit_queue", "ingest_queue", "blobs", "bus", "providers", "fetcher")
+EVERY_PART = ("store", "ledger", "submit_queue", "ingest_queue", "blobs", "uploader", "bus", "providers", "fetcher")
 
 
 @pytest.fixture

@@ -73,11 +73,11 @@ def test_samples_drive_the_whole_path_through_the_handlers(functions, provider_h
     forged = sample("webhook-wavespeed.json")
     forged["pathParameters"]["job_id"] = job_id
     forged["rawPath"] = forged["requestContext"]["http"]["path"] = f"/v1/webhooks/wavespeed/{job_id}"
-    before = webhook.module.svc.store.get(job_id)
+    before = api.module.svc.store.get(job_id)
     answer = webhook.invoke(forged)
     assert answer["statusCode"] == 401
     assert json.loads(answer["body"])["error"]["code"] in {"timestamp_out_of_range", "signature_invalid", "token_invalid"}
-    assert webhook.module.svc.store.get(job_id) == before
+    assert api.module.svc.store.get(job_id) == before
 
     message = json.loads(sample("ingest-sqs.json")["Records"][0]["body"])
     urls = []

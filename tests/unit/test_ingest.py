@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 
 import pytest
 from PIL import Image
 
 from seedream.errors import OutputUnavailable
-from seedream.models.messages import CompletionNotice, IngestMessage
+from seedream.models.messages import CompletionNotice, IngestMessage, parse
 from seedream.usecases.ingest import ingest
 from seedream.usecases.read import job_view
 
@@ -96,7 +97,7 @@ def test_a_crash_between_the_s3_writes_and_the_job_update_leaves_exactly_one_set
     urls = serve_outputs(provider_http, job.job_id, 2)
     callback(svc, provider_http, job.job_id, outputs=urls)
     [body] = queue_bodies(svc, svc.settings.ingest_queue_url)
-    message = IngestMessage.model_validate(body)
+    message = parse(IngestMessage, json.dumps(body))
 
     def crash(*args, **kwargs):
         raise ConnectionError("the function died here")

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from PIL import Image
 
-from seedream.models.messages import IngestMessage
+from seedream.models.messages import IngestMessage, parse
 from seedream.usecases.accept import accept
 from seedream.usecases.callbacks import record_callback
 from seedream.usecases.ingest import ingest
@@ -66,7 +66,7 @@ def queue_bodies(svc, url: str) -> list[dict]:
 
 
 def ingest_from_queue(svc) -> list[str]:
-    return [ingest(svc, IngestMessage.model_validate(b)) for b in queue_bodies(svc, svc.settings.ingest_queue_url)]
+    return [ingest(svc, parse(IngestMessage, json.dumps(b))) for b in queue_bodies(svc, svc.settings.ingest_queue_url)]
 
 
 def output_keys(svc, job_id: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""S3: outputs streamed in through boto3's transfer manager, checked on resume, presigned URLs out.
+"""S3: the stack's bucket as every function sees it — existence checks, presigned URLs, clean-up.
+Uploads of outputs are ingest's own (``uploads``).
 
 Keys: ``outputs/{job_id}/{index:02d}.{ext}`` (deterministic, so a retried ingest overwrites the
 same objects) and ``inputs/...`` for source images uploaded by clients.
@@ -6,18 +7,9 @@ same objects) and ``inputs/...`` for source images uploaded by clients.
 
 from __future__ import annotations
 
-import io
 from urllib.parse import urlsplit
 
-from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
-
-# 8 MiB parts, at most 3 held in memory per upload (s3transfer keeps 10 by default): an upload's
-# memory stays near 24 MiB whatever the image size (measured by `make bench`).
-TRANSFER = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=3)
-TRANSFER.max_in_memory_upload_chunks = 3
-DOWNLOAD_CONCURRENCY = 4
-"""Outputs downloaded and uploaded at once by ingest."""
 
 
 def output_key(job_id: str, index: int, extension: str) -> str:
@@ -31,32 +23,11 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 
 
 class Blobs:
-    """The stack's bucket. ``s3`` is a boto3 S3 client."""
+    """The stack's bucket. ``s3`` is a botocore S3 client."""
 
     def __init__(self, s3, bucket: str):
         self.s3 = s3
         self.bucket = bucket
-
-    def upload_stream(self, key: str, stream, content_type: str) -> tuple[str, str]:
-        """Stream a file-like object to ``key`` (multipart above 8 MiB); returns its ``s3://`` URI and ETag.
-
-        A raw stream is wrapped in a ``BufferedReader`` so each read fills a whole part: s3transfer
-        treats a short read of a non-seekable stream as a (tiny) part of its own.
-        """
-        if isinstance(stream, io.RawIOBase):
-            stream = io.BufferedReader(stream, buffer_size=1024 * 1024)
-        self.s3.upload_fileobj(stream, self.bucket, key, ExtraArgs={"ContentType": content_type}, Config=TRANSFER)
-        etag = self.s3.head_object(Bucket=self.bucket, Key=key)["ETag"]
-        return f"s3://{self.bucket}/{key}", etag
-
-    def holds(self, uri: str, etag: str, size: int) -> bool:
-        """True when the object at ``uri`` is still the one written with ``etag`` and has ``size`` bytes."""
-        bucket, key = parse_s3_uri(uri)
-        try:
-            head = self.s3.head_object(Bucket=bucket, Key=key, IfMatch=etag)
-        except ClientError:
-            return False
-        return head["ContentLength"] == size
 
     def delete_prefix(self, prefix: str) -> None:
         """Delete every object under ``prefix`` (used to leave nothing half-stored)."""

@@ -14,7 +14,7 @@ DETAIL_TYPES = {"succeeded": "Job Succeeded", "failed": "Job Failed"}
 
 
 class Bus:
-    """The stack's event bus. ``events`` is a boto3 EventBridge client."""
+    """The stack's event bus. ``events`` is a botocore EventBridge client."""
 
     def __init__(self, events, bus_name: str, source: str):
         self.events = events

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .models.messages import IngestMessage, SubmitMessage
+from .models.messages import IngestMessage, SubmitMessage, to_json
 
 
 class Queues:
-    """``sqs`` is a boto3 SQS client; a URL is empty when the function does not write to that queue."""
+    """``sqs`` is a botocore SQS client; a URL is empty when the function does not write to that queue."""
 
     def __init__(self, sqs, submit_url: str = "", ingest_url: str = ""):
         self.sqs = sqs
@@ -14,7 +14,7 @@ class Queues:
         self.ingest_url = ingest_url
 
     def send_submit(self, message: SubmitMessage) -> None:
-        self.sqs.send_message(QueueUrl=self.submit_url, MessageBody=message.model_dump_json())
+        self.sqs.send_message(QueueUrl=self.submit_url, MessageBody=to_json(message))
 
     def send_ingest(self, message: IngestMessage) -> None:
-        self.sqs.send_message(QueueUrl=self.ingest_url, MessageBody=message.model_dump_json())
+        self.sqs.send_message(QueueUrl=self.ingest_url, MessageBody=to_json(message))

@@ -16,9 +16,11 @@ if TYPE_CHECKING:
     from .blobs import Blobs
     from .bus import Bus
     from .fetch import Fetcher
+    from .ledger import CallbackLedger
     from .providers.base import Provider
     from .queues import Queues
     from .store import JobStore
+    from .uploads import Uploader
 
 
 class MissingPart(RuntimeError):
@@ -29,8 +31,10 @@ class MissingPart(RuntimeError):
 class Services:
     settings: Settings
     store: JobStore | None = None
+    ledger: CallbackLedger | None = None
     queues: Queues | None = None
     blobs: Blobs | None = None
+    uploader: Uploader | None = None
     bus: Bus | None = None
     providers: Mapping[str, Provider] = field(default_factory=dict)
     fetcher: Fetcher | None = None

@@ -1,4 +1,4 @@
-"""DynamoDB repository for jobs: one item per job, keyed by ``job_id``, through a plain boto3 client.
+"""DynamoDB repository for jobs: one item per job, keyed by ``job_id``, through a plain botocore client.
 
 State moves are listed once, in ``MOVES``, and each is one conditional ``UpdateItem`` that
 returns the old item when its condition fails (``ReturnValuesOnConditionCheckFailure``), so a
@@ -7,18 +7,15 @@ duplicate, late or out-of-order caller changes nothing and learns why in the sam
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from .dynamo import ConditionFailed, from_item, to_item, update_job
 from .errors import JobNotFound
 from .models import OPEN, now_iso
-from .models.messages import CompletionNotice
-from .models.records import Attempt, CallbackRecord, ErrorInfo, JobRecord, Output, StoredOutput
+from .models.records import Attempt, ErrorInfo, JobRecord, Output, StoredOutput
 
 MOVES: dict[str, tuple[str, ...]] = {
     "submitted": ("queued",),
@@ -26,21 +23,6 @@ MOVES: dict[str, tuple[str, ...]] = {
     "failed": ("queued", "submitted"),
 }
 """Target status → the statuses a job may move to it from. Nothing leaves a terminal status."""
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def to_attribute(value: Any) -> dict:
-    """Plain JSON value → DynamoDB attribute value (floats as ``Decimal``)."""
-    return _serializer.serialize(json.loads(json.dumps(value), parse_float=Decimal))
-
-
-def from_item(item: dict) -> dict:
-    """DynamoDB item (attribute values) → plain JSON types."""
-    plain = {key: _deserializer.deserialize(value) for key, value in item.items()}
-    return json.loads(json.dumps(plain, default=lambda d: int(d) if d == int(d) else float(d)))
-
 
 class Conflict(Exception):
     """A conditional update found the job in another state. ``current`` is the item as it is (or None)."""
@@ -74,7 +56,7 @@ class JobStore:
     def create(self, record: JobRecord) -> None:
         """Put a new job; raises ``Conflict`` if the id exists. Unset optional attributes are not written
         (``attribute_not_exists`` conditions rely on it)."""
-        item = {key: to_attribute(value) for key, value in record.model_dump(mode="json", exclude_none=True).items()}
+        item = to_item(record.model_dump(mode="json", exclude_none=True))
         try:
             self.dynamodb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(job_id)")
         except ClientError as exc:
@@ -102,26 +84,6 @@ class JobStore:
         self._update(job_id, {"status": "submitted", "provider": attempt.provider,
                               "provider_task_id": attempt.provider_task_id, "submitted_at": now_iso()},
                      when=MOVES["submitted"], append={"attempts": attempt.model_dump(mode="json")})
-
-    def accept_callback(self, job_id: str, provider: str, token_sha256: str, notice: CompletionNotice,
-                        received_at: str) -> None:
-        """Record the first terminal callback of an open job, in one conditional update that checks the
-        token's hash, the provider, the task id (when known), an open status and no callback recorded yet.
-
-        Raises ``Conflict`` with the old item (or None) when any of those fails; the caller tells a
-        forgery (token or provider) from a duplicate (finished, or a callback already recorded)."""
-        callback = CallbackRecord(received_at=received_at, provider_status=notice.provider_status,
-                                  provider_task_id=notice.provider_task_id, webhook_id=notice.webhook_id)
-        condition = ("#provider = :provider AND #token = :token AND attribute_not_exists(#callback) "
-                     "AND (attribute_not_exists(#task) OR #task = :task)")
-        self._update(job_id, {"callback": callback.model_dump(mode="json")}, when=OPEN, condition=condition,
-                     values={":provider": provider, ":token": token_sha256, ":task": notice.provider_task_id},
-                     names={"#provider": "provider", "#token": "callback_token_sha256", "#callback": "callback",
-                            "#task": "provider_task_id"})
-
-    def forget_callback(self, job_id: str) -> None:
-        """Undo ``accept_callback`` (the callback could not be enqueued, so the provider must retry)."""
-        self._update(job_id, {}, when=OPEN, remove=("callback",))
 
     def keep_stored_output(self, job_id: str, output: StoredOutput) -> None:
         """Note an output ingest has written and verified, so a retry need not fetch it again (job must be open)."""
@@ -152,53 +114,14 @@ class JobStore:
                                   ExpressionAttributeValues={":now": {"S": now_iso()}})
 
     # -- internals -------------------------------------------------------------------------
-    def _update(self, job_id: str, sets: dict[str, Any], *, when: Iterable[str], condition: str | None = None,
-                values: dict[str, Any] | None = None, names: dict[str, str] | None = None,
-                append: dict[str, Any] | None = None, remove: Iterable[str] = (),
-                raw_set: dict[str, dict] | None = None, returns: bool = False) -> JobRecord | None:
-        """One conditional ``UpdateItem``: the job must exist with a status in ``when`` (and ``condition``).
-
-        ``sets`` are ``SET name = value`` pairs (``updated_at`` is always set), ``append`` appends one
-        element to a list attribute, ``raw_set`` adds ``SET`` clauses with their own values, ``remove``
-        names attributes to remove. Returns the new record when ``returns``. Raises ``Conflict``.
-        """
-        attribute_names = {"#status": "status", **(names or {})}
-        attribute_values: dict[str, dict] = {":updated_at": {"S": now_iso()}}
-        clauses = ["updated_at = :updated_at"]
-        for i, (name, value) in enumerate(sets.items()):
-            attribute_names[f"#a{i}"] = name
-            attribute_values[f":a{i}"] = to_attribute(value)
-            clauses.append(f"#a{i} = :a{i}")
-        for i, (name, element) in enumerate((append or {}).items()):
-            attribute_names[f"#l{i}"] = name
-            attribute_values[f":l{i}"] = to_attribute([element])
-            attribute_values[":empty_list"] = to_attribute([])
-            clauses.append(f"#l{i} = list_append(if_not_exists(#l{i}, :empty_list), :l{i})")
-        for clause, clause_values in (raw_set or {}).items():
-            clauses.append(clause)
-            attribute_values.update({k: to_attribute(v) for k, v in clause_values.items()})
-        expression = "SET " + ", ".join(clauses)
-        removed = list(remove)
-        if removed:
-            expression += " REMOVE " + ", ".join(removed)
-        allowed = []
-        for i, status in enumerate(when):
-            attribute_values[f":when{i}"] = {"S": status}
-            allowed.append(f":when{i}")
-        full_condition = f"attribute_exists(job_id) AND #status IN ({', '.join(allowed)})"
-        if condition:
-            full_condition += f" AND {condition}"
-        attribute_values.update({k: to_attribute(v) for k, v in (values or {}).items()})
+    def _update(self, job_id: str, sets: dict[str, Any], *, when: Iterable[str], returns: bool = False,
+                **options) -> JobRecord | None:
+        """``dynamo.update_job`` on this table; raises ``Conflict`` with the old record."""
         try:
-            result = self.dynamodb.update_item(
-                TableName=self.table, Key={"job_id": {"S": job_id}}, UpdateExpression=expression,
-                ConditionExpression=full_condition, ExpressionAttributeNames=attribute_names,
-                ExpressionAttributeValues=attribute_values, ReturnValues="ALL_NEW" if returns else "NONE",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            raise _conflict(exc) from exc
-        return JobRecord.model_validate(from_item(result["Attributes"])) if returns else None
+            new = update_job(self.dynamodb, self.table, job_id, sets, when=when, returns=returns, **options)
+        except ConditionFailed as failed:
+            raise Conflict(JobRecord.model_validate(failed.old) if failed.old else None) from failed
+        return JobRecord.model_validate(new) if returns else None
 
 
 def _conflict(exc: ClientError) -> Exception:

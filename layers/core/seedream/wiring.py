@@ -5,94 +5,78 @@ variables each requires, checked at init); each function has its builder:
 
 - api (``API_PARTS``): store, submit queue, blobs, provider limits (no keys, no HTTP client);
 - submit (``SUBMIT_PARTS``): store, blobs, bus, providers (HTTP client made at init), and ``PUBLIC_BASE_URL``;
-- webhook (``WEBHOOK_PARTS``): store, ingest queue, providers (the HTTP client is made on first
-  need: fetching a WaveSpeed secret or the Atlas Cloud JWKS, which most instances never do);
-- ingest (``INGEST_PARTS``): store, blobs, bus, providers, fetcher (Pillow and the download client).
+- webhook (``WEBHOOK_PARTS``): the callback ledger, ingest queue, providers (the HTTP client is
+  made on first need: fetching a WaveSpeed secret or the Atlas Cloud JWKS, which most instances never do);
+- ingest (``INGEST_PARTS``): store, blobs, uploader, bus, providers, fetcher (Pillow and the download client).
 
 Every builder takes ``settings`` (default: ``Settings.from_env()``), a boto3 ``session`` (default:
 a new one), an ``http_transport`` for the provider and download clients (tests pass an
-``httpx.MockTransport``) and the fetch guard's DNS ``resolver``. AWS clients are plain clients of
-one session, made once each (a DynamoDB *resource* costs ~95 ms of cold start; a client, after
-the first, a few ms); every HTTP client shares one TLS context.
+``httpx.MockTransport``) and the fetch guard's DNS ``resolver``. AWS clients are plain botocore
+clients of one session, made once each (a DynamoDB *resource* costs ~95 ms of cold start; a
+client, after the first, a few ms; boto3 itself is never imported by our code); every HTTP client
+shares one TLS context. Each part's module is imported only by functions that build it.
 """
 
 from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
-from .blobs import Blobs
 from .providers.base import Http
-from .queues import Queues
 from .services import Services
 from .settings import Settings
-from .store import JobStore
-
-SECRET_MAX_AGE_SECONDS = 300
 
 
 @functools.cache
 def ssl_context() -> ssl.SSLContext:
-    """One TLS context for every HTTP client of the process (loading the CA bundle costs ~35 ms)."""
+    """One TLS context for every HTTP client of the process (loading the CA bundle costs ~20 ms)."""
     import certifi
 
     return ssl.create_default_context(cafile=certifi.where())
 
 
 class _Clients:
-    """boto3 clients of one session, made on first request and shared by the parts that use them."""
+    """AWS clients of one botocore session, made on first request and shared by the parts that use them.
 
-    def __init__(self, settings: Settings, session: boto3.session.Session | None):
-        self.session = session or boto3.session.Session()
+    ``session`` may be a botocore or a boto3 session (tests pass boto3's, whose events they record)."""
+
+    def __init__(self, settings: Settings, session=None):
+        session = session or botocore.session.get_session()
+        self._make = getattr(session, "client", None) or session.create_client
         self.config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30,
                              s3={"addressing_style": settings.s3_addressing_style}, signature_version="s3v4")
         self._made: dict[str, object] = {}
 
     def __call__(self, service: str):
         if service not in self._made:
-            self._made[service] = self.session.client(service, config=self.config)
+            self._made[service] = self._make(service, config=self.config)
         return self._made[service]
-
-
-def secret_credentials(secret_id: str, secrets) -> Callable[[str], Callable[[], dict]]:
-    """``credentials_for(provider)`` backed by one Secrets Manager secret (JSON, one object per provider),
-    read through a Powertools ``SecretsProvider`` and cached ``SECRET_MAX_AGE_SECONDS``. Never logged."""
-    from .errors import JobError
-
-    def credentials_for(provider: str):
-        def credentials() -> dict:
-            document = secrets.get(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
-            entry = (document or {}).get(provider) or {}
-            if not entry.get("api_key"):
-                raise JobError(f"the provider secret has no api_key for {provider}", code="misconfigured")
-            return entry
-
-        return credentials
-
-    return credentials_for
 
 
 NEEDS: dict[str, tuple[str, ...]] = {
     "store": ("JOBS_TABLE",),
+    "ledger": ("JOBS_TABLE",),
     "submit_queue": ("SUBMIT_QUEUE_URL",),
     "ingest_queue": ("INGEST_QUEUE_URL",),
     "blobs": ("BUCKET",),
+    "uploader": ("BUCKET",),
     "bus": ("EVENT_BUS_NAME",),
     "providers": ("PROVIDER_SECRET_ARN",),
     "provider_limits": (),
     "fetcher": (),
 }
-"""Part → the variables it needs. ``provider_limits`` are the adapters without keys or HTTP (limits
-and prices only); ``providers`` are the full adapters."""
+"""Part → the variables it needs. ``store`` reads and moves whole jobs; ``ledger`` only records
+callbacks (the webhook); ``provider_limits`` are the adapters without keys or HTTP (limits and
+prices only); ``providers`` are the full adapters; ``uploader`` and ``fetcher`` are ingest's."""
 
 API_PARTS = ("store", "submit_queue", "blobs", "provider_limits")
 SUBMIT_PARTS = ("store", "blobs", "bus", "providers")
-WEBHOOK_PARTS = ("store", "ingest_queue", "providers")
-INGEST_PARTS = ("store", "blobs", "bus", "providers", "fetcher")
+WEBHOOK_PARTS = ("ledger", "ingest_queue", "providers")
+INGEST_PARTS = ("store", "blobs", "uploader", "bus", "providers", "fetcher")
 
 
 def build_services(settings: Settings, parts: Iterable[str], *, session=None, http_transport=None, resolver=None,
@@ -109,18 +93,32 @@ def build_services(settings: Settings, parts: Iterable[str], *, session=None, ht
     clients = _Clients(settings, session)
     svc = Services(settings=settings)
     if "store" in parts:
+        from .store import JobStore
+
         svc.store = JobStore(clients("dynamodb"), settings.jobs_table)
+    if "ledger" in parts:
+        from .ledger import CallbackLedger
+
+        svc.ledger = CallbackLedger(clients("dynamodb"), settings.jobs_table)
     if parts & {"submit_queue", "ingest_queue"}:
+        from .queues import Queues
+
         svc.queues = Queues(clients("sqs"), submit_url=settings.submit_queue_url if "submit_queue" in parts else "",
                             ingest_url=settings.ingest_queue_url if "ingest_queue" in parts else "")
     if "blobs" in parts:
+        from .blobs import Blobs
+
         svc.blobs = Blobs(clients("s3"), settings.bucket)
+    if "uploader" in parts:
+        from .uploads import Uploader
+
+        svc.uploader = Uploader(clients("s3"), settings.bucket)
     if "bus" in parts:
         from .bus import Bus
 
         svc.bus = Bus(clients("events"), settings.event_bus_name, settings.event_source)
     if parts & {"providers", "provider_limits"}:
-        http = Http(settings.provider_timeout_seconds, transport=http_transport, verify=ssl_context())
+        http = Http(settings.provider_timeout_seconds, transport=http_transport, verify=ssl_context)
         if eager_http:
             http.client  # noqa: B018 - made now, at init, instead of on the first invocation
         svc.providers = _providers(settings, clients, http, with_keys="providers" in parts)
@@ -150,10 +148,9 @@ def _providers(settings: Settings, clients: _Clients, http: Http, *, with_keys: 
     from .providers import build_providers
 
     if with_keys:
-        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+        from .provider_secret import ProviderSecret
 
-        credentials_for = secret_credentials(settings.provider_secret_id,
-                                             SecretsProvider(boto3_client=clients("secretsmanager")))
+        credentials_for = ProviderSecret(clients("secretsmanager"), settings.provider_secret_id).credentials_for
     else:
         credentials_for = _no_credentials
     return build_providers(settings, http, credentials_for)

@@ -32,11 +32,8 @@ import binascii
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-import httpx
-
 from ..errors import ProviderRejected, Unauthorized
 from ..models.messages import CompletionNotice
-from ..models.requests import JobRequest
 from .base import (
     Credentials,
     Http,
@@ -60,6 +57,8 @@ JWKS_MIN_REFRESH_SECONDS = 10.0
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from ..models.requests import JobRequest
 
 HEADER_ID = "X-AtlasCloud-Webhook-Id"
 HEADER_TIMESTAMP = "X-AtlasCloud-Webhook-Timestamp"
@@ -174,6 +173,8 @@ class AtlasCloud:
 
     # -- signature ---------------------------------------------------------------------------
     def _fetch_jwks(self, now: float) -> None:
+        import httpx
+
         self._last_fetch_at = now
         self.jwks_fetches += 1
         try:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import InvalidRequest, ProviderRejected, ProviderUnavailable
 from ..models.messages import CompletionNotice
-from ..models.requests import JobRequest
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..models.requests import JobRequest
 
 Credentials = Callable[[], Mapping[str, str]]
 """Returns this provider's entry of the provider secret: ``{"api_key": ..., "webhook_secret": ...}``."""
@@ -76,14 +78,14 @@ class Provider(Protocol):
 class Http:
     """A provider's HTTP client, made on first use and shared by the adapters of one function.
 
-    Making an ``httpx.Client`` loads the CA bundle (~35 ms of cold start); the webhook only needs
-    one to fetch a WaveSpeed secret or the Atlas Cloud JWKS, so most instances never make it.
-    ``transport`` is injectable (tests pass an ``httpx.MockTransport``); ``verify`` may be a shared
-    ``ssl.SSLContext``.
+    Importing httpx and making a client (which loads the CA bundle) cost ~50 ms of cold start; the
+    api never calls a provider and the webhook only to fetch a WaveSpeed secret or the Atlas Cloud
+    JWKS, so those functions import httpx only if they make one. ``transport`` is injectable (tests
+    pass an ``httpx.MockTransport``); ``verify`` is an ``ssl.SSLContext`` or a callable returning one.
     """
 
     def __init__(self, timeout_seconds: float, *, transport: httpx.BaseTransport | None = None, verify=True):
-        self.timeout = httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds))
+        self.timeout_seconds = timeout_seconds
         self.transport = transport
         self.verify = verify
         self._client: httpx.Client | None = None
@@ -91,7 +93,11 @@ class Http:
     @property
     def client(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout, transport=self.transport, verify=self.verify)
+            import httpx
+
+            verify = self.verify() if callable(self.verify) else self.verify
+            self._client = httpx.Client(timeout=httpx.Timeout(self.timeout_seconds, connect=min(5.0, self.timeout_seconds)),
+                                        transport=self.transport, verify=verify)
         return self._client
 
     def request(self, method: str, url: str, **kwargs) -> httpx.Response:
@@ -178,6 +184,8 @@ def get_json(client: Http, provider: str, url: str, api_key: str) -> dict:
 
 
 def _call(client: Http, provider: str, method: str, url: str, api_key: str, **kwargs) -> dict:
+    import httpx
+
     try:
         response = client.request(method, url, headers={"Authorization": f"Bearer {api_key}"}, **kwargs)
     except httpx.TimeoutException as exc:

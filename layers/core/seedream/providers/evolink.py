@@ -24,11 +24,11 @@ the task API. Tags: [doc] evolink's own docs, [code] only third-party clients, [
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..errors import InvalidRequest, ProviderRejected, ProviderUnavailable
 from ..models.messages import CompletionNotice
-from ..models.requests import JobRequest
 from .base import (
     Credentials,
     Http,
@@ -42,6 +42,9 @@ from .base import (
     post_json,
     terminal_notice,
 )
+
+if TYPE_CHECKING:
+    from ..models.requests import JobRequest
 
 DEFAULT_BASE_URL = "https://api.evolink.ai"
 MAX_REFERENCES_PLUS_OUTPUTS = 15

@@ -8,10 +8,13 @@ ties), keeping those whose limits the request meets. Prices and limits come from
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..errors import InvalidRequest
-from ..models.requests import JobRequest
 from .base import Provider, estimated_cost_usd
+
+if TYPE_CHECKING:
+    from ..models.requests import JobRequest
 
 
 def job_price(provider: Provider, request: JobRequest) -> float:

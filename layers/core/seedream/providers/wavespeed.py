@@ -24,11 +24,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..errors import ProviderRejected, Unauthorized
 from ..models.messages import CompletionNotice
-from ..models.requests import JobRequest
 from .base import (
     Credentials,
     Http,
@@ -43,6 +43,9 @@ from .base import (
     post_json,
     terminal_notice,
 )
+
+if TYPE_CHECKING:
+    from ..models.requests import JobRequest
 
 DEFAULT_BASE_URL = "https://api.wavespeed.ai"
 TOLERANCE_SECONDS = 300

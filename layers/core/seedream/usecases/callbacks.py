@@ -16,11 +16,11 @@ from typing import Literal
 from aws_lambda_powertools import Logger
 
 from ..errors import Unauthorized
+from ..ledger import CallbackRefused
 from ..models import TERMINAL, now_iso
 from ..models.messages import IngestMessage
 from ..providers.base import NotTerminal
 from ..services import Services
-from ..store import Conflict
 from ..tokens import token_hash, token_matches
 
 logger = Logger(child=True)
@@ -42,7 +42,7 @@ def record_callback(svc: Services, provider_name: str, job_id: str, token: str |
     ``body`` is the raw request body; ``now`` unix seconds. Raises ``Unauthorized`` (token,
     signature, timestamp, key id; nothing changes) or ``InvalidRequest`` (``callback_malformed``).
     """
-    svc.need("store", "queues")
+    svc.need("ledger", "queues")
     provider = svc.providers.get(provider_name)
     if provider is None or not token:
         raise Unauthorized("the callback URL's token does not match this job", code="token_invalid")
@@ -53,24 +53,24 @@ def record_callback(svc: Services, provider_name: str, job_id: str, token: str |
         return CallbackOutcome("ignored", f"provider status {status} is not final")
     received_at = now_iso()
     try:
-        svc.store.accept_callback(job_id, provider_name, token_hash(token), notice, received_at)
-    except Conflict as conflict:
-        return _refused(conflict, provider_name, token, notice.provider_task_id)
+        svc.ledger.accept(job_id, provider_name, token_hash(token), notice, received_at)
+    except CallbackRefused as refused:
+        return _refused(refused, provider_name, token, notice.provider_task_id)
     try:
         svc.queues.send_ingest(IngestMessage(job_id=job_id, notice=notice, received_at=received_at))
     except Exception:
-        svc.store.forget_callback(job_id)  # let the provider's retry try again
+        svc.ledger.forget(job_id)  # let the provider's retry try again
         raise
     logger.info("callback accepted", extra={"job_id": job_id, "provider": provider_name,
                                             "provider_status": notice.provider_status})
     return CallbackOutcome("accepted")
 
 
-def _refused(conflict: Conflict, provider_name: str, token: str, task_id: str) -> CallbackOutcome:
+def _refused(refused: CallbackRefused, provider_name: str, token: str, task_id: str) -> CallbackOutcome:
     """Why the conditional update refused the callback, from the job as it was. Raises ``Unauthorized``."""
-    job = conflict.current
+    job = refused.state
     if job is None or job.provider != provider_name or not token_matches(token, job.callback_token_sha256):
         raise Unauthorized("the callback URL's token does not match this job", code="token_invalid")
-    if job.status not in TERMINAL and job.callback is None and job.provider_task_id not in (None, task_id):
+    if job.status not in TERMINAL and not job.has_callback and job.provider_task_id not in (None, task_id):
         return CallbackOutcome("ignored", "callback is for another provider task")
     return CallbackOutcome("duplicate")

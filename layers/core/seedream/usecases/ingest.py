@@ -14,7 +14,7 @@ from typing import Literal
 
 from aws_lambda_powertools import Logger
 
-from ..blobs import DOWNLOAD_CONCURRENCY, output_key
+from ..blobs import output_key
 from ..errors import OutputRejected, ProviderFailed
 from ..models import TERMINAL
 from ..models.messages import CompletionNotice, IngestMessage
@@ -22,6 +22,7 @@ from ..models.records import JobRecord, Output, StoredOutput
 from ..providers.base import estimated_cost_usd
 from ..services import Services
 from ..store import Conflict
+from ..uploads import DOWNLOAD_CONCURRENCY
 from .finish import announce, fail
 
 logger = Logger(child=True)
@@ -36,7 +37,7 @@ def ingest(svc: Services, message: IngestMessage) -> IngestOutcome:
     Raises ``OutputUnavailable`` / ``ProviderUnavailable`` for transient trouble: the message is
     retried, the job stays open, and the outputs stored so far are kept for the retry.
     """
-    svc.need("store", "blobs", "bus", "providers", "fetcher")
+    svc.need("store", "blobs", "uploader", "bus", "providers", "fetcher")
     record = svc.store.find(message.job_id)
     if record is None:
         logger.warning("ingest for an unknown job", extra={"job_id": message.job_id})
@@ -89,7 +90,7 @@ def store_outputs(svc: Services, record: JobRecord, notice: CompletionNotice) ->
             return Output(**kept[index].model_dump(include=set(Output.model_fields)))
         download, close = svc.fetcher.open(notice.output_urls[index])
         try:
-            uri, etag = svc.blobs.upload_stream(output_key(job_id, index, download.extension), download.stream,
+            uri, etag = svc.uploader.upload_stream(output_key(job_id, index, download.extension), download.stream,
                                                 download.content_type)
         finally:
             close()
@@ -109,7 +110,7 @@ def kept_outputs(svc: Services, record: JobRecord, task_id: str) -> dict[int, St
     """Outputs an earlier attempt stored for the same provider task whose objects still hold the
     recorded ETag and size (one ``HeadObject`` each)."""
     return {int(index): stored for index, stored in record.stored_outputs.items()
-            if stored.provider_task_id == task_id and svc.blobs.holds(stored.s3_uri, stored.etag, stored.bytes)}
+            if stored.provider_task_id == task_id and svc.uploader.holds(stored.s3_uri, stored.etag, stored.bytes)}
 
 
 def _failed(svc: Services, job_id: str, error, extra: dict) -> IngestOutcome:

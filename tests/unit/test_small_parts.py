@@ -1,0 +1,58 @@
+"""The two small pieces that stand in for library code on the cold-start path: the DynamoDB attribute
+codec (for boto3's TypeSerializer) and the provider-secret cache (for Powertools' SecretsProvider)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from seedream.dynamo import from_item, to_item
+from seedream.errors import JobError
+from seedream.provider_secret import ProviderSecret
+
+ITEM = {"job_id": "j", "max_images": 15, "cost": 0.0222, "ok": True, "error": None, "outputs": [],
+        "request": {"images": ["https://a.test/x.png"], "seed": -1, "metadata": {"k": "v"}}, "big": 2_147_483_647}
+
+
+def test_the_codec_writes_what_boto3s_serializer_writes_and_reads_it_back():
+    mine = to_item(ITEM)
+    theirs = {k: TypeSerializer().serialize(json.loads(json.dumps(v), parse_float=__import__("decimal").Decimal))
+              for k, v in ITEM.items()}
+    assert mine == theirs
+    assert from_item(mine) == ITEM
+    assert {k: TypeDeserializer().deserialize(v) for k, v in mine.items()}["max_images"] == 15
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), {1, 2}, b"bytes"])
+def test_values_dynamodb_cannot_hold_are_refused(value):
+    with pytest.raises((TypeError, ValueError)):
+        to_item({"x": value})
+
+
+class FakeSecretsManager:
+    def __init__(self, document):
+        self.document, self.reads = document, 0
+
+    def get_secret_value(self, SecretId):  # noqa: N803 - botocore's parameter name
+        self.reads += 1
+        return {"SecretString": json.dumps(self.document)}
+
+
+def test_the_secret_is_read_once_per_max_age_and_entries_need_an_api_key():
+    now = [0.0]
+    client = FakeSecretsManager({"wavespeed": {"api_key": "k", "webhook_secret": "whsec_x"}, "evolink": {}})
+    secret = ProviderSecret(client, "arn", max_age=300, clock=lambda: now[0])
+    credentials = secret.credentials_for("wavespeed")
+    assert credentials()["webhook_secret"] == "whsec_x" and credentials()["api_key"] == "k"
+    assert client.reads == 1
+    now[0] = 299.9
+    credentials()
+    assert client.reads == 1
+    now[0] = 300.0
+    credentials()
+    assert client.reads == 2
+    with pytest.raises(JobError) as missing:
+        secret.entry("evolink")
+    assert missing.value.code == "misconfigured" and "evolink" in missing.value.message
