@@ -109,7 +109,8 @@ def update_job(dynamodb, table: str, job_id: str, sets: dict[str, Any], *, when,
     for i, status in enumerate(when):
         attribute_values[f":when{i}"] = {"S": status}
         allowed.append(f":when{i}")
-    full_condition = f"attribute_exists(job_id) AND #status IN ({', '.join(allowed)})"
+    # no attribute_exists(job_id): a missing item has no status, so the IN is already false
+    full_condition = f"#status IN ({', '.join(allowed)})"
     if condition:
         full_condition += f" AND {condition}"
     attribute_values.update({k: to_attribute(v) for k, v in (values or {}).items()})

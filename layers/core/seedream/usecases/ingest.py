@@ -9,6 +9,7 @@ finished job never shows a partial set; a job that fails leaves no objects behin
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
@@ -84,6 +85,9 @@ def store_outputs(svc: Services, record: JobRecord, notice: CompletionNotice) ->
             if index < len(notice.output_urls)}
     if len(kept) < len(notice.output_urls):
         svc.store.open_stored_outputs(job_id)
+    # Notes are written one at a time: they are small, and moto (the local stack) is not safe for
+    # concurrent updates of one item (DynamoDB is).
+    noting = threading.Lock()
 
     def one(index: int) -> Output:
         if index in kept:
@@ -97,7 +101,8 @@ def store_outputs(svc: Services, record: JobRecord, notice: CompletionNotice) ->
         stored = StoredOutput(index=index, s3_uri=uri, content_type=download.content_type,
                               bytes=download.stream.bytes, width=download.width, height=download.height,
                               sha256=download.stream.sha256.hexdigest(), etag=etag, provider_task_id=task_id)
-        svc.store.keep_stored_output(job_id, stored)
+        with noting:
+            svc.store.keep_stored_output(job_id, stored)
         return Output(**stored.model_dump(include=set(Output.model_fields)))
 
     if kept:
