@@ -34,6 +34,7 @@ from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_
 from .gateway import Gateway, Route, serve
 from .pumps import QueuePump
 from .runtime import LocalFunction
+from .scheduler import Schedule
 from .simulator import ProviderSimulator
 from .template import REGION, Function, LocalResources, create_resources, load_template
 
@@ -41,11 +42,24 @@ EVENTS_TAP_QUEUE = "seedream-local-events-tap"
 PORT_VARIABLES = {"api": "API_PORT", "moto": "MOTO_PORT", "simulator": "SIMULATOR_PORT"}
 
 
+LOCAL_DEADLINES = {
+    "JOB_TIMEOUT_SECONDS": "90",
+    "DEADLINE_BASE_SECONDS": "5",
+    "DEADLINE_SECONDS_PER_IMAGE": "1",
+    "DEADLINE_GRACE_SECONDS": "5",
+    "RECONCILE_BACKOFF_SECONDS": "3",
+    "RECONCILE_BACKOFF_MAX_SECONDS": "15",
+    "INGEST_DEADLINE_SECONDS": "30",
+}
+"""The deployed deadlines (minutes) scaled for a machine (seconds); each can be set in the environment."""
+
+
 def local_environment() -> dict[str, str]:
     """Local-only settings every function gets (they win over the template's values)."""
     return {"ALLOW_LOOPBACK_HTTP": "true", "S3_ADDRESSING_STYLE": "path",
             "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
-            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING")}
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING")} | {
+        name: os.environ.get(name, default) for name, default in LOCAL_DEADLINES.items()}
 
 
 def common_environment(functions: list[Function]) -> dict[str, str]:
@@ -84,7 +98,8 @@ class LocalStack:
     """
 
     def __init__(self, api_port: int = 3000, moto_port: int = 5050, simulator_port: int = 5060,
-                 generation_seconds: float = 3.0, retry_delay: int = 1, log_requests: bool = False):
+                 generation_seconds: float = 3.0, retry_delay: int = 1, log_requests: bool = False,
+                 reconcile_seconds: float | None = None):
         self.api_port = api_port
         self.moto_port = moto_port
         self.simulator_port = simulator_port
@@ -98,6 +113,10 @@ class LocalStack:
         }
         self.functions: dict[str, LocalFunction] = {}
         self.pumps: list[QueuePump] = []
+        self.schedules: dict[str, Schedule] = {}
+        self.reconcile_seconds = float(os.environ.get("RECONCILE_SECONDS", 3)) if reconcile_seconds is None \
+            else reconcile_seconds
+        """Seconds between scheduled runs (the template's ``rate(1 minute)``, scaled for a machine)."""
         self.resources: LocalResources | None = None
         self._moto = None
         self._moto_thread: threading.Thread | None = None
@@ -166,8 +185,14 @@ class LocalStack:
                                  self.functions[name], batch_size, self.retry_delay)
                 pump.start()
                 self.pumps.append(pump)
+            if spec.schedules:
+                self.schedules[name] = Schedule(self.functions[name], self.reconcile_seconds)
+                self.schedules[name].start()
 
     def stop(self) -> None:
+        for schedule in self.schedules.values():
+            schedule.stop()
+        self.schedules = {}
         for pump in self.pumps:
             pump.stop()
         self.pumps = []
@@ -224,6 +249,9 @@ class LocalStack:
         ]
         for logical_id, url in self.resources.queue_urls.items():
             lines.append(f"  queue        {logical_id:12} {url}")
+        for name, schedule in self.schedules.items():
+            lines.append(f"  schedule     {name} every {schedule.interval:g} s (RECONCILE_SECONDS; deployed: "
+                         f"{', '.join(self.resources.functions[name].schedules)})")
         lines.append(f"Providers      {self.simulator.base_url}   (simulator: wavespeed, atlascloud, evolink; "
                      f"faults: POST {self.simulator.base_url}/_sim/faults)")
         return lines

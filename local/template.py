@@ -58,6 +58,8 @@ class Function:
     """(method, path, iam_auth)."""
     queues: list[tuple[str, int]] = field(default_factory=list)
     """(queue logical id, batch size)."""
+    schedules: list[str] = field(default_factory=list)
+    """Schedule expressions of its ``Schedule``/``ScheduleV2`` events (``rate(1 minute)``)."""
 
 
 @dataclass
@@ -274,5 +276,8 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
                 queue = event["Properties"]["Queue"]["Fn::GetAtt"]
                 queue_logical = queue.split(".", 1)[0] if isinstance(queue, str) else queue[0]
                 function.queues.append((queue_logical, int(event["Properties"].get("BatchSize", 10))))
+            elif event["Type"] in ("Schedule", "ScheduleV2"):
+                props = event["Properties"]
+                function.schedules.append(str(props.get("Schedule") or props.get("ScheduleExpression")))
         functions[logical_id] = function
     return LocalResources(names=names, attrs=attrs, functions=functions, queue_urls=queue_urls)

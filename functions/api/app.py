@@ -1,4 +1,5 @@
-"""API function: ``POST /v1/jobs`` and ``GET /v1/jobs/{job_id}`` (IAM-authorised HTTP API routes)."""
+"""API function: ``POST /v1/jobs``, ``GET /v1/jobs/{job_id}``, ``POST /v1/jobs/{job_id}/cancel``
+(IAM-authorised HTTP API routes)."""
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -7,6 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from seedream.errors import InvalidRequest, JobError
 from seedream.usecases.accept import accept
+from seedream.usecases.cancel import cancel
 from seedream.usecases.read import job_view
 from seedream.wiring import api_services
 
@@ -36,6 +38,13 @@ def create_job() -> Response:
 @app.get("/v1/jobs/<job_id>")
 def get_job(job_id: str) -> Response:
     metrics.add_metric(name="JobReads", unit=MetricUnit.Count, value=1)
+    return _json(200, job_view(svc, job_id).model_dump(mode="json"))
+
+
+@app.post("/v1/jobs/<job_id>/cancel")
+def cancel_job(job_id: str) -> Response:
+    cancel(svc, job_id)
+    metrics.add_metric(name="JobsCancelled", unit=MetricUnit.Count, value=1)
     return _json(200, job_view(svc, job_id).model_dump(mode="json"))
 
 

@@ -1,8 +1,10 @@
 """Ingest function: SQS consumer that streams a finished job's outputs into S3 and announces the result.
 
 Messages are parsed by Powertools' batch processor into ``IngestRecord``. Transient download
-trouble is a batch item failure (retried, then the ingest DLQ); the job stays open with no
-outputs shown, and a retry keeps the outputs already stored and verified.
+trouble is a batch item failure (retried); the job stays open with no outputs shown, and a retry
+keeps the outputs already stored and verified. On the last receive (``INGEST_MAX_RECEIVES``, the
+queue's ``maxReceiveCount``) the job is ended ``failed``/``ingest_failed`` with nothing left in S3;
+the message still goes to the ingest DLQ.
 """
 
 from aws_lambda_powertools import Logger, Metrics
@@ -27,7 +29,9 @@ svc = ingest_services()
 
 
 def record_handler(record: IngestRecord) -> str:
-    outcome = ingest(svc, record.body)
+    # the last receive before SQS moves the message to the DLQ: a transient failure now ends the job
+    final = int(record.attributes.ApproximateReceiveCount) >= svc.settings.ingest_max_receives
+    outcome = ingest(svc, record.body, final_attempt=final)
     metrics.add_metric(name=f"Ingest_{outcome}", unit=MetricUnit.Count, value=1)
     return outcome
 

@@ -36,12 +36,14 @@ persistence = DynamoDBPersistenceLayer(table_name=svc.settings.require("IDEMPOTE
 
 
 @idempotent_function(data_keyword_argument="job_id", persistence_store=persistence, config=idempotency)
-def submit_once(job_id: str) -> str:
-    return submit(svc, job_id)
+def submit_once(job_id: str, final_attempt: bool = False) -> str:
+    return submit(svc, job_id, final_attempt=final_attempt)
 
 
 def record_handler(record: SubmitRecord) -> str:
-    outcome = submit_once(job_id=record.body.job_id)
+    # the last receive before SQS moves the message to the DLQ: a job that fails now ends as submit_failed
+    final = int(record.attributes.ApproximateReceiveCount) >= svc.settings.submit_max_receives
+    outcome = submit_once(job_id=record.body.job_id, final_attempt=final)
     metrics.add_metric(name=f"Submit_{outcome}", unit=MetricUnit.Count, value=1)
     return outcome
 

@@ -15,11 +15,19 @@ from local.stack import LocalStack
 pytestmark = pytest.mark.integration
 
 
+TEST_DEADLINES = {"JOB_TIMEOUT_SECONDS": "20", "DEADLINE_BASE_SECONDS": "2", "DEADLINE_SECONDS_PER_IMAGE": "0.5",
+                  "DEADLINE_GRACE_SECONDS": "2", "RECONCILE_BACKOFF_SECONDS": "2", "RECONCILE_BACKOFF_MAX_SECONDS": "4",
+                  "INGEST_DEADLINE_SECONDS": "15"}
+
+
 @pytest.fixture(scope="session")
 def stack():
     # key-rotation tests wait this long between JWKS refetches instead of the deployed default (10 s)
     os.environ["ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS"] = "1"
-    with LocalStack(api_port=0, moto_port=0, simulator_port=0, generation_seconds=0.3, retry_delay=1) as running:
+    # deadlines scaled further down than `make up`'s, so the fault suite's hung jobs end in seconds
+    os.environ.update(TEST_DEADLINES)
+    with LocalStack(api_port=0, moto_port=0, simulator_port=0, generation_seconds=0.3, retry_delay=1,
+                    reconcile_seconds=1) as running:
         s3 = running.session.client("s3")
         # observation only: versioning lets a test count how many times each output object was written
         s3.put_bucket_versioning(Bucket=running.name("JobsBucket"), VersioningConfiguration={"Status": "Enabled"})
@@ -149,3 +157,28 @@ def wait_jwks_refetch_allowed(stack, timeout: float = 10.0) -> None:
     (its rate limit is ``ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS``, 1 s in the test stack)."""
     adapter = atlas_adapter(stack)
     wait_until(lambda: adapter._may_fetch(time.time()), timeout)
+
+
+def settled(stack) -> bool:
+    """Nothing left to happen on the queues: submit and ingest queues drained by their pumps."""
+    return queue_drained(stack, "SubmitQueue") and queue_drained(stack, "IngestQueue")
+
+
+def events_of(stack, job_id: str) -> list[dict]:
+    """Every bus event of ``job_id`` so far, once the queues have settled (nothing more can be on its way)."""
+    wait_until(lambda: settled(stack), 60)
+    sqs = stack.session.client("sqs")
+    while True:
+        reply = sqs.receive_message(QueueUrl=stack.events_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        if not reply.get("Messages"):
+            break
+        for message in reply["Messages"]:
+            event = json.loads(message["Body"])
+            _EVENTS.setdefault(event["detail"]["job_id"], []).append(event)
+            sqs.delete_message(QueueUrl=stack.events_queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return list(_EVENTS.get(job_id, []))
+
+
+def stored_keys(stack, job_id: str) -> list[str]:
+    listed = stack.session.client("s3").list_objects_v2(Bucket=stack.name("JobsBucket"), Prefix=f"outputs/{job_id}/")
+    return sorted(o["Key"] for o in listed.get("Contents", []))

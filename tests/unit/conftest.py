@@ -31,6 +31,9 @@ class FakeWaveSpeed:
         self.outputs: dict[str, bytes] = {}
         self.output_status: dict[str, int] = {}
         self.output_gets: dict[str, int] = {}
+        self.results: dict[str, dict] = {}
+        """task id → what ``GET /api/v3/predictions/{id}/result`` answers in ``data`` (default: processing)."""
+        self.result_reads: list[str] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.url.host == "cdn.test":
@@ -40,6 +43,11 @@ class FakeWaveSpeed:
                 return httpx.Response(status, text="nope")
             return httpx.Response(200, content=self.outputs[request.url.path], headers={"content-type": "image/png"})
         assert request.headers["authorization"] == f"Bearer {WS_KEY}"
+        if request.method == "GET" and request.url.path.endswith("/result"):
+            task_id = request.url.path.split("/")[-2]
+            self.result_reads.append(task_id)
+            data = {"id": task_id, "status": "processing", "outputs": [], "has_nsfw_contents": [], "error": ""}
+            return httpx.Response(200, json={"code": 200, "message": "success", "data": data | self.results.get(task_id, {})})
         if self.submit_status != 200:
             return httpx.Response(self.submit_status, json={"code": self.submit_status, "message": "simulated"})
         body = json.loads(request.content)

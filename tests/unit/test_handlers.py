@@ -11,7 +11,7 @@ import pytest
 
 from local.runtime import LocalFunction
 from seedream.settings import Settings
-from seedream.wiring import api_services, ingest_services, submit_services, webhook_services
+from seedream.wiring import api_services, ingest_services, reconcile_services, submit_services, webhook_services
 
 from .usecase_helpers import png_bytes, tap_events
 
@@ -23,7 +23,7 @@ def sample(name: str) -> dict:
 
 
 BUILDERS = {"ApiFunction": api_services, "SubmitFunction": submit_services, "WebhookFunction": webhook_services,
-            "IngestFunction": ingest_services}
+            "IngestFunction": ingest_services, "ReconcileFunction": reconcile_services}
 
 
 @pytest.fixture
@@ -48,8 +48,10 @@ def test_every_function_has_a_sample_event(aws):
     _, resources = aws
     names = {p.name for p in EVENTS.glob("*.json")}
     assert names == {"api-create-job.json", "api-get-job.json", "submit-sqs.json", "ingest-sqs.json",
-                     "webhook-wavespeed.json", "webhook-atlascloud.json", "webhook-evolink.json"}
-    assert set(resources.functions) == {"ApiFunction", "WebhookFunction", "SubmitFunction", "IngestFunction"}
+                     "webhook-wavespeed.json", "webhook-atlascloud.json", "webhook-evolink.json",
+                     "reconcile-schedule.json"}
+    assert set(resources.functions) == {"ApiFunction", "WebhookFunction", "SubmitFunction", "IngestFunction",
+                                        "ReconcileFunction"}
 
 
 def test_samples_drive_the_whole_path_through_the_handlers(functions, provider_http, aws):

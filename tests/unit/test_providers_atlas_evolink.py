@@ -498,9 +498,9 @@ def test_evolink_resolve_task_api_wins_over_the_body(evo_fake, evolink):
     assert evolink.task_reads == 2
 
 
-def test_evolink_resolve_not_terminal_is_retried(evo_fake, evolink):
+def test_evolink_early_completed_is_not_final_until_its_task_api_says_so(evo_fake, evolink):
     evo_fake.task = {"id": "t", "status": "processing", "progress": 60}
-    with pytest.raises(ProviderUnavailable):
+    with pytest.raises(NotTerminal):
         evolink.resolve(evolink.parse_callback({}, b'{"id": "t", "status": "completed"}'))
 
 

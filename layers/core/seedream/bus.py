@@ -1,7 +1,7 @@
-"""EventBridge: ``Job Succeeded`` and ``Job Failed`` on the stack's bus.
+"""EventBridge: ``Job Succeeded``, ``Job Failed`` and ``Job Cancelled`` on the stack's bus.
 
 Event: ``source`` = ``EVENT_SOURCE`` (default ``seedream.jobs``), ``detail-type`` =
-``Job Succeeded`` | ``Job Failed``, ``detail`` = ``models.events.JobEvent`` (job id, status,
+``Job Succeeded`` | ``Job Failed`` | ``Job Cancelled``, ``detail`` = ``models.events.JobEvent`` (job id, status,
 provider, model, output S3 URIs, metadata, error).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from .models.events import JobEvent
 from .models.records import JobRecord
 
-DETAIL_TYPES = {"succeeded": "Job Succeeded", "failed": "Job Failed"}
+DETAIL_TYPES = {"succeeded": "Job Succeeded", "failed": "Job Failed", "cancelled": "Job Cancelled"}
 
 
 class Bus:

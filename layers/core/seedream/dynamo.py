@@ -61,6 +61,11 @@ def from_item(item: dict[str, dict]) -> dict[str, Any]:
     return {key: from_attribute(value) for key, value in item.items()}
 
 
+CALLBACK_FREE = "attribute_not_exists(#callback) OR attribute_exists(#callback.#failed)"
+"""Condition: no completion recorded, or the recorded one's ingest has failed (so a new one may be).
+Needs ``#callback`` = ``callback`` and ``#failed`` = ``ingest_failed_at``."""
+
+
 class ConditionFailed(Exception):
     """A conditional write found the item otherwise. ``old`` is the item as it was (plain JSON), or None."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .dynamo import ConditionFailed, update_job
+from .dynamo import CALLBACK_FREE, ConditionFailed, update_job
 from .models import OPEN
 from .models.messages import CompletionNotice
 
@@ -24,7 +24,8 @@ class CallbackState:
     provider: str | None
     callback_token_sha256: str | None
     provider_task_id: str | None
-    has_callback: bool
+    being_ingested: bool
+    """A completion is recorded and its ingest has not failed."""
 
 
 class CallbackRefused(Exception):
@@ -42,23 +43,27 @@ class CallbackLedger:
         self.dynamodb = dynamodb
         self.table = table
 
-    def accept(self, job_id: str, provider: str, token_sha256: str, notice: CompletionNotice, received_at: str) -> None:
-        """Record the first terminal callback of an open job. Raises ``CallbackRefused``."""
+    def accept(self, job_id: str, provider: str, token_sha256: str, notice: CompletionNotice, received_at: str,
+               deadline_at: str) -> None:
+        """Record a terminal callback of an open job — the first, or a new one after the last one's ingest
+        failed — and give ingest until ``deadline_at``. Raises ``CallbackRefused``."""
         callback = {"received_at": received_at, "provider_status": notice.provider_status,
-                    "provider_task_id": notice.provider_task_id, "webhook_id": notice.webhook_id}
-        condition = ("#provider = :provider AND #token = :token AND attribute_not_exists(#callback) "
+                    "provider_task_id": notice.provider_task_id, "webhook_id": notice.webhook_id, "via": "webhook"}
+        condition = (f"#provider = :provider AND #token = :token AND ({CALLBACK_FREE}) "
                      "AND (attribute_not_exists(#task) OR #task = :task)")
         try:
-            update_job(self.dynamodb, self.table, job_id, {"callback": callback}, when=OPEN, condition=condition,
+            update_job(self.dynamodb, self.table, job_id, {"callback": callback, "deadline_at": deadline_at},
+                       when=OPEN, condition=condition,
                        values={":provider": provider, ":token": token_sha256, ":task": notice.provider_task_id},
                        names={"#provider": "provider", "#token": "callback_token_sha256", "#callback": "callback",
-                              "#task": "provider_task_id"})
+                              "#failed": "ingest_failed_at", "#task": "provider_task_id"})
         except ConditionFailed as failed:
             old = failed.old
             raise CallbackRefused(None if old is None else CallbackState(
                 status=old.get("status", ""), provider=old.get("provider"),
                 callback_token_sha256=old.get("callback_token_sha256"), provider_task_id=old.get("provider_task_id"),
-                has_callback=old.get("callback") is not None)) from failed
+                being_ingested=old.get("callback") is not None and not (old.get("callback") or {}).get(
+                    "ingest_failed_at"))) from failed
 
     def forget(self, job_id: str) -> None:
         """Undo ``accept`` (the callback could not be enqueued, so the provider must retry)."""

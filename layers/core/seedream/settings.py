@@ -63,6 +63,19 @@ def _preference(name: str, value: str) -> dict[str, tuple[str, ...]]:
     return order
 
 
+def _factors(name: str, value: str) -> dict[str, float]:
+    """``evolink=1.5,seedream-v4.5=1.2`` → ``{"evolink": 1.5, "seedream-v4.5": 1.2}``."""
+    factors: dict[str, float] = {}
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        key, sep, number = part.partition("=")
+        if not sep:
+            raise ConfigError(f"{name} must look like 'evolink=1.5,seedream-v4.5=1.2', not {value!r}")
+        factors[key.strip()] = _number(name, number.strip())
+    return factors
+
+
 # Variable name → (attribute, parser). Parsers take (name, raw value).
 _VARIABLES: dict[str, tuple[str, object]] = {
     "JOBS_TABLE": ("jobs_table", None),
@@ -91,6 +104,17 @@ _VARIABLES: dict[str, tuple[str, object]] = {
     "EVOLINK_V45_PRICE_USD": ("evolink_v45_price_usd", _number),
     "EVOLINK_V5_LITE_PRICE_USD": ("evolink_v5_lite_price_usd", _number),
     "EVOLINK_SEND_SEED": ("evolink_send_seed", _bool),
+    "JOB_TIMEOUT_SECONDS": ("job_timeout_seconds", _number),
+    "DEADLINE_BASE_SECONDS": ("deadline_base_seconds", _number),
+    "DEADLINE_SECONDS_PER_IMAGE": ("deadline_seconds_per_image", _number),
+    "DEADLINE_GRACE_SECONDS": ("deadline_grace_seconds", _number),
+    "DEADLINE_FACTORS": ("deadline_factors", lambda n, v: _factors(n, v)),
+    "RECONCILE_BACKOFF_SECONDS": ("reconcile_backoff_seconds", _number),
+    "RECONCILE_BACKOFF_MAX_SECONDS": ("reconcile_backoff_max_seconds", _number),
+    "INGEST_DEADLINE_SECONDS": ("ingest_deadline_seconds", _number),
+    "RECONCILE_BATCH": ("reconcile_batch", lambda n, v: _number(n, v, int)),
+    "SUBMIT_MAX_RECEIVES": ("submit_max_receives", lambda n, v: _number(n, v, int)),
+    "INGEST_MAX_RECEIVES": ("ingest_max_receives", lambda n, v: _number(n, v, int)),
 }
 
 
@@ -132,6 +156,32 @@ class Settings:
     evolink_v45_price_usd: float = 0.04
     evolink_v5_lite_price_usd: float = 0.035
     evolink_send_seed: bool = True
+    job_timeout_seconds: float = 1800.0
+    """Hard limit: a job still open this long after it was created fails (``seedream.deadlines``)."""
+    deadline_base_seconds: float = 60.0
+    deadline_seconds_per_image: float = 20.0
+    deadline_grace_seconds: float = 120.0
+    deadline_factors: Mapping[str, float] = field(default_factory=dict)
+    reconcile_backoff_seconds: float = 30.0
+    reconcile_backoff_max_seconds: float = 300.0
+    ingest_deadline_seconds: float = 900.0
+    reconcile_batch: int = 100
+    """Overdue jobs one sweep looks at, at most (the rest wait for the next sweep)."""
+    submit_max_receives: int = 5
+    """The submit queue's ``maxReceiveCount``: the receive on which a failing job is ended (``submit_failed``)."""
+    ingest_max_receives: int = 5
+    """The ingest queue's ``maxReceiveCount``: the receive on which a failing ingest ends its job (``ingest_failed``)."""
+
+    def deadlines(self):
+        """The reconcile sweep's rules (``seedream.deadlines.DeadlinePolicy``) from these settings."""
+        from .deadlines import DeadlinePolicy
+
+        return DeadlinePolicy(base_seconds=self.deadline_base_seconds, seconds_per_image=self.deadline_seconds_per_image,
+                              grace_seconds=self.deadline_grace_seconds, factors=dict(self.deadline_factors),
+                              job_timeout_seconds=self.job_timeout_seconds,
+                              backoff_seconds=self.reconcile_backoff_seconds,
+                              backoff_max_seconds=self.reconcile_backoff_max_seconds,
+                              ingest_seconds=self.ingest_deadline_seconds)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

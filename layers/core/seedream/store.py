@@ -12,15 +12,22 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .dynamo import ConditionFailed, from_item, to_item, update_job
+from .dynamo import CALLBACK_FREE, ConditionFailed, from_item, to_item, update_job
 from .errors import JobNotFound
 from .models import OPEN, now_iso
-from .models.records import Attempt, ErrorInfo, JobRecord, Output, StoredOutput
+from .models.records import Attempt, CallbackRecord, ErrorInfo, JobRecord, Output, ReconcileRecord, StoredOutput
+
+OPEN_JOBS_INDEX = "OpenJobsByDeadline"
+"""Sparse GSI (``template.yaml``): ``open_shard`` (``"open"`` while open) + ``deadline_at``; keys only."""
+OPEN_SHARD = "open"
+FINISHED = ("open_shard", "stored_outputs")
+"""Attributes a finished job no longer has: it leaves the open-jobs index and its partial outputs."""
 
 MOVES: dict[str, tuple[str, ...]] = {
     "submitted": ("queued",),
     "succeeded": ("queued", "submitted"),  # a callback may outrun submit's own update
     "failed": ("queued", "submitted"),
+    "cancelled": ("queued", "submitted"),
 }
 """Target status → the statuses a job may move to it from. Nothing leaves a terminal status."""
 
@@ -79,11 +86,53 @@ class JobStore:
         """Append an attempt record (job must be queued)."""
         self._update(job_id, {}, when=("queued",), append={"attempts": attempt.model_dump(mode="json")})
 
-    def mark_submitted(self, job_id: str, attempt: Attempt) -> None:
-        """``queued → submitted`` with the provider task id and the attempt."""
+    def mark_submitted(self, job_id: str, attempt: Attempt, submitted_at: str, deadline_at: str) -> None:
+        """``queued → submitted`` with the provider task id, the attempt and the first deadline."""
         self._update(job_id, {"status": "submitted", "provider": attempt.provider,
-                              "provider_task_id": attempt.provider_task_id, "submitted_at": now_iso()},
+                              "provider_task_id": attempt.provider_task_id, "submitted_at": submitted_at,
+                              "deadline_at": deadline_at},
                      when=MOVES["submitted"], append={"attempts": attempt.model_dump(mode="json")})
+
+    def set_deadline(self, job_id: str, deadline_at: str, reconcile: ReconcileRecord | None = None) -> None:
+        """Move an open job's deadline (and note the sweep's reads)."""
+        sets: dict[str, Any] = {"deadline_at": deadline_at}
+        if reconcile is not None:
+            sets["reconcile"] = reconcile.model_dump(mode="json")
+        self._update(job_id, sets, when=OPEN)
+
+    def record_completion(self, job_id: str, callback: CallbackRecord, deadline_at: str,
+                          reconcile: ReconcileRecord | None = None) -> None:
+        """Record a completion the sweep read at the provider, unless one is already being ingested."""
+        sets: dict[str, Any] = {"callback": callback.model_dump(mode="json"), "deadline_at": deadline_at}
+        if reconcile is not None:
+            sets["reconcile"] = reconcile.model_dump(mode="json")
+        self._update(job_id, sets, when=OPEN, condition=f"({CALLBACK_FREE})",
+                     names={"#callback": "callback", "#failed": "ingest_failed_at"})
+
+    def note_ingest_failure(self, job_id: str, message: str) -> None:
+        """The recorded completion's ingest failed for now: a later callback or sweep may record a new one."""
+        self._update(job_id, {}, when=OPEN, condition="attribute_exists(#callback)", names={"#callback": "callback"},
+                     raw_set={"#callback.ingest_failed_at = :failed_at, #callback.ingest_error = :ingest_error":
+                              {":failed_at": now_iso(), ":ingest_error": message[:1000]}})
+
+    def release_completion(self, job_id: str, deadline_at: str) -> None:
+        """Forget a recorded completion the provider's status API does not confirm yet; look again at ``deadline_at``."""
+        self._update(job_id, {"deadline_at": deadline_at}, when=OPEN, remove=("callback",))
+
+    def overdue(self, now: str, limit: int) -> list[str]:
+        """Ids of open jobs whose deadline is at or before ``now`` (ISO), earliest first, at most ``limit``.
+        A query of the sparse ``OpenJobsByDeadline`` index; never a scan."""
+        ids: list[str] = []
+        kwargs = {"TableName": self.table, "IndexName": OPEN_JOBS_INDEX,
+                  "KeyConditionExpression": "open_shard = :open AND deadline_at <= :now",
+                  "ExpressionAttributeValues": {":open": {"S": OPEN_SHARD}, ":now": {"S": now}}}
+        while len(ids) < limit:
+            page = self.dynamodb.query(**kwargs, Limit=limit - len(ids))
+            ids += [item["job_id"]["S"] for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return ids
 
     def keep_stored_output(self, job_id: str, output: StoredOutput) -> None:
         """Note an output ingest has written and verified, so a retry need not fetch it again (job must be open)."""
@@ -100,12 +149,18 @@ class JobStore:
         """``→ succeeded`` with the complete outputs manifest (and ``extra`` attributes); returns the new record."""
         sets = {"status": "succeeded", "outputs": [o.model_dump(mode="json") for o in outputs],
                 "completed_at": now_iso(), "error": None} | (extra or {})
-        return self._update(job_id, sets, when=MOVES["succeeded"], remove=("stored_outputs",), returns=True)
+        return self._update(job_id, sets, when=MOVES["succeeded"], remove=FINISHED, returns=True)
 
     def mark_failed(self, job_id: str, error: ErrorInfo, extra: dict | None = None) -> JobRecord:
         """``→ failed`` with ``error`` (and ``extra`` attributes); returns the new record."""
         sets = {"status": "failed", "error": error.model_dump(mode="json"), "completed_at": now_iso()} | (extra or {})
-        return self._update(job_id, sets, when=MOVES["failed"], remove=("stored_outputs",), returns=True)
+        return self._update(job_id, sets, when=MOVES["failed"], remove=FINISHED, returns=True)
+
+    def mark_cancelled(self, job_id: str) -> JobRecord:
+        """``→ cancelled``; returns the new record. Raises ``Conflict`` (``current`` None: no such job)."""
+        stamp = now_iso()
+        return self._update(job_id, {"status": "cancelled", "cancelled_at": stamp, "completed_at": stamp},
+                            when=MOVES["cancelled"], remove=FINISHED, returns=True)
 
     def mark_event_published(self, job_id: str) -> None:
         """Note that the terminal event went out (so a redelivered ingest does not send it twice)."""

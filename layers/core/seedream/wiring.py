@@ -3,11 +3,12 @@
 ``build_services(settings, parts)`` builds the named parts (``NEEDS`` lists them with the
 variables each requires, checked at init); each function has its builder:
 
-- api (``API_PARTS``): store, submit queue, blobs, provider limits (no keys, no HTTP client);
+- api (``API_PARTS``): store, submit queue, blobs, bus (cancel), provider limits (no keys, no HTTP client);
 - submit (``SUBMIT_PARTS``): store, blobs, bus, providers (HTTP client made at init), and ``PUBLIC_BASE_URL``;
 - webhook (``WEBHOOK_PARTS``): the callback ledger, ingest queue, providers (the HTTP client is
   made on first need: fetching a WaveSpeed secret or the Atlas Cloud JWKS, which most instances never do);
-- ingest (``INGEST_PARTS``): store, blobs, uploader, bus, providers, fetcher (Pillow and the download client).
+- ingest (``INGEST_PARTS``): store, blobs, uploader, bus, providers, fetcher (Pillow and the download client);
+- reconcile (``RECONCILE_PARTS``): store, ingest queue, bus, providers (status reads).
 
 Every builder takes ``settings`` (default: ``Settings.from_env()``), a boto3 ``session`` (default:
 a new one), an ``http_transport`` for the provider and download clients (tests pass an
@@ -73,10 +74,11 @@ NEEDS: dict[str, tuple[str, ...]] = {
 callbacks (the webhook); ``provider_limits`` are the adapters without keys or HTTP (limits and
 prices only); ``providers`` are the full adapters; ``uploader`` and ``fetcher`` are ingest's."""
 
-API_PARTS = ("store", "submit_queue", "blobs", "provider_limits")
+API_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits")
 SUBMIT_PARTS = ("store", "blobs", "bus", "providers")
 WEBHOOK_PARTS = ("ledger", "ingest_queue", "providers")
 INGEST_PARTS = ("store", "blobs", "uploader", "bus", "providers", "fetcher")
+RECONCILE_PARTS = ("store", "ingest_queue", "bus", "providers")
 
 
 def build_services(settings: Settings, parts: Iterable[str], *, session=None, http_transport=None, resolver=None,
@@ -142,6 +144,10 @@ def webhook_services(settings: Settings | None = None, **wiring) -> Services:
 
 def ingest_services(settings: Settings | None = None, **wiring) -> Services:
     return build_services(settings or Settings.from_env(), INGEST_PARTS, **wiring)
+
+
+def reconcile_services(settings: Settings | None = None, **wiring) -> Services:
+    return build_services(settings or Settings.from_env(), RECONCILE_PARTS, **wiring)
 
 
 def _providers(settings: Settings, clients: _Clients, http: Http, *, with_keys: bool):

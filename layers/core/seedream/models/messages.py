@@ -31,6 +31,8 @@ class CompletionNotice:
     nsfw: list[bool] = field(default_factory=list)
     error_message: str | None = None
     webhook_id: str | None = None
+    via: Literal["webhook", "reconcile"] = "webhook"
+    """``reconcile``: read from the provider's status API by the sweep (already authoritative)."""
 
 
 @dataclass(frozen=True)

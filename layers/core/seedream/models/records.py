@@ -51,12 +51,25 @@ class Attempt(BaseModel):
 
 
 class CallbackRecord(BaseModel):
-    """The provider callback that was accepted for the job (at most one)."""
+    """The provider's completion that was accepted for the job: by its callback (``via`` ``webhook``)
+    or by the reconcile sweep's status read (``reconcile``). A new one is accepted only once the
+    ingest of this one has failed (``ingest_failed_at``)."""
 
     received_at: str
     provider_status: str
     provider_task_id: str
     webhook_id: str | None = None
+    via: Literal["webhook", "reconcile"] = "webhook"
+    ingest_failed_at: str | None = None
+    ingest_error: str | None = None
+
+
+class ReconcileRecord(BaseModel):
+    """What the reconcile sweep has done for the job: status reads made at the provider, the last one."""
+
+    reads: int = 0
+    last_read_at: str | None = None
+    last_provider_status: str | None = None
 
 
 class JobRecord(BaseModel):
@@ -83,7 +96,13 @@ class JobRecord(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
     estimated_cost_usd: float | None = None
     """Documented price of the job in USD (set when it succeeds)."""
+    deadline_at: str | None = None
+    """When the reconcile sweep looks at the job if it is still open (see ``seedream.deadlines``)."""
+    reconcile: ReconcileRecord = Field(default_factory=ReconcileRecord)
+    cancelled_at: str | None = None
     # table-only fields
+    open_shard: str | None = None
+    """``"open"`` while the job is open: with ``deadline_at`` the key of the sparse ``OpenJobsByDeadline`` index."""
     callback_token_sha256: str | None = None
     callback: CallbackRecord | None = None
     stored_outputs: dict[str, StoredOutput] = Field(default_factory=dict)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, Field
 
 from . import JobStatus
-from .records import Attempt, ErrorInfo, JobRecord, Output
+from .records import Attempt, ErrorInfo, JobRecord, Output, ReconcileRecord
 from .requests import JobRequest
 
 
@@ -33,6 +33,10 @@ class JobView(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
     provider_order: list[str] = Field(default_factory=list)
     estimated_cost_usd: float | None = None
+    deadline_at: str | None = None
+    """While open: when the service checks on the job if the provider has not called back."""
+    reconcile: ReconcileRecord = Field(default_factory=ReconcileRecord)
+    cancelled_at: str | None = None
 
     @classmethod
     def of(cls, record: JobRecord, presign: Callable[[str], str]) -> JobView:

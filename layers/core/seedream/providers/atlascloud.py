@@ -31,6 +31,7 @@ import base64
 import binascii
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from ..errors import ProviderRejected, Unauthorized
 from ..models.messages import CompletionNotice
@@ -43,6 +44,7 @@ from .base import (
     callback_object,
     check_limits,
     error_text,
+    get_json,
     header,
     malformed,
     post_json,
@@ -274,3 +276,15 @@ class AtlasCloud:
     def resolve(self, notice: CompletionNotice) -> CompletionNotice:
         """The callback is signed, so it is trusted as is."""
         return notice
+
+    def read_status(self, provider_task_id: str) -> CompletionNotice:
+        """``GET /api/v1/model/prediction/{id}`` [doc]: ``data.status`` (``processing|completed|succeeded|failed``),
+        ``data.outputs``, ``data.error``."""
+        reply = get_json(self.http, self.name, f"{self.base_url}/api/v1/model/prediction/{quote(provider_task_id, safe='')}",
+                         self.credentials()["api_key"])
+        data = reply.get("data") if isinstance(reply.get("data"), dict) else reply
+        outputs = [o.get("url") if isinstance(o, dict) else o for o in data.get("outputs") or []]
+        return terminal_notice(self.name, data.get("id") or provider_task_id, str(data.get("status") or "").lower(),
+                               SUCCEEDED, FAILED, output_urls=[str(u) for u in outputs if u],
+                               nsfw=[bool(x) for x in data.get("has_nsfw_contents") or []],
+                               error_message=error_text(data.get("error")), via="reconcile")

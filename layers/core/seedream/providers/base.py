@@ -72,7 +72,13 @@ class Provider(Protocol):
         """The callback in our terms; raises ``NotTerminal`` or ``InvalidRequest`` (``callback_malformed``)."""
 
     def resolve(self, notice: CompletionNotice) -> CompletionNotice:
-        """The authoritative result for a notice (evolink reads its task API; the others return ``notice``)."""
+        """The authoritative result for a notice (evolink reads its task API; the others return ``notice``).
+        Raises ``NotTerminal`` when the provider does not confirm the completion yet."""
+
+    def read_status(self, provider_task_id: str) -> CompletionNotice:
+        """One read of the task at the provider's status API (the reconcile sweep's only call): the
+        completion (``via="reconcile"``), or ``NotTerminal`` while it runs; ``ProviderUnavailable`` /
+        ``ProviderRejected`` when the read fails."""
 
 
 class Http:

@@ -33,6 +33,7 @@ from .base import (
     Credentials,
     Http,
     ModelLimits,
+    NotTerminal,
     SubmitResult,
     callback_object,
     check_limits,
@@ -134,22 +135,28 @@ class Evolink:
         return terminal_notice(self.name, task["id"], str(task.get("status") or "").lower(), SUCCEEDED, FAILED)
 
     def resolve(self, notice: CompletionNotice) -> CompletionNotice:
-        """The truth: ``GET /v1/tasks/{id}`` with our key. Raises ``ProviderUnavailable`` while the
-        task is not final (or the reply is unusable), so the ingest message is retried later."""
+        """The truth: ``GET /v1/tasks/{id}`` with our key (a notice the sweep read there already is it).
+        Raises ``NotTerminal`` while the task API does not say it is final (an early "completed"
+        callback: the job is left to its deadline), ``ProviderUnavailable`` when the read fails."""
+        if notice.via == "reconcile":
+            return notice
+        return self.read_status(notice.provider_task_id, webhook_id=notice.webhook_id, via="webhook")
+
+    def read_status(self, provider_task_id: str, *, webhook_id: str | None = None, via: str = "reconcile") -> CompletionNotice:
+        """``GET /v1/tasks/{id}`` [doc]: ``status`` (``pending|processing|completed|failed``), ``results``, ``error``.
+        ``task_reads`` counts these reads."""
         self.task_reads += 1
-        reply = get_json(self.http, self.name,
-                         f"{self.base_url}/v1/tasks/{quote(notice.provider_task_id, safe='')}",
+        reply = get_json(self.http, self.name, f"{self.base_url}/v1/tasks/{quote(provider_task_id, safe='')}",
                          self.credentials()["api_key"])
         task = reply.get("data") if isinstance(reply.get("data"), dict) and "status" not in reply else reply
         status = str(task.get("status") or "").lower()
         if status not in SUCCEEDED | FAILED:
-            raise ProviderUnavailable(f"evolink task {notice.provider_task_id} is {status or 'of unknown status'}, "
-                                      "not final yet")
+            raise NotTerminal(status or "unknown")
         results = task.get("results") or []
         if not isinstance(results, list):
-            raise ProviderUnavailable(f"evolink task {notice.provider_task_id} has results that are not a list")
+            raise ProviderUnavailable(f"evolink task {provider_task_id} has results that are not a list")
         urls = [str(r.get("url")) if isinstance(r, dict) else str(r) for r in results
                 if (r.get("url") if isinstance(r, dict) else r)]
-        return terminal_notice(self.name, notice.provider_task_id, status, SUCCEEDED, FAILED,
+        return terminal_notice(self.name, provider_task_id, status, SUCCEEDED, FAILED,
                                output_urls=urls if status in SUCCEEDED else [], error_message=error_text(task.get("error")),
-                               webhook_id=notice.webhook_id)
+                               webhook_id=webhook_id, via=via)

@@ -13,6 +13,7 @@ Sources: WaveSpeed API docs, "Bytedance Seedream V4 Edit Sequential"
 - Signature: ``webhook-id``, ``webhook-timestamp`` (unix s), ``webhook-signature: v3,<hex>``;
   HMAC-SHA256 over ``f"{id}.{timestamp}.{raw body}"`` with the secret minus its ``whsec_``
   prefix used as UTF-8 text (not base64-decoded, unlike Standard Webhooks); 300 s tolerance [doc].
+- Status read (reconcile only): ``GET /api/v3/predictions/{id}/result``, the same ``data`` [doc].
 - Webhook secret: the provider secret's ``webhook_secret``, else ``GET /api/v3/webhook/secret``
   with the key, reply ``{"data":{"secret":"whsec_..."}}`` [doc path, code reply], cached.
 - Price: v4 $0.027/image, v4.5 $0.04/image, billed ``max_images`` × unit [doc]; v5.0-lite
@@ -160,3 +161,14 @@ class WaveSpeed:
 
     def resolve(self, notice: CompletionNotice) -> CompletionNotice:
         return notice
+
+    def read_status(self, provider_task_id: str) -> CompletionNotice:
+        """``GET /api/v3/predictions/{id}/result`` [doc]: the prediction in ``data``."""
+        reply = get_json(self.http, self.name, f"{self.base_url}/api/v3/predictions/{quote(provider_task_id, safe='')}"
+                         "/result", self.credentials()["api_key"])
+        prediction = reply.get("data") if isinstance(reply.get("data"), dict) else reply
+        return terminal_notice(
+            self.name, prediction.get("id") or provider_task_id, str(prediction.get("status", "")), SUCCEEDED, FAILED,
+            output_urls=[str(u) for u in prediction.get("outputs") or []],
+            nsfw=[bool(x) for x in prediction.get("has_nsfw_contents") or []],
+            error_message=error_text(prediction.get("error")), via="reconcile")

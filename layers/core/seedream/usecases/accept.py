@@ -14,6 +14,7 @@ from ..models.records import JobRecord
 from ..models.requests import JobRequest
 from ..providers.selection import choose_providers
 from ..services import Services
+from ..store import OPEN_SHARD
 
 logger = Logger(child=True)
 
@@ -62,7 +63,7 @@ def accept(svc: Services, payload: object) -> JobRecord:
     stamp = now_iso()
     record = JobRecord(job_id=str(uuid.uuid4()), status="queued", provider=order[0], model=request.model,
                        request=request, metadata=request.metadata, created_at=stamp, updated_at=stamp,
-                       provider_order=order)
+                       provider_order=order, open_shard=OPEN_SHARD, deadline_at=svc.settings.deadlines().queued(stamp))
     svc.store.create(record)
     try:
         svc.queues.send_submit(SubmitMessage(job_id=record.job_id))

@@ -2,8 +2,10 @@
 
 The accept path makes at most two AWS calls: the provider's signature is checked first (from
 the cached secret or JWKS), then one conditional ``UpdateItem`` checks the token's hash, the
-provider, the task id, an open status and that no callback is recorded yet — its old item
-(returned on a failed condition) tells a forgery from a duplicate — then one ``SendMessage``.
+provider, the task id, an open status and that no completion is being ingested (none recorded,
+or the recorded one's ingest failed: a provider's later genuine callback can then retry it) —
+its old item (returned on a failed condition) tells a forgery from a duplicate — then one
+``SendMessage``. The job's deadline moves to ``INGEST_DEADLINE_SECONDS`` later, for ingest.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from aws_lambda_powertools import Logger
 
 from ..errors import Unauthorized
 from ..ledger import CallbackRefused
-from ..models import TERMINAL, now_iso
+from ..models import TERMINAL, after, now_iso
 from ..models.messages import IngestMessage
 from ..providers.base import NotTerminal
 from ..services import Services
@@ -28,8 +30,8 @@ logger = Logger(child=True)
 
 @dataclass(frozen=True)
 class CallbackOutcome:
-    """``accepted`` (recorded and queued for ingest), ``duplicate`` (the job already has its callback
-    or is finished) or ``ignored`` (not final, or for another provider task); ``reason`` says why."""
+    """``accepted`` (recorded and queued for ingest), ``duplicate`` (the job is finished, or a completion
+    is recorded and being ingested) or ``ignored`` (not final, or for another provider task)."""
 
     status: Literal["accepted", "duplicate", "ignored"]
     reason: str | None = None
@@ -52,8 +54,9 @@ def record_callback(svc: Services, provider_name: str, job_id: str, token: str |
     except NotTerminal as status:
         return CallbackOutcome("ignored", f"provider status {status} is not final")
     received_at = now_iso()
+    ingest_deadline = after(received_at, svc.settings.ingest_deadline_seconds)
     try:
-        svc.ledger.accept(job_id, provider_name, token_hash(token), notice, received_at)
+        svc.ledger.accept(job_id, provider_name, token_hash(token), notice, received_at, ingest_deadline)
     except CallbackRefused as refused:
         return _refused(refused, provider_name, token, notice.provider_task_id)
     try:
@@ -71,6 +74,6 @@ def _refused(refused: CallbackRefused, provider_name: str, token: str, task_id: 
     job = refused.state
     if job is None or job.provider != provider_name or not token_matches(token, job.callback_token_sha256):
         raise Unauthorized("the callback URL's token does not match this job", code="token_invalid")
-    if job.status not in TERMINAL and not job.has_callback and job.provider_task_id not in (None, task_id):
+    if job.status not in TERMINAL and not job.being_ingested and job.provider_task_id not in (None, task_id):
         return CallbackOutcome("ignored", "callback is for another provider task")
     return CallbackOutcome("duplicate")

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from datetime import UTC, datetime
 from typing import Literal
 
 from aws_lambda_powertools import Logger
 
 from ..blobs import output_key
-from ..errors import OutputRejected, ProviderFailed
+from ..errors import JobError, OutputRejected, OutputUnavailable, ProviderFailed, ProviderUnavailable
 from ..models import TERMINAL
 from ..models.messages import CompletionNotice, IngestMessage
 from ..models.records import JobRecord, Output, StoredOutput
-from ..providers.base import estimated_cost_usd
+from ..providers.base import NotTerminal, estimated_cost_usd
 from ..services import Services
 from ..store import Conflict
 from ..uploads import DOWNLOAD_CONCURRENCY
@@ -28,15 +30,20 @@ from .finish import announce, fail
 
 logger = Logger(child=True)
 
-IngestOutcome = Literal["succeeded", "failed", "skipped"]
+IngestOutcome = Literal["succeeded", "failed", "skipped", "pending"]
 
 
-def ingest(svc: Services, message: IngestMessage) -> IngestOutcome:
+def ingest(svc: Services, message: IngestMessage, final_attempt: bool = False) -> IngestOutcome:
     """Store a finished job's outputs and finish it; publish the event. Returns the outcome.
 
-    ``skipped``: unknown job, or already finished (its event is re-sent if it never went out).
+    ``skipped``: unknown job, or already finished (its event is re-sent if it never went out);
+    ``pending``: the provider's status API does not confirm the completion yet (evolink's early
+    "completed"): it is forgotten and the job left to its deadline, not retried.
     Raises ``OutputUnavailable`` / ``ProviderUnavailable`` for transient trouble: the message is
-    retried, the job stays open, and the outputs stored so far are kept for the retry.
+    retried, the job stays open (a later genuine callback or the sweep may record the completion
+    again), and the outputs stored so far are kept for the retry. On the ``final_attempt`` (the
+    message's last receive before the DLQ) the job is first ended ``failed`` with ``ingest_failed``
+    and the last error, and whatever it had stored is deleted.
     """
     svc.need("store", "blobs", "uploader", "bus", "providers", "fetcher")
     record = svc.store.find(message.job_id)
@@ -47,8 +54,24 @@ def ingest(svc: Services, message: IngestMessage) -> IngestOutcome:
         if not record.event_published_at:
             announce(svc, record)
         return "skipped"
-    provider = svc.providers[message.notice.provider]
-    notice = provider.resolve(message.notice)
+    try:
+        return _ingest(svc, record, message.notice)
+    except (OutputUnavailable, ProviderUnavailable) as exc:
+        _ingest_failed(svc, record, exc, final_attempt)
+        raise
+
+
+def _ingest(svc: Services, record: JobRecord, notice: CompletionNotice) -> IngestOutcome:
+    provider = svc.providers[notice.provider]
+    try:
+        notice = provider.resolve(notice)
+    except NotTerminal as status:
+        recheck = svc.settings.deadlines().still_running(record.created_at, 1, datetime.now(UTC))
+        with suppress(Conflict):
+            svc.store.release_completion(record.job_id, recheck)
+        logger.info("completion not confirmed by the provider yet", extra={"job_id": record.job_id,
+                                                                           "provider_status": str(status)})
+        return "pending"
     extra = {"provider_task_id": notice.provider_task_id, "provider": notice.provider}
     if notice.status == "failed":
         return _failed(svc, record.job_id, ProviderFailed(
@@ -68,11 +91,25 @@ def ingest(svc: Services, message: IngestMessage) -> IngestOutcome:
     cost = estimated_cost_usd(provider.limits(record.model), record.request.max_images, len(outputs))
     try:
         finished = svc.store.mark_succeeded(record.job_id, outputs, extra | {"estimated_cost_usd": cost})
-    except Conflict:
+    except Conflict as conflict:
+        if conflict.current is not None and conflict.current.status == "cancelled":
+            svc.blobs.delete_prefix(f"outputs/{record.job_id}/")  # cancelled meanwhile: nothing is kept
         return "skipped"
     announce(svc, finished)
     logger.info("job succeeded", extra={"job_id": record.job_id, "outputs": len(outputs)})
     return "succeeded"
+
+
+def _ingest_failed(svc: Services, record: JobRecord, exc: JobError, final_attempt: bool) -> None:
+    """A transient failure: noted on the recorded completion, or (last receive) the end of the job."""
+    if final_attempt:
+        svc.blobs.delete_prefix(f"outputs/{record.job_id}/")
+        fail(svc, record.job_id, JobError(f"the outputs could not be stored after "
+                                          f"{svc.settings.ingest_max_receives} tries; last error: {exc.message}",
+                                          code="ingest_failed"))
+        return
+    with suppress(Conflict):
+        svc.store.note_ingest_failure(record.job_id, exc.message)
 
 
 def store_outputs(svc: Services, record: JobRecord, notice: CompletionNotice) -> list[Output]:

@@ -34,13 +34,15 @@ def provider_image_urls(svc: Services, request: JobRequest) -> list[str]:
             for u in request.images]
 
 
-def submit(svc: Services, job_id: str) -> SubmitOutcome:
+def submit(svc: Services, job_id: str, final_attempt: bool = False) -> SubmitOutcome:
     """Hand a ``queued`` job to its providers, in order, each with a fresh callback token; returns the outcome.
 
-    ``submitted``; ``skipped`` (not queued any more); ``rejected`` (a provider refused it for good:
-    the job is ``failed`` with ``provider_rejected`` and ``Job Failed`` is published). A 429, 5xx,
-    timeout or refused connection moves on to the next provider (failover); every attempt is
-    recorded on the job. When all are unavailable, raises ``ProviderUnavailable`` so SQS retries.
+    ``submitted`` (with its first deadline); ``skipped`` (not queued any more); ``rejected`` (a
+    provider refused it for good: the job is ``failed`` with ``provider_rejected`` and ``Job Failed``
+    is published). A 429, 5xx, timeout or refused connection moves on to the next provider
+    (failover); every attempt is recorded on the job. When all are unavailable, raises
+    ``ProviderUnavailable`` so SQS retries; on the ``final_attempt`` (the message's last receive
+    before the DLQ) the job is first ended ``failed`` with ``submit_failed`` and the last error.
     """
     svc.need("store", "blobs", "providers")
     record = svc.store.get(job_id)
@@ -67,9 +69,13 @@ def submit(svc: Services, job_id: str) -> SubmitOutcome:
             logger.warning("provider unavailable", extra={"job_id": job_id, "provider": name, "code": exc.code})
             unavailable = exc
             continue
-        attempt = Attempt(provider=name, at=now_iso(), outcome="submitted", provider_task_id=result.provider_task_id)
+        submitted_at = now_iso()
+        attempt = Attempt(provider=name, at=submitted_at, outcome="submitted", provider_task_id=result.provider_task_id)
+        request = record.request
+        deadline = svc.settings.deadlines().submitted(record.created_at, submitted_at, name, request.model,
+                                                      request.max_images, request.width, request.height)
         try:
-            svc.store.mark_submitted(job_id, attempt)
+            svc.store.mark_submitted(job_id, attempt, submitted_at, deadline)
         except Conflict as conflict:
             # The provider's callback outran us and already finished the job: nothing left to change.
             logger.info("job moved on before it was marked submitted",
@@ -78,6 +84,10 @@ def submit(svc: Services, job_id: str) -> SubmitOutcome:
                                             "provider_task_id": result.provider_task_id})
         return "submitted"
     assert unavailable is not None
+    if final_attempt:
+        tried = len(record.provider_order or [record.request.provider])
+        fail(svc, job_id, JobError(f"no provider took the job on the last try ({tried} provider(s) each time); "
+                                   f"last error: {unavailable.message}", code="submit_failed"))
     raise unavailable
 
 

@@ -1,0 +1,42 @@
+"""Cancel a job that has not finished."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger
+
+from ..errors import JobError, JobNotFound
+from ..models.records import JobRecord
+from ..services import Services
+from ..store import Conflict
+from .finish import announce
+
+logger = Logger(child=True)
+
+
+class JobFinished(JobError):
+    """The job already finished; it cannot be cancelled. HTTP 409."""
+
+    code = "job_finished"
+    http_status = 409
+
+
+def cancel(svc: Services, job_id: str) -> JobRecord:
+    """Move an open job to ``cancelled`` and publish ``Job Cancelled``; returns the job.
+
+    A callback that arrives later is acknowledged and ignored, and an ingest already running
+    stores nothing (``ingest`` deletes what it wrote when it finds the job cancelled). None of the
+    three providers documents a cancel call we could verify (evolink's task object shows
+    ``task_info.can_cancel`` but no endpoint), so nothing is sent to the provider; its task runs to
+    its end. Raises ``JobNotFound`` or ``JobFinished`` (409, ``job_finished``).
+    """
+    svc.need("store", "bus")
+    try:
+        record = svc.store.mark_cancelled(job_id)
+    except Conflict as conflict:
+        if conflict.current is None:
+            raise JobNotFound(f"no job with id {job_id!r}") from None
+        raise JobFinished(f"job {job_id} already {conflict.current.status}; only an open job can be cancelled",
+                          details={"status": conflict.current.status}) from None
+    announce(svc, record)
+    logger.info("job cancelled", extra={"job_id": job_id})
+    return record
