@@ -50,7 +50,7 @@ lint: $(STAMP) ## ruff + cfn-lint (+ sam validate --lint when .venv-sam exists)
 	$(VENV)/bin/cfn-lint template.yaml
 	@if [ -x $(SAM_VENV)/bin/sam ]; then SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1; fi
 
-bench: $(STAMP) ## benchmarks, printed as ratios against a baseline run in the same process
+bench: $(STAMP) ## benchmarks against baselines that really run, interleaved (bench/results.json)
 	$(VPY) -m bench
 
 $(SAM_VENV)/bin/sam:
