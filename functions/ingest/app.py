@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
+from seedream.errors import OutputUnavailable, ProviderUnavailable
 from seedream.models.messages import IngestMessage
 from seedream.usecases.ingest import ingest
 from seedream.wiring import ingest_services
@@ -31,7 +32,11 @@ svc = ingest_services()
 def record_handler(record: IngestRecord) -> str:
     # the last receive before SQS moves the message to the DLQ: a transient failure now ends the job
     final = int(record.attributes.ApproximateReceiveCount) >= svc.settings.ingest_max_receives
-    outcome = ingest(svc, record.body, final_attempt=final)
+    try:
+        outcome = ingest(svc, record.body, final_attempt=final)
+    except (OutputUnavailable, ProviderUnavailable):
+        metrics.add_metric(name="IngestFailedLastTry" if final else "IngestRetried", unit=MetricUnit.Count, value=1)
+        raise
     metrics.add_metric(name=f"Ingest_{outcome}", unit=MetricUnit.Count, value=1)
     return outcome
 

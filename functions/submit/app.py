@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
+from seedream.errors import ProviderUnavailable
 from seedream.models.messages import SubmitMessage
 from seedream.usecases.submit import submit
 from seedream.wiring import submit_services
@@ -43,7 +44,11 @@ def submit_once(job_id: str, final_attempt: bool = False) -> str:
 def record_handler(record: SubmitRecord) -> str:
     # the last receive before SQS moves the message to the DLQ: a job that fails now ends as submit_failed
     final = int(record.attributes.ApproximateReceiveCount) >= svc.settings.submit_max_receives
-    outcome = submit_once(job_id=record.body.job_id, final_attempt=final)
+    try:
+        outcome = submit_once(job_id=record.body.job_id, final_attempt=final)
+    except ProviderUnavailable:
+        metrics.add_metric(name="SubmitFailedLastTry" if final else "SubmitRetried", unit=MetricUnit.Count, value=1)
+        raise
     metrics.add_metric(name=f"Submit_{outcome}", unit=MetricUnit.Count, value=1)
     return outcome
 

@@ -49,7 +49,7 @@ def test_a_late_callback_and_an_out_of_order_one_do_not_move_the_job_backwards(s
     assert output_versions(stack, job_id) == {f"outputs/{job_id}/{i:02d}.png": 1 for i in range(2)}
 
 
-def test_a_provider_that_stays_unavailable_sends_the_job_to_the_submit_dlq(stack, client, source_image):
+def test_a_provider_that_stays_unavailable_ends_the_job_and_keeps_the_message_in_the_submit_dlq(stack, client, source_image):
     stack.simulator.set_faults(submit_errors=[503] * 5)  # maxReceiveCount in template.yaml is 5
     job_id = client.create_job(body(source_image, provider="evolink")).json()["job_id"]
     sqs = stack.session.client("sqs")
@@ -63,6 +63,6 @@ def test_a_provider_that_stays_unavailable_sends_the_job_to_the_submit_dlq(stack
         return False
 
     wait_until(in_dlq, timeout=60, interval=0.5)
-    queued = item(stack, job_id)
-    assert queued["status"] == "queued"
-    assert [a["outcome"] for a in queued["attempts"]] == ["provider_unavailable"] * 5
+    ended = item(stack, job_id)  # ended on the message's last receive, before SQS moved it to the DLQ
+    assert ended["status"] == "failed" and ended["error"]["code"] == "submit_failed"
+    assert [a["outcome"] for a in ended["attempts"]] == ["provider_unavailable"] * 5

@@ -51,3 +51,14 @@ def test_submit_needs_the_public_base_url_providers_call_back():
 def test_unknown_parts_are_refused():
     with pytest.raises(ValueError, match="unknown parts"):
         build_services(Settings(), ["everything"])
+
+
+def test_the_last_receive_the_functions_count_is_their_queues_max_receive_count(aws):
+    _, resources = aws
+    from local.template import load_template
+
+    template = load_template()["Resources"]
+    for function, queue, variable in (("SubmitFunction", "SubmitQueue", "SUBMIT_MAX_RECEIVES"),
+                                      ("IngestFunction", "IngestQueue", "INGEST_MAX_RECEIVES")):
+        redrive = template[queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+        assert int(resources.functions[function].environment[variable]) == int(redrive)

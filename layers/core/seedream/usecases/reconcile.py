@@ -45,7 +45,8 @@ def reconcile(svc: Services, now: datetime | None = None) -> Counter:
     for job_id in svc.store.overdue(iso(now), svc.settings.reconcile_batch):
         outcome, read = reconcile_job(svc, job_id, now)
         counts[outcome] += 1
-        counts["provider_reads"] += read
+        if read:
+            counts["provider_reads"] += read
     if counts:
         logger.info("reconciled", extra={"outcomes": dict(counts)})
     return counts
