@@ -11,11 +11,18 @@ for the webhook. Tags: [doc] Atlas Cloud's own docs, [code] only third-party cli
   Reply: ``data.id`` is the prediction id [doc].
 - Callback: one POST when the task ends (event ``image.task.terminal``) [doc]. Body [code]:
   ``{"session_id": <prediction id>, "event_type", "status": "OK"|"ERROR", "created_at": <ms>,
-  "payload": {"model", "status": "completed|failed|timeout|cancelled", "outputs": [urls]}, "error"}``.
+  "payload": {"model", "status": "completed|failed|timeout|cancelled", "outputs": [...]}, "error"}``.
+  A top-level ``"status": "ERROR"`` is a failure whatever ``payload.status`` says [code]. Each
+  output is a URL string or a ``{"url": ...}`` object [code], in the callback as in ``read_status``
+  (``output_urls`` reads both; anything else is malformed).
 - Signature [code]: headers ``X-AtlasCloud-Webhook-Id``, ``X-AtlasCloud-Webhook-Timestamp`` (unix s),
   ``X-AtlasCloud-Webhook-Key-Id`` (kid), ``X-AtlasCloud-Webhook-Signature-Ed25519`` (base64url,
   no padding, 64 bytes); Ed25519 over ``f"{timestamp}.".encode() + raw body``; public keys from a
   JWKS (``kty=OKP``, ``crv=Ed25519``, ``x``) chosen by ``kid``; replay window about 300 s.
+  The Ed25519 signature is expected to move to the bare ``X-AtlasCloud-Webhook-Signature`` once
+  the legacy HMAC is retired [code], so it is taken from either header: ``-Ed25519`` when present
+  (a bare header beside it, e.g. a legacy HMAC, is then ignored), else the bare one, which must
+  then be the Ed25519 signature [inferred].
   Because all of this is [code], the JWKS URL (``ATLASCLOUD_JWKS_URL``), the tolerance and the
   refetch interval (``ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS``) are configurable. ``cryptography`` is
   imported on the first verification, so functions that never verify (api, submit) do not load it.
@@ -66,6 +73,8 @@ HEADER_ID = "X-AtlasCloud-Webhook-Id"
 HEADER_TIMESTAMP = "X-AtlasCloud-Webhook-Timestamp"
 HEADER_KEY_ID = "X-AtlasCloud-Webhook-Key-Id"
 HEADER_SIGNATURE = "X-AtlasCloud-Webhook-Signature-Ed25519"
+HEADER_SIGNATURE_BARE = "X-AtlasCloud-Webhook-Signature"
+"""Where the Ed25519 signature is expected to move once the legacy HMAC is retired [code]."""
 
 SUCCEEDED = {"completed", "succeeded"}
 FAILED = {"failed", "timeout", "cancelled", "canceled"}
@@ -80,6 +89,31 @@ def model_limits(v4_price_usd: float = 0.027, v5_lite_price_usd: float = 0.035) 
         "seedream-v5.0-lite": ModelLimits("bytedance/seedream-v5.0-lite/edit-sequential",
                                           price_per_run_usd=v5_lite_price_usd),
     }
+
+
+def output_urls(outputs: object) -> list[str]:
+    """Atlas Cloud outputs as URLs: each a string or a ``{"url": ...}`` object [code]; ``None`` is no output.
+
+    Raises ``ValueError`` on any other shape (not a list, an entry without a non-empty string URL)."""
+    if outputs is None:
+        return []
+    if not isinstance(outputs, list):
+        raise ValueError("outputs are not a list")
+    urls = []
+    for entry in outputs:
+        url = entry.get("url") if isinstance(entry, dict) else entry
+        if not isinstance(url, str) or not url:
+            raise ValueError(f"output {str(entry)[:120]!r} is neither a URL nor a {{\"url\": ...}} object")
+        urls.append(url)
+    return urls
+
+
+def signature_header(headers: Mapping[str, str]) -> tuple[str, str | None]:
+    """``(header name, value)`` of the signature to verify: ``-Ed25519`` when present, else the bare header."""
+    preferred = header(headers, HEADER_SIGNATURE)
+    if preferred:
+        return HEADER_SIGNATURE, preferred
+    return HEADER_SIGNATURE_BARE, header(headers, HEADER_SIGNATURE_BARE)
 
 
 def b64url_decode(text: str) -> bytes:
@@ -213,16 +247,18 @@ class AtlasCloud:
     def verify_callback(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
         """Raise ``Unauthorized`` unless the callback carries a valid, fresh Ed25519 signature.
 
-        Codes: ``signature_missing``, ``timestamp_out_of_range`` (more than ``tolerance_seconds``
-        either way), ``signature_invalid``, ``key_unknown`` (kid absent after one refetch),
-        ``signature_unverifiable`` (JWKS unreachable). The scheme is [code], not [doc].
+        The signature is read from ``X-AtlasCloud-Webhook-Signature-Ed25519``, else from the bare
+        ``X-AtlasCloud-Webhook-Signature`` (``signature_header``). Codes: ``signature_missing``,
+        ``timestamp_out_of_range`` (more than ``tolerance_seconds`` either way), ``signature_invalid``,
+        ``key_unknown`` (kid absent after one refetch), ``signature_unverifiable`` (JWKS unreachable).
+        The scheme is [code], not [doc].
         """
         timestamp = header(headers, HEADER_TIMESTAMP)
         kid = header(headers, HEADER_KEY_ID)
-        signature = header(headers, HEADER_SIGNATURE)
+        signature_name, signature = signature_header(headers)
         if not (timestamp and kid and signature):
-            raise Unauthorized(f"callback lacks {HEADER_TIMESTAMP}, {HEADER_KEY_ID} or {HEADER_SIGNATURE}",
-                               code="signature_missing")
+            raise Unauthorized(f"callback lacks {HEADER_TIMESTAMP}, {HEADER_KEY_ID} or a signature "
+                               f"({HEADER_SIGNATURE} or {HEADER_SIGNATURE_BARE})", code="signature_missing")
         try:
             sent_at = int(timestamp.strip())
         except ValueError:
@@ -233,19 +269,22 @@ class AtlasCloud:
         try:
             raw_signature = b64url_decode(signature)
         except ValueError:
-            raise Unauthorized(f"{HEADER_SIGNATURE} is not base64url", code="signature_invalid") from None
+            raise Unauthorized(f"{signature_name} is not base64url", code="signature_invalid") from None
         if len(raw_signature) != 64:
-            raise Unauthorized(f"{HEADER_SIGNATURE} is not 64 bytes", code="signature_invalid")
+            raise Unauthorized(f"{signature_name} is not a 64-byte Ed25519 signature", code="signature_invalid")
         key = self.public_key(kid.strip(), now)
         from cryptography.exceptions import InvalidSignature
 
         try:
             key.verify(raw_signature, f"{timestamp}.".encode() + body)
         except InvalidSignature:
-            raise Unauthorized(f"{HEADER_SIGNATURE} does not match the body", code="signature_invalid") from None
+            raise Unauthorized(f"{signature_name} does not match the body", code="signature_invalid") from None
 
     # -- callback ----------------------------------------------------------------------------
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> CompletionNotice:
+        """Our notice for a terminal callback. A top-level ``"status": "ERROR"`` is a failure whatever
+        ``payload.status`` says (provider status ``failed`` unless the payload names a failure); the
+        outputs of a success are read by ``output_urls``. Raises ``NotTerminal`` or ``InvalidRequest``."""
         event = callback_object(body)
         payload = event.get("payload")
         if payload is None:
@@ -255,21 +294,28 @@ class AtlasCloud:
         task_id = event.get("session_id") or payload.get("id") or event.get("id")
         if not task_id:
             raise malformed("callback body has no session_id")
-        status = str(payload.get("status") or "").lower()
-        if not status:
-            if str(event.get("status", "")).upper() != "ERROR":
-                raise malformed("callback payload has no status")
-            status = "failed"
+        payload_status = str(payload.get("status") or "").lower()
+        error_message = error_text(event.get("error")) or error_text(payload.get("error"))
+        if str(event.get("status") or "").upper() == "ERROR":
+            status = payload_status if payload_status in FAILED else "failed"
+            if status != payload_status and not error_message:
+                error_message = f"status ERROR with payload status {payload_status or 'missing'!r}"
+        elif not payload_status:
+            raise malformed("callback payload has no status")
+        else:
+            status = payload_status
         if status not in SUCCEEDED | FAILED:
             raise NotTerminal(status)  # before the outputs are looked at
-        outputs = payload.get("outputs") or []
         nsfw = payload.get("has_nsfw_contents") or []
-        if not isinstance(outputs, list) or not isinstance(nsfw, list):
-            raise malformed("callback outputs are not a list")
+        if not isinstance(nsfw, list):
+            raise malformed("callback has_nsfw_contents is not a list")
+        try:
+            urls = output_urls(payload.get("outputs")) if status in SUCCEEDED else []
+        except ValueError as exc:
+            raise malformed(f"callback outputs: {exc}") from None
         return terminal_notice(
             self.name, task_id, status, SUCCEEDED, FAILED,
-            output_urls=[str(u) for u in outputs], nsfw=[bool(x) for x in nsfw],
-            error_message=error_text(event.get("error")) or error_text(payload.get("error")),
+            output_urls=urls, nsfw=[bool(x) for x in nsfw], error_message=error_message,
             webhook_id=header(headers, HEADER_ID),
         )
 
@@ -279,12 +325,17 @@ class AtlasCloud:
 
     def read_status(self, provider_task_id: str) -> CompletionNotice:
         """``GET /api/v1/model/prediction/{id}`` [doc]: ``data.status`` (``processing|completed|succeeded|failed``),
-        ``data.outputs``, ``data.error``."""
+        ``data.outputs`` (read by ``output_urls``, as in the callback), ``data.error``. An unreadable
+        ``outputs`` raises ``ProviderRejected`` (the read failed; the sweep reads again later)."""
         reply = get_json(self.http, self.name, f"{self.base_url}/api/v1/model/prediction/{quote(provider_task_id, safe='')}",
                          self.credentials()["api_key"])
         data = reply.get("data") if isinstance(reply.get("data"), dict) else reply
-        outputs = [o.get("url") if isinstance(o, dict) else o for o in data.get("outputs") or []]
-        return terminal_notice(self.name, data.get("id") or provider_task_id, str(data.get("status") or "").lower(),
-                               SUCCEEDED, FAILED, output_urls=[str(u) for u in outputs if u],
+        status = str(data.get("status") or "").lower()
+        try:
+            urls = output_urls(data.get("outputs")) if status in SUCCEEDED else []
+        except ValueError as exc:
+            raise ProviderRejected(f"atlascloud prediction {provider_task_id[:64]}: {exc}") from None
+        return terminal_notice(self.name, data.get("id") or provider_task_id, status,
+                               SUCCEEDED, FAILED, output_urls=urls,
                                nsfw=[bool(x) for x in data.get("has_nsfw_contents") or []],
                                error_message=error_text(data.get("error")), via="reconcile")
