@@ -15,7 +15,9 @@ clients only, [inferred] our reading.
   ``X-AtlasCloud-Webhook-Event`` [doc]; ``X-AtlasCloud-Webhook-Id``, ``-Timestamp`` (unix s),
   ``-Key-Id`` (kid), ``-Signature-Ed25519`` = base64url-no-padding Ed25519 signature over
   ``f"{timestamp}."`` + raw body [code]; public keys as an OKP/Ed25519 JWKS at
-  ``/api/v1/webhooks/jwks.json`` chosen by kid [code].
+  ``/api/v1/webhooks/jwks.json`` chosen by kid [code]. The signature is expected to move to the bare
+  ``X-AtlasCloud-Webhook-Signature`` once the legacy HMAC is retired [code]: the
+  ``atlas_signature_header="bare"`` fault sends it there instead.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 PROVIDER = "atlascloud"
 MODELS = tuple(f"bytedance/{m}/edit-sequential" for m in ("seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"))
 EVENT = "image.task.terminal"
+SIGNATURE_HEADERS = {"ed25519": "X-AtlasCloud-Webhook-Signature-Ed25519", "bare": "X-AtlasCloud-Webhook-Signature"}
 
 
 def error(rej: Reject, headers: dict | None = None) -> Response:
@@ -92,7 +95,8 @@ def jwk(kid: str, key: Ed25519PrivateKey) -> dict:
 
 
 def callback(t: dict, kid: str, key: Ed25519PrivateKey) -> tuple[bytes, dict]:
-    """Body and headers of the terminal callback for ``t``, signed now with ``key`` (``kid``)."""
+    """Body and headers of the terminal callback for ``t``, signed now with ``key`` (``kid``); the
+    signature goes in the header named by the task's ``atlas_signature_header`` fault."""
     now = time.time()
     ok = t["status"] == "completed"
     obj = {"session_id": t["id"], "event_type": EVENT, "status": "OK" if ok else "ERROR",
@@ -105,7 +109,7 @@ def callback(t: dict, kid: str, key: Ed25519PrivateKey) -> tuple[bytes, dict]:
     return body, {"Content-Type": "application/json", "X-AtlasCloud-Webhook-Event": EVENT,
                   "X-AtlasCloud-Webhook-Id": "evt_" + secrets.token_hex(16),
                   "X-AtlasCloud-Webhook-Timestamp": ts, "X-AtlasCloud-Webhook-Key-Id": kid,
-                  "X-AtlasCloud-Webhook-Signature-Ed25519": b64url(signature)}
+                  SIGNATURE_HEADERS[t["faults"]["atlas_signature_header"]]: b64url(signature)}
 
 
 # -- endpoints ---------------------------------------------------------------------------------

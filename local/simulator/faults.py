@@ -21,6 +21,9 @@ request answers 503, even for a task submitted before.
   ``flaky`` (the first GET of each output answers 500); ``unavailable`` (every output request,
   GET or HEAD, answers 503).
 - ``generation_seconds``: per-task generation time; ``None`` uses the simulator's own.
+- ``atlas_signature_header``: where Atlas Cloud callbacks carry the Ed25519 signature: ``ed25519``
+  (``X-AtlasCloud-Webhook-Signature-Ed25519``, as today) or ``bare`` (``X-AtlasCloud-Webhook-Signature``,
+  where it is expected to move once Atlas Cloud retires its legacy HMAC); the other header is not sent.
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ FAULT_DEFAULTS: dict = {
     "slow_chunk_delay": 0.05,   # seconds between 16 KiB chunks for outputs="slow"
     "not_image_content_type": "text/html; charset=utf-8",
     "generation_seconds": None,  # None: use the simulator's generation_seconds
+    "atlas_signature_header": "ed25519",  # ed25519 (-Signature-Ed25519) | bare (-Signature)
 }
 FAULT_CHOICES = {
     "callback": {"normal", "duplicate", "lost", "late", "out_of_order"},
     "task_result": {"completed", "failed", "timeout", "nsfw", "hang"},
     "outputs": {"normal", "not_image", "oversized", "slow", "flaky", "unavailable"},
+    "atlas_signature_header": {"ed25519", "bare"},
 }
 
 

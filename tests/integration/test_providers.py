@@ -194,6 +194,17 @@ def test_atlas_key_rotation_refetches_the_jwks_once(stack, client, source_image)
     assert adapter.jwks_fetches == fetches + 1  # cached: never fetched per callback
 
 
+def test_an_atlas_signature_in_the_bare_header_is_verified_end_to_end(stack, client, source_image):
+    stack.simulator.set_faults(atlas_signature_header="bare")
+    job_id = client.create_job(body_for(source_image, "atlascloud", max_images=1)).json()["job_id"]
+    done = wait_status(stack, job_id, "succeeded", "failed")
+    assert done["status"] == "succeeded", done.get("error")
+    [delivery] = deliveries(stack, done["provider_task_id"], acknowledged=True)
+    sent = {name.lower() for name in delivery["headers"]}
+    assert "x-atlascloud-webhook-signature" in sent and "x-atlascloud-webhook-signature-ed25519" not in sent
+    assert event_for(stack, job_id)["detail-type"] == "Job Succeeded"
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_callback_repeated_three_times_stores_the_outputs_once(stack, client, source_image, provider):
     stack.simulator.set_faults(callback="duplicate")

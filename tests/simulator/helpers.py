@@ -215,7 +215,8 @@ def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def verify_atlas(client: httpx.Client, base: str, headers: dict, body: bytes) -> None:
+def verify_atlas(client: httpx.Client, base: str, headers: dict, body: bytes,
+                 signature_header: str = "x-atlascloud-webhook-signature-ed25519") -> None:
     jwks = client.get(f"{base}/api/v1/webhooks/jwks.json").json()
     kid = headers["x-atlascloud-webhook-key-id"]
     jwk = next(k for k in jwks["keys"] if k["kid"] == kid)
@@ -224,7 +225,7 @@ def verify_atlas(client: httpx.Client, base: str, headers: dict, body: bytes) ->
     public = Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
     ts = headers["x-atlascloud-webhook-timestamp"]
     assert abs(time.time() - int(ts)) < 60
-    sig_text = headers["x-atlascloud-webhook-signature-ed25519"]
+    sig_text = headers[signature_header]
     assert "=" not in sig_text
     signature = b64url_decode(sig_text)
     assert len(signature) == 64

@@ -63,3 +63,13 @@ def test_atlas_unknown_prediction_and_auth(sim, client):
     assert r.status_code == 404 and r.json() == {"code": 404, "message": "prediction not found"}
     r = client.get(f"{sim.base_url}/api/v1/model/prediction/nope", headers=bearer("wrong"))
     assert r.status_code == 401 and r.json() == {"code": 401, "message": "Unauthorized"}
+
+
+def test_atlas_signature_can_move_to_the_bare_header(sim, images, receiver, client):
+    sim.set_faults(atlas_signature_header="bare")
+    name = tag("atlasbare")
+    assert atlas_submit(client, sim, cb=receiver.url(name), images=[images["photo"]]).status_code == 200
+    sim.reset_faults()  # captured at submit: this task's callback still uses the bare header
+    (call,) = receiver.wait(name)
+    assert "x-atlascloud-webhook-signature-ed25519" not in call["headers"]
+    verify_atlas(client, sim.base_url, call["headers"], call["body"], "x-atlascloud-webhook-signature")

@@ -220,7 +220,8 @@ def test_output_streams_end_when_the_simulator_stops():
 @pytest.mark.parametrize("faults", [{"nope": 1}, {"callback": "weird"}, {"task_result": "stuck"},
                                     {"outputs": "gone"}, {"submit_errors": [200]}, {"submit_errors": "500"},
                                     {"late_seconds": -1}, {"slow_chunk_delay": True}, {"oversized_bytes": 10},
-                                    {"generation_seconds": "1"}, {"not_image_content_type": 3}])
+                                    {"generation_seconds": "1"}, {"not_image_content_type": 3},
+                                    {"atlas_signature_header": "X-AtlasCloud-Webhook-Signature"}])
 def test_invalid_faults_are_refused(sim, faults):
     with pytest.raises(ValueError):
         sim.set_faults(**faults)
