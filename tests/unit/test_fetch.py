@@ -1,15 +1,33 @@
-"""The guarded output download: each rule's decision, with a stubbed resolver (no request leaves the process)."""
+"""The guarded output download: each rule's decision, with a stubbed resolver (no request leaves the process).
+
+The pinning tests connect for real, but only to TLS and HTTP servers they start on 127.0.0.1: the
+test dialer under ``PinnedBackend`` records the address it is asked for, reaches the loopback server
+in place of the two public addresses the stub resolvers vet, and refuses anything else (no packet
+goes to a public or private address).
+"""
 
 from __future__ import annotations
 
+import datetime
 import io
+import ipaddress
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpcore
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
 
 from seedream.errors import OutputRejected, OutputUnavailable
-from seedream.fetch import Fetcher
+from seedream.fetch import Fetcher, PinnedBackend, PinnedTransport, pinned_fetcher
+from seedream.settings import Settings
+from seedream.wiring import _fetcher
 
 from .usecase_helpers import png_bytes
 
@@ -123,3 +141,235 @@ def test_network_errors_are_retryable():
 
     with pytest.raises(OutputUnavailable):
         fetcher(refuse).open("https://cdn.example.com/a.png")
+
+
+# -- the connection goes to the vetted address ---------------------------------------------------
+VETTED = PUBLIC  # what the stub resolvers answer first; the test dialer stands the loopback origin in for it
+OTHER_VETTED = "93.184.215.14"
+DEAD = "93.184.216.99"  # refused by the test dialer: a vetted address that does not answer
+
+
+def _certificates(names: list[str]) -> tuple[bytes, bytes, bytes]:
+    """(CA certificate PEM, leaf certificate PEM, leaf key PEM) for a leaf valid for ``names``."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fetch test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+          .not_valid_after(now + datetime.timedelta(hours=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+            .issuer_name(ca_name).public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    return (ca.public_bytes(pem), leaf.public_bytes(pem),
+            leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+
+class Origin:
+    """A loopback HTTPS (or HTTP) server: ``/a.png`` and ``/b.png`` are PNGs, ``/hop`` redirects to
+    ``https://other.example.com/b.png``; records the SNI names and ``Host`` headers it saw."""
+
+    def __init__(self, tmp_path, tls: bool = True):
+        self.sni: list[str | None] = []
+        self.hosts: list[str] = []
+        self.client_context: ssl.SSLContext | None = None
+        origin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                origin.hosts.append(self.headers["Host"])
+                if self.path == "/hop":
+                    self.send_response(302)
+                    self.send_header("Location", "https://other.example.com/b.png")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = png_bytes(30, 20)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls:
+            ca, leaf, key = _certificates(["cdn.example.com", "other.example.com"])
+            (tmp_path / "leaf.pem").write_bytes(leaf + key)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tmp_path / "leaf.pem")
+            context.sni_callback = lambda sock, name, ctx: self.sni.append(name)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.client_context = ssl.create_default_context(cadata=ca.decode())
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def origin(tmp_path):
+    server = Origin(tmp_path)
+    yield server
+    server.close()
+
+
+class Dialer(httpcore.SyncBackend):
+    """The test's network under ``PinnedBackend``: records every (host, port) it is asked to dial.
+    A name is resolved with ``resolver`` (as a resolving connect would); only the stand-in public
+    addresses on port 443 are connected, to the loopback origin; anything else is refused."""
+
+    def __init__(self, origin_port: int, resolver):
+        self.origin_port = origin_port
+        self.resolver = resolver
+        self.asked: list[tuple[str, int]] = []
+        self.reached: list[str] = []
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        self.asked.append((host, port))
+        try:
+            address = str(ipaddress.ip_address(host))
+        except ValueError:
+            address = self.resolver(host, port)[0]
+        self.reached.append(address)
+        if address in (VETTED, OTHER_VETTED) and port == 443:
+            return super().connect_tcp("127.0.0.1", self.origin_port, timeout, local_address, socket_options)
+        raise httpcore.ConnectError(f"test dialer: {address}:{port} is not the loopback origin")
+
+
+class Rebinding:
+    """A resolver whose answer changes after the first call for a host: the vetted address first, then private."""
+
+    def __init__(self, first: dict[str, list[str]], later: str = "127.0.0.1"):
+        self.first, self.later = first, later
+        self.calls: list[str] = []
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.calls.append(host)
+        return list(self.first[host]) if self.calls.count(host) == 1 else [self.later]
+
+
+def pinned(origin: Origin, resolver, **kw) -> tuple[Fetcher, Dialer]:
+    dialer = Dialer(origin.port, resolver)
+    pins = PinnedBackend(dialer)
+    client = httpx.Client(transport=PinnedTransport(pins, verify=origin.client_context), trust_env=False,
+                          timeout=5.0)
+    return Fetcher(client, max_bytes=1 << 20, resolver=resolver, pins=pins, **kw), dialer
+
+
+@pytest.mark.parametrize("later", ["127.0.0.1", "10.0.0.1"])
+def test_the_connection_goes_to_the_vetted_address_even_if_dns_changes_its_answer(origin, later):
+    resolver = Rebinding({"cdn.example.com": [VETTED]}, later)
+    fetcher, dialer = pinned(origin, resolver)
+    download, close = fetcher.open("https://cdn.example.com/a.png")
+    assert (download.width, download.height) == (30, 20) and download.stream.read()
+    close()
+    assert dialer.asked == [(VETTED, 443)] and dialer.reached == [VETTED]
+    assert resolver.calls == ["cdn.example.com"]  # the check's resolution is the only one
+    # TLS and HTTP still speak to the name: SNI, certificate (valid only for the names) and Host
+    assert origin.sni == ["cdn.example.com"] and origin.hosts == ["cdn.example.com"]
+
+
+def test_without_a_pin_the_same_dialer_would_have_resolved_again_and_reached_the_rebound_address(origin):
+    """The control: httpcore's own pool over the same dialer dials the name, whose answer has changed."""
+    resolver = Rebinding({"cdn.example.com": [VETTED]}, "10.0.0.1")
+    resolver("cdn.example.com", 443)  # the guard's check
+    dialer = Dialer(origin.port, resolver)
+    unpinned = httpcore.ConnectionPool(ssl_context=origin.client_context, network_backend=dialer)
+    with unpinned, pytest.raises(httpcore.ConnectError):
+        unpinned.request("GET", "https://cdn.example.com/a.png")
+    assert dialer.asked == [("cdn.example.com", 443)] and dialer.reached == ["10.0.0.1"]
+
+
+def test_every_redirect_hop_is_checked_and_pinned_anew(origin):
+    resolver = Rebinding({"cdn.example.com": [VETTED], "other.example.com": [OTHER_VETTED]}, "10.0.0.1")
+    fetcher, dialer = pinned(origin, resolver)
+    download, close = fetcher.open("https://cdn.example.com/hop")
+    download.stream.read()
+    close()
+    assert dialer.asked == [(VETTED, 443), (OTHER_VETTED, 443)]
+    assert resolver.calls == ["cdn.example.com", "other.example.com"]
+    assert origin.sni == ["cdn.example.com", "other.example.com"]
+    assert origin.hosts == ["cdn.example.com", "other.example.com"]
+
+
+def test_a_vetted_address_that_does_not_answer_gives_way_to_the_next_vetted_one(origin):
+    fetcher, dialer = pinned(origin, lambda host, port: [DEAD, VETTED])
+    download, close = fetcher.open("https://cdn.example.com/a.png")
+    close()
+    assert dialer.asked == [(DEAD, 443), (VETTED, 443)]
+
+
+def test_the_certificate_is_still_checked_against_the_urls_host(origin):
+    fetcher, dialer = pinned(origin, lambda host, port: [VETTED])
+    with pytest.raises(OutputUnavailable) as caught:  # the origin's certificate does not name this host
+        fetcher.open("https://elsewhere.example.net/a.png")
+    assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
+    assert dialer.asked == [(VETTED, 443)] and origin.sni == ["elsewhere.example.net"]
+
+
+def test_a_host_that_was_not_pinned_is_never_dialled(origin):
+    dialer = Dialer(origin.port, lambda host, port: [VETTED])
+    pins = PinnedBackend(dialer)
+    client = httpx.Client(transport=PinnedTransport(pins, verify=origin.client_context))
+    with pytest.raises(httpx.ConnectError, match="no vetted address"):
+        client.get("https://cdn.example.com/a.png")
+    pins.pin("other.example.com", [VETTED])  # a pin for another host does not count
+    with pytest.raises(httpx.ConnectError, match="no vetted address"):
+        client.get("https://cdn.example.com/a.png")
+    pins.pin("cdn.example.com", [VETTED])  # nor does one made on another thread
+    failures = []
+
+    def elsewhere():
+        try:
+            client.get("https://cdn.example.com/b.png")
+        except httpx.ConnectError as exc:
+            failures.append(exc)
+
+    worker = threading.Thread(target=elsewhere)
+    worker.start()
+    worker.join()
+    assert len(failures) == 1 and dialer.asked == []
+    assert client.get("https://cdn.example.com/a.png").status_code == 200
+    assert dialer.asked == [(VETTED, 443)]
+
+
+def test_loopback_http_on_the_local_stack_still_connects(tmp_path):
+    server = Origin(tmp_path, tls=False)
+    try:
+        fetcher = pinned_fetcher(timeout=httpx.Timeout(5.0), max_bytes=1 << 20, allow_loopback_http=True,
+                                 resolver=lambda host, port: pytest.fail("loopback needs no resolution"))
+        download, close = fetcher.open(f"http://127.0.0.1:{server.port}/a.png")
+        close()
+        assert (download.width, download.height) == (30, 20)
+        assert server.hosts == [f"127.0.0.1:{server.port}"]
+    finally:
+        server.close()
+
+
+def test_the_ingest_wiring_pins_unless_a_test_transport_is_given():
+    wired = _fetcher(Settings(), None, None)
+    assert isinstance(wired.client._transport, PinnedTransport) and isinstance(wired.pins, PinnedBackend)
+    assert wired.client._transport._pool._network_backend is wired.pins  # the pool dials through the pins
+    mocked = _fetcher(Settings(), httpx.MockTransport(lambda r: httpx.Response(200, content=png_bytes())),
+                      lambda host, port: [PUBLIC])
+    assert mocked.pins is None
+    download, close = mocked.open("https://cdn.example.com/a.png")
+    close()
+    assert download.content_type == "image/png"

@@ -5,12 +5,18 @@ Rules, checked before a byte is stored (``OutputRejected``, never retried):
 - host on ``output_host_allowlist`` when one is configured (``.example.com`` = any subdomain);
 - every address the host resolves to is public: no private, loopback, link-local, reserved,
   multicast or unspecified address (redirects are followed by hand, at most 3, each re-checked);
+- the connection goes to an address the check vetted, never to a second resolution (no DNS
+  rebinding window): ``open`` pins the host to the vetted addresses for the request's thread and
+  the download client's ``PinnedTransport`` connects through ``PinnedBackend``, which dials only
+  pinned addresses (in the resolver's order, the next one if a connect fails) and refuses a host
+  with no pin. TLS is unchanged: SNI, certificate verification and the ``Host`` header use the
+  URL's host. Each redirect hop is checked and pinned anew. A kept-alive connection is reused only
+  for its own host (httpcore pools by origin) and was dialled to an address vetted when it opened.
+  Loopback ``http://`` on the local stack is pinned to the host as written (nothing is resolved
+  or checked there);
 - at most ``max_output_bytes`` (Content-Length first, then counted while streaming);
 - the first bytes are a PNG, JPEG or WebP that Pillow can size (``output_not_image``).
 Network errors, timeouts, 429 and 5xx raise ``OutputUnavailable`` so the ingest message is retried.
-
-Residual risk, accepted: the address check and httpx's own connect resolve separately
-(DNS rebinding between the two is not prevented).
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ import hashlib
 import io
 import ipaddress
 import socket
-from collections.abc import Callable, Iterator
+import ssl
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 from PIL import Image, UnidentifiedImageError
 
@@ -37,8 +46,8 @@ MAX_REDIRECTS = 3
 
 
 def system_resolver(host: str, port: int) -> list[str]:
-    """All addresses ``host`` resolves to (``socket.getaddrinfo``)."""
-    return sorted({info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)})
+    """All addresses ``host`` resolves to (``socket.getaddrinfo``), in its order, without repeats."""
+    return list(dict.fromkeys(info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)))
 
 
 def _is_public(address: str) -> bool:
@@ -46,6 +55,64 @@ def _is_public(address: str) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
     return ip.is_global and not ip.is_multicast
+
+
+class PinnedBackend(httpcore.NetworkBackend):
+    """An httpcore network backend that connects a host only to the addresses pinned for it.
+
+    ``pin(host, addresses)`` records, for the calling thread, the addresses the guard vetted for
+    ``host`` (replacing the thread's earlier pin); httpx's sync client connects in the thread that
+    sends the request, so the pin set just before ``send`` is the one its connect sees.
+    ``connect_tcp(host, port)`` dials those addresses in order through ``inner`` (default
+    ``httpcore.SyncBackend``) and raises ``httpcore.ConnectError`` for a host with no pin: it
+    never resolves a name itself. TLS is started by httpcore on the returned stream with
+    ``server_hostname`` = the URL's host, so SNI and certificate checks are those of the name.
+    """
+
+    def __init__(self, inner: httpcore.NetworkBackend | None = None):
+        self.inner = inner or httpcore.SyncBackend()
+        self._local = threading.local()
+
+    def pin(self, host: str, addresses: Sequence[str]) -> None:
+        self._local.pins = {host.lower(): tuple(addresses)}
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable | None = None) -> httpcore.NetworkStream:
+        addresses = getattr(self._local, "pins", {}).get(host.lower())
+        if not addresses:
+            raise httpcore.ConnectError(f"no vetted address for {host!r}: not connecting")
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                              socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        raise failure
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable | None = None) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("unix sockets are not used for downloads")
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(seconds)
+
+
+class PinnedTransport(httpx.HTTPTransport):
+    """``httpx.HTTPTransport`` whose connection pool dials through ``backend`` (a ``PinnedBackend``).
+
+    Environment proxies are not used (a proxy would resolve the name itself). The pool is
+    httpcore's own, rebuilt with ``network_backend``, which ``HTTPTransport`` does not take
+    (``_pool`` is the attribute its ``handle_request`` uses; ``tests/unit/test_fetch.py`` guards it)."""
+
+    def __init__(self, backend: PinnedBackend, *, verify: ssl.SSLContext | bool = True,
+                 limits: httpx.Limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)):
+        context = httpx.create_ssl_context(verify=verify, trust_env=False)
+        super().__init__(verify=context, trust_env=False, limits=limits)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=context, max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend)
 
 
 class _Stream(io.RawIOBase):
@@ -98,18 +165,26 @@ class Download:
 
 
 class Fetcher:
-    """Opens output URLs under the rules above. ``client`` is an ``httpx.Client``; ``resolver`` is injectable for tests."""
+    """Opens output URLs under the rules above. ``client`` is an ``httpx.Client``; ``resolver`` is injectable for tests.
+
+    ``pins`` is the ``PinnedBackend`` of ``client``'s ``PinnedTransport`` (see ``pinned_fetcher``);
+    without it nothing is pinned, which only suits a client that makes no connection of its own
+    (tests with ``httpx.MockTransport``)."""
 
     def __init__(self, client: httpx.Client, *, max_bytes: int, allow_loopback_http: bool = False,
-                 host_allowlist: tuple[str, ...] = (), resolver: Resolver = system_resolver):
+                 host_allowlist: tuple[str, ...] = (), resolver: Resolver = system_resolver,
+                 pins: PinnedBackend | None = None):
         self.client = client
         self.max_bytes = max_bytes
         self.allow_loopback_http = allow_loopback_http
         self.host_allowlist = host_allowlist
         self.resolver = resolver
+        self.pins = pins
 
-    def check_url(self, url: str) -> None:
-        """Raise ``OutputRejected`` unless ``url`` may be fetched (scheme, allowlist, resolved addresses)."""
+    def check_url(self, url: str) -> list[str]:
+        """Raise ``OutputRejected`` unless ``url`` may be fetched (scheme, allowlist, resolved addresses).
+
+        Returns the addresses to connect to: the vetted ones, or the host itself for loopback ``http://``."""
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         if not host:
@@ -122,7 +197,7 @@ class Fetcher:
         ):
             raise OutputRejected(f"output host {host!r} is not on the allowlist", code="output_url_forbidden")
         if loopback_ok:
-            return
+            return [host]
         try:
             addresses = self.resolver(host, parts.port or 443)
         except OSError as exc:
@@ -131,14 +206,18 @@ class Fetcher:
         if not addresses or blocked:
             raise OutputRejected(f"output host {host!r} resolves to a non-public address {blocked}",
                                  code="output_url_forbidden")
+        return list(addresses)
 
     def open(self, url: str) -> tuple[Download, Callable[[], None]]:
         """Open ``url``; returns the download and a ``close`` callable. Raises ``OutputRejected``/``OutputUnavailable``."""
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            self.check_url(current)
+            addresses = self.check_url(current)
             try:
-                response = self.client.send(self.client.build_request("GET", current), stream=True)
+                request = self.client.build_request("GET", current)
+                if self.pins is not None:  # the host as httpcore will dial it (IDNA-encoded)
+                    self.pins.pin(request.url.raw_host.decode("ascii"), addresses)
+                response = self.client.send(request, stream=True)
             except httpx.HTTPError as exc:
                 raise OutputUnavailable(f"cannot download {current[:120]}: {exc}") from exc
             if response.is_redirect and "location" in response.headers:
@@ -188,3 +267,14 @@ class Fetcher:
                                      code="output_not_image")
         stream = _Stream(head, chunks, self.max_bytes, url)
         return Download(url, stream, content_type, extension, width, height)
+
+
+def pinned_fetcher(*, timeout: httpx.Timeout, verify: ssl.SSLContext | bool = True, **rules) -> Fetcher:
+    """A ``Fetcher`` whose client connects only to the addresses its checks vetted (``PinnedTransport``).
+
+    ``rules`` are ``Fetcher``'s keyword arguments (``max_bytes``, ``allow_loopback_http``, ``host_allowlist``,
+    ``resolver``)."""
+    pins = PinnedBackend()
+    client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
+                          transport=PinnedTransport(pins, verify=verify))
+    return Fetcher(client, pins=pins, **rules)

@@ -172,11 +172,17 @@ def _no_credentials(provider: str):
 
 
 def _fetcher(settings: Settings, http_transport, resolver):
+    """The download guard. Its client connects only to the addresses the guard vetted
+    (``fetch.PinnedTransport``), unless a test passes its own ``http_transport`` (nothing is then pinned)."""
     import httpx
 
-    from .fetch import Fetcher, system_resolver
+    from .fetch import Fetcher, pinned_fetcher, system_resolver
 
-    downloads = httpx.Client(timeout=httpx.Timeout(settings.download_timeout_seconds, connect=5.0),
-                             follow_redirects=False, transport=http_transport, verify=ssl_context())
-    return Fetcher(downloads, max_bytes=settings.max_output_bytes, allow_loopback_http=settings.allow_loopback_http,
-                   host_allowlist=settings.output_host_allowlist, resolver=resolver or system_resolver)
+    timeout = httpx.Timeout(settings.download_timeout_seconds, connect=5.0)
+    rules = {"max_bytes": settings.max_output_bytes, "allow_loopback_http": settings.allow_loopback_http,
+             "host_allowlist": settings.output_host_allowlist, "resolver": resolver or system_resolver}
+    if http_transport is None:
+        return pinned_fetcher(timeout=timeout, verify=ssl_context(), **rules)
+    downloads = httpx.Client(timeout=timeout, follow_redirects=False, transport=http_transport, verify=ssl_context(),
+                             trust_env=False)
+    return Fetcher(downloads, **rules)
