@@ -1,12 +1,17 @@
 """API function: ``POST /v1/jobs``, ``GET /v1/jobs/{job_id}``, ``POST /v1/jobs/{job_id}/cancel``
-(IAM-authorised HTTP API routes)."""
+(IAM-authorised HTTP API routes). A job belongs to the IAM caller that created it; to anyone else it is 404.
+Any unexpected error is a 500 with a plain body (the stack trace goes to the log only).
+"""
+
+import base64
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from seedream.errors import InvalidRequest, JobError
+from seedream.errors import JobError
+from seedream.payloads import read_json
 from seedream.usecases.accept import accept
 from seedream.usecases.cancel import cancel
 from seedream.usecases.read import job_view
@@ -22,13 +27,17 @@ def _json(status: int, body: dict, headers: dict | None = None) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 
 
+def caller() -> str | None:
+    """The IAM caller's ARN (the routes use IAM auth; API Gateway puts it in the request context)."""
+    iam = (app.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}).get("iam") or {}
+    return iam.get("userArn")
+
+
 @app.post("/v1/jobs")
 def create_job() -> Response:
-    try:
-        payload = app.current_event.json_body
-    except ValueError:
-        raise InvalidRequest("the body is not valid JSON", code="invalid_json", http_status=400) from None
-    job = accept(svc, payload)
+    event = app.current_event
+    raw = base64.b64decode(event.body or "") if event.is_base64_encoded else event.body
+    job = accept(svc, read_json(raw), owner=caller())
     metrics.add_metric(name="JobsAccepted", unit=MetricUnit.Count, value=1)
     return _json(202, {"job_id": job.job_id, "status": job.status, "provider": job.provider, "model": job.model,
                        "created_at": job.created_at, "links": {"self": f"/v1/jobs/{job.job_id}"}},
@@ -38,14 +47,14 @@ def create_job() -> Response:
 @app.get("/v1/jobs/<job_id>")
 def get_job(job_id: str) -> Response:
     metrics.add_metric(name="JobReads", unit=MetricUnit.Count, value=1)
-    return _json(200, job_view(svc, job_id).model_dump(mode="json"))
+    return _json(200, job_view(svc, job_id, caller()).model_dump(mode="json"))
 
 
 @app.post("/v1/jobs/<job_id>/cancel")
 def cancel_job(job_id: str) -> Response:
-    cancel(svc, job_id)
+    cancel(svc, job_id, caller())
     metrics.add_metric(name="JobsCancelled", unit=MetricUnit.Count, value=1)
-    return _json(200, job_view(svc, job_id).model_dump(mode="json"))
+    return _json(200, job_view(svc, job_id, caller()).model_dump(mode="json"))
 
 
 @app.exception_handler(JobError)

@@ -19,7 +19,7 @@ PROMPT = "Generate a series of 3 images (Panels 1-3) of this astronaut, same fac
 
 def job_body(source_image, **change):
     return {"provider": "wavespeed", "model": "seedream-v4.5", "prompt": PROMPT, "images": [source_image],
-            "max_images": 3, "size": "1024*1536", "metadata": {"campaign": "spring"}} | change
+            "max_images": 3, "size": "1728*2304", "metadata": {"campaign": "spring"}} | change
 
 
 def test_a_job_goes_queued_submitted_succeeded_with_outputs_in_s3_and_an_event(stack, client, source_image):
@@ -56,7 +56,7 @@ def test_a_job_goes_queued_submitted_succeeded_with_outputs_in_s3_and_an_event(s
         data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         image = Image.open(io.BytesIO(data))
         image.load()
-        assert image.size == (1024, 1536) == (output["width"], output["height"])
+        assert image.size == (1728, 2304) == (output["width"], output["height"])
         assert output["sha256"] == hashlib.sha256(data).hexdigest() and output["bytes"] == len(data)
 
     event = event_for(stack, job_id)
@@ -95,7 +95,7 @@ def test_invalid_job_gets_a_4xx_with_a_code_and_creates_nothing(stack, client, s
 
 def test_forged_callbacks_are_rejected_and_leave_the_job_unchanged(stack, client, source_image):
     stack.simulator.set_faults(callback="lost")  # the provider finishes, but its own callback never comes
-    job_id = client.create_job(job_body(source_image, max_images=1, size="1024*1024")).json()["job_id"]
+    job_id = client.create_job(job_body(source_image, max_images=1, size="1920*1920")).json()["job_id"]
     submitted = wait_status(stack, job_id, "submitted")
     task_id = submitted["provider_task_id"]
     task = stack.simulator.wait_for_task(task_id)

@@ -35,9 +35,13 @@ PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
 MODELS = ["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
 
 
+SIZES = {"seedream-v4": "1024*1024", "seedream-v4.5": "1920*1920", "seedream-v5.0-lite": "1920*1920"}
+"""The smallest square each model takes (v4: 921,600 pixels; v4.5 and v5.0-lite: 3,686,400)."""
+
+
 def body_for(source_image, provider, model="seedream-v4", max_images=2, **change):
     return {"provider": provider, "model": model, "images": [source_image], "max_images": max_images,
-            "size": "1024*1024", "prompt": f"Generate a series of {max_images} images of this astronaut, new light "
+            "size": SIZES[model], "prompt": f"Generate a series of {max_images} images of this astronaut, new light "
                                           f"in each of the {max_images} panels"} | change
 
 
@@ -54,7 +58,7 @@ def test_every_provider_and_model_runs_end_to_end(stack, client, source_image, p
     for output in done["outputs"]:
         bucket, key = output["s3_uri"][5:].split("/", 1)
         image = Image.open(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
-        assert image.size == (1024, 1024)
+        assert image.size == tuple(int(side) for side in SIZES[model].split("*"))
     assert done["estimated_cost_usd"] > 0
     sent = stack.simulator.submits[-1]
     if provider == "wavespeed":

@@ -29,7 +29,7 @@ def test_ingest_stores_outputs_marks_succeeded_and_announces(svc, provider_http,
         key = f"outputs/{job.job_id}/{i:02d}.png"
         assert output.s3_uri == f"s3://{svc.settings.bucket}/{key}"
         data = svc.blobs.s3.get_object(Bucket=svc.settings.bucket, Key=key)["Body"].read()
-        assert Image.open(io.BytesIO(data)).size == (1024, 1536) == (output.width, output.height)
+        assert Image.open(io.BytesIO(data)).size == (1728, 2304) == (output.width, output.height)
         assert output.sha256 == hashlib.sha256(data).hexdigest() and output.bytes == len(data)
         assert output.content_type == "image/png"
     [event] = tap_events(aws)

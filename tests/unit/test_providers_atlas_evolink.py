@@ -27,7 +27,7 @@ IMAGES = ["https://img.example.com/a.png", "https://img.example.com/b.png"]
 
 
 CONFIG_VARS = ("ATLASCLOUD_JWKS_URL", "ATLASCLOUD_V4_PRICE_USD", "ATLASCLOUD_V5_LITE_PRICE_USD",
-               "EVOLINK_V5_LITE_MODEL", "EVOLINK_V45_PRICE_USD", "EVOLINK_V5_LITE_PRICE_USD", "EVOLINK_SEND_SEED")
+               "EVOLINK_V5_LITE_MODEL", "EVOLINK_V45_PRICE_USD", "EVOLINK_V5_LITE_PRICE_USD", "SEED_PROVIDERS")
 
 
 @pytest.fixture(autouse=True)
@@ -103,8 +103,8 @@ def test_atlas_submit_body_path_headers(fake, atlas, model):
     assert json.loads(request.content) == {
         "model": f"bytedance/{model}/edit-sequential", "prompt": "a series of 3 images of the same cat",
         "images": IMAGES, "max_images": 3, "size": "2048*1536", "enable_base64_output": False,
-        "webhook_url": CALLBACK, "seed": 42,
-    }
+        "webhook_url": CALLBACK,
+    }  # no seed: Atlas Cloud does not accept one (sent only to SEED_PROVIDERS)
 
 
 def test_atlas_submit_without_seed_and_custom_base(fake):
@@ -138,7 +138,7 @@ def test_atlas_prices_and_limits():
     assert adapter.limits("seedream-v4").price_per_run_usd == 0.02
     assert adapter.limits("seedream-v5.0-lite").price_per_run_usd == 0.03
     limits = adapter.limits("seedream-v4")
-    assert (limits.min_side, limits.max_side, limits.max_input_images, limits.max_outputs) == (1024, 4096, 10, 15)
+    assert (limits.min_side, limits.max_side, limits.max_input_images, limits.max_outputs) == (1024, 4096, 10, 14)
     with pytest.raises(InvalidRequest) as err:
         check_limits("atlascloud", job(size="512*512"), limits)
     assert err.value.code == "provider_limit_exceeded"
@@ -408,22 +408,22 @@ def test_evolink_submit_body(evo_fake, evolink, model, provider_model):
     assert request.headers["Authorization"] == "Bearer evo-key"
     assert json.loads(request.content) == {
         "model": provider_model, "prompt": "a series of 3 images of the same cat", "n": 3, "size": "2048x1536",
-        "image_urls": IMAGES, "callback_url": CALLBACK, "seed": 7,
-    }
+        "image_urls": IMAGES, "callback_url": CALLBACK,
+    }  # no seed: in no evolink schema (sent only to SEED_PROVIDERS)
 
 
-def test_evolink_seed_can_be_turned_off_and_v5_model_configured(evo_fake):
-    adapter = configured({"EVOLINK_V5_LITE_MODEL": "doubao-seedream-5-0-lite-260128", "EVOLINK_SEND_SEED": "0"},
+def test_evolink_seed_only_for_seed_providers_and_v5_model_configured(evo_fake):
+    adapter = configured({"EVOLINK_V5_LITE_MODEL": "doubao-seedream-5-0-lite-260128", "SEED_PROVIDERS": "evolink"},
                          "evolink", evo_fake.handler)
+    adapter.check(job("seedream-v5.0-lite", seed=7, size="2048*2048"))
     adapter.submit(job("seedream-v5.0-lite", seed=7), IMAGES, CALLBACK)
     sent = json.loads(evo_fake.requests[0].content)
-    assert sent["model"] == "doubao-seedream-5-0-lite-260128"
-    assert "seed" not in sent
+    assert sent["model"] == "doubao-seedream-5-0-lite-260128" and sent["seed"] == 7
 
 
 def test_evolink_limits(evolink):
     limits = evolink.limits("seedream-v4")
-    assert (limits.max_input_images, limits.max_outputs, limits.max_prompt_chars) == (10, 15, 2000)
+    assert (limits.max_input_images, limits.max_outputs, limits.max_prompt_chars) == (14, 15, 2000)
     assert (limits.min_side, limits.max_side) == (1024, 4096)
     assert limits.price_per_image_usd == 0.0222 and limits.bills_requested  # "Total = Base Price × Count (n)"
     assert estimated_cost_usd(limits, 15, 4) == round(0.0222 * 15, 6)  # billed on n requested

@@ -20,7 +20,7 @@ def test_submit_sends_the_documented_request_with_a_callback_url_whose_token_is_
     job = submitted_job(svc)
     sent = provider_http.submits[0]
     assert sent["path"] == "/api/v3/bytedance/seedream-v4.5/edit-sequential"
-    assert sent["body"] == {"prompt": BODY["prompt"], "images": BODY["images"], "size": "1024*1536",
+    assert sent["body"] == {"prompt": BODY["prompt"], "images": BODY["images"], "size": "1728*2304",
                             "max_images": 2, "enable_base64_output": False, "enable_sync_mode": False}
     token = parse_qs(urlsplit(sent["webhook"]).query)["token"][0]
     record = svc.store.get(job.job_id)

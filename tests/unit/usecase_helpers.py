@@ -19,7 +19,7 @@ from tests.support.signing import wavespeed_headers
 WS_KEY = "ws-unit-key"
 WS_SECRET = "whsec_dW5pdC10ZXN0LXNlY3JldA=="  # deliberately base64-looking: it must be used as text
 BODY = {"provider": "wavespeed", "model": "seedream-v4.5", "prompt": "Generate a series of 2 images of the cup",
-        "images": ["https://images.test/cup.jpg"], "max_images": 2, "size": "1024*1536",
+        "images": ["https://images.test/cup.jpg"], "max_images": 2, "size": "1728*2304",
         "metadata": {"sku": "CUP-1"}}
 
 
@@ -50,7 +50,7 @@ def callback(svc, provider_http, job_id, *, status="completed", outputs=None, to
     return record_callback(svc, "wavespeed", job_id, token, headers, body)
 
 
-def serve_outputs(provider_http, job_id, count, size=(1024, 1536)) -> list[str]:
+def serve_outputs(provider_http, job_id, count, size=(1728, 2304)) -> list[str]:
     urls = []
     for i in range(count):
         path = f"/{job_id}/{i}.png"

@@ -24,7 +24,27 @@ and a final condition. ``http_status`` is how a handler presents the error over 
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+MAX_DETAILS = 20
+MAX_DETAIL_BYTES = 1024
+MAX_MESSAGE_CHARS = 2000
+
+
+def capped(details: Any) -> Any:
+    """At most ``MAX_DETAILS`` entries of at most ``MAX_DETAIL_BYTES`` each (a longer one keeps its field and a
+    shortened message), so no request can make the error document large."""
+    if not isinstance(details, list):
+        return details
+    kept = []
+    for entry in details[:MAX_DETAILS]:
+        if len(json.dumps(entry, default=str)) > MAX_DETAIL_BYTES and isinstance(entry, dict):
+            entry = {k: (str(v)[:200] + "…" if len(str(v)) > 200 else v) for k, v in entry.items()}
+        kept.append(entry)
+    if len(details) > MAX_DETAILS:
+        kept.append({"field": "body", "message": f"and {len(details) - MAX_DETAILS} more problems"})
+    return kept
 
 
 class JobError(Exception):
@@ -34,13 +54,14 @@ class JobError(Exception):
     http_status = 500
 
     def __init__(self, message: str, *, code: str | None = None, details: Any = None, http_status: int | None = None):
+        message = message if len(message) <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS] + "…"
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
         if http_status:
             self.http_status = http_status
-        self.details = details
+        self.details = capped(details)
 
     def to_body(self) -> dict:
         """The API error document: ``{"error": {"code", "message", "details"}}``."""
@@ -71,10 +92,12 @@ class Unauthorized(JobError):
 
 
 class ProviderRejected(JobError):
-    """The provider refused the job for good (4xx other than 429). Not retried."""
+    """The provider refused the job for good (4xx other than 429). Not retried at that provider;
+    ``names_limit`` when its message names a limit (size, count, range...): ``auto`` then tries the next."""
 
     code = "provider_rejected"
     http_status = 502
+    names_limit = False
 
 
 class ProviderUnavailable(JobError):

@@ -14,6 +14,7 @@ secret named by ``PROVIDER_SECRET_ARN``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
@@ -63,6 +64,21 @@ def _preference(name: str, value: str) -> dict[str, tuple[str, ...]]:
     return order
 
 
+def _providers(name: str, value: str) -> tuple[str, ...]:
+    unknown = [p for p in _names(value) if p not in PROVIDERS]
+    if unknown:
+        raise ConfigError(f"{name} names unknown providers {unknown}; known: {list(PROVIDERS)}")
+    return _names(value)
+
+
+def _sizes(name: str, value: str) -> tuple[str, ...]:
+    sizes = tuple(part.strip() for part in value.split(",") if part.strip())
+    bad = [size for size in sizes if not re.fullmatch(r"\d{3,5}\*\d{3,5}", size)]
+    if bad:
+        raise ConfigError(f"{name} must list sizes like '2048*2048,1728*2304', not {bad}")
+    return sizes
+
+
 def _factors(name: str, value: str) -> dict[str, float]:
     """``evolink=1.5,seedream-v4.5=1.2`` → ``{"evolink": 1.5, "seedream-v4.5": 1.2}``."""
     factors: dict[str, float] = {}
@@ -103,7 +119,8 @@ _VARIABLES: dict[str, tuple[str, object]] = {
     "EVOLINK_V5_LITE_MODEL": ("evolink_v5_lite_model", None),
     "EVOLINK_V45_PRICE_USD": ("evolink_v45_price_usd", _number),
     "EVOLINK_V5_LITE_PRICE_USD": ("evolink_v5_lite_price_usd", _number),
-    "EVOLINK_SEND_SEED": ("evolink_send_seed", _bool),
+    "SEED_PROVIDERS": ("seed_providers", lambda n, v: _providers(n, v)),
+    "ATLASCLOUD_SIZES": ("atlascloud_sizes", lambda n, v: _sizes(n, v)),
     "JOB_TIMEOUT_SECONDS": ("job_timeout_seconds", _number),
     "DEADLINE_BASE_SECONDS": ("deadline_base_seconds", _number),
     "DEADLINE_SECONDS_PER_IMAGE": ("deadline_seconds_per_image", _number),
@@ -155,7 +172,11 @@ class Settings:
     evolink_v5_lite_model: str = "doubao-seedream-5.0-lite"
     evolink_v45_price_usd: float = 0.04
     evolink_v5_lite_price_usd: float = 0.035
-    evolink_send_seed: bool = True
+    seed_providers: tuple[str, ...] = ()
+    """Providers ``seed`` is sent to. None documents it for edit-sequential, so none by default: a request
+    with a seed is refused (422) by every provider not named here."""
+    atlascloud_sizes: tuple[str, ...] = ()
+    """The ``W*H`` sizes Atlas Cloud takes for v4.5 and v5.0-lite (a fixed list [code]; empty = not enforced)."""
     job_timeout_seconds: float = 1800.0
     """Hard limit: a job still open this long after it was created fails (``seedream.deadlines``)."""
     deadline_base_seconds: float = 60.0

@@ -82,6 +82,8 @@ class JobRecord(BaseModel):
     provider: str
     model: str
     request: JobRequest
+    owner: str | None = None
+    """Who created the job: the IAM caller's ARN (HTTP API). Only the owner sees or cancels it."""
     metadata: dict[str, str] = Field(default_factory=dict)
     provider_order: list[str] = Field(default_factory=list)
     """Providers to try, in order (one entry unless ``request.provider`` is ``auto``)."""

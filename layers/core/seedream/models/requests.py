@@ -1,18 +1,50 @@
-"""``JobRequest``: the body of ``POST /v1/jobs``."""
+"""``JobRequest``: the body of ``POST /v1/jobs``, held strictly at the door.
+
+Strict types (no coercion: ``"4"``, ``true`` or ``2.0`` are not a ``max_images``), no control, NUL
+or bidirectional-override characters in ``prompt`` (newlines allowed) or ``metadata``, and every
+source URL checked from its text alone (``seedream.netrules``): ``https://`` to a public host, no
+userinfo, a valid port, at most 2,048 characters; or ``s3://`` (the stack's bucket, checked by the
+accept use case); or, on the local stack only, ``http://`` to a loopback host.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+
+from ..netrules import host_problem
 
 Model = Literal["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
 SIZE_RE = re.compile(r"^(\d{2,5})\*(\d{2,5})$")
+MAX_URL_CHARS = 2048
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _no_controls(value: str, allowed: str = "") -> str:
+    for char in value:
+        if char in allowed:
+            continue
+        if unicodedata.category(char) == "Cc" or char in BIDI_CONTROLS:
+            raise ValueError(f"must not contain control or bidirectional-override characters (found U+{ord(char):04X})")
+    return value
+
+
+def _plain_text(value: str) -> str:
+    return _no_controls(value)
+
+
+def _prompt_text(value: str) -> str:
+    return _no_controls(value, allowed="\n\r")
+
+
 MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/-]+$")]
-MetadataValue = Annotated[str, StringConstraints(max_length=256)]
+MetadataValue = Annotated[str, StringConstraints(max_length=256), AfterValidator(_plain_text)]
+Prompt = Annotated[str, StringConstraints(min_length=1, max_length=4000), AfterValidator(_prompt_text)]
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -38,15 +70,16 @@ class JobRequest(BaseModel):
     - ``metadata``: at most 16 string pairs, carried to the job and its events.
     """
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
-    provider: str = "auto"
+    provider: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "auto"
     """A provider name, or ``auto``: the cheapest provider that takes the job, failing over to the next."""
     model: Model
-    prompt: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
-    images: list[str] = Field(min_length=1, max_length=10)
+    prompt: Prompt
+    images: list[Annotated[str, StringConstraints(max_length=MAX_URL_CHARS)]] = Field(min_length=1, max_length=14)
+    """Source images; how many a provider takes is its limit (WaveSpeed and Atlas Cloud 10, evolink 14)."""
     max_images: int = Field(ge=1, le=15)
-    size: str = "2048*2048"
+    size: Annotated[str, StringConstraints(max_length=11)] = "2048*2048"
     seed: int | None = Field(default=None, ge=-1, le=2_147_483_647)
     metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict, max_length=16)
 
@@ -62,17 +95,9 @@ class JobRequest(BaseModel):
     def _image_urls(cls, value: list[str], info: ValidationInfo) -> list[str]:
         allow_loopback = bool((info.context or {}).get("allow_loopback_http"))
         for url in value:
-            parts = urlsplit(url)
-            if parts.scheme == "https" and parts.hostname:
-                continue
-            if parts.scheme == "s3" and parts.hostname and parts.path.strip("/"):
-                continue
-            if parts.scheme == "http" and allow_loopback and is_loopback_host(parts.hostname):
-                continue
-            raise ValueError(
-                f"{url[:120]!r} is not an accepted image URL: use https:// or s3://<bucket>/<key>"
-                + (" (or http:// on a loopback host)" if allow_loopback else "")
-            )
+            problem = url_problem(url, allow_loopback)
+            if problem:
+                raise ValueError(f"{url[:120]!r} is not an accepted image URL: {problem}")
         return value
 
     @property
@@ -82,3 +107,25 @@ class JobRequest(BaseModel):
     @property
     def height(self) -> int:
         return int(self.size.split("*")[1])
+
+
+def url_problem(url: str, allow_loopback_http: bool = False) -> str | None:
+    """Why ``url`` may not be a source image, or None when it may (see the module docstring)."""
+    if any(unicodedata.category(c) in ("Cc", "Zs", "Zl", "Zp") for c in url):
+        return "it contains spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"it is malformed ({exc})"
+    if parts.scheme == "s3":
+        return None if parts.hostname and parts.path.strip("/") else "use s3://<bucket>/<key>"
+    if parts.username is not None or parts.password is not None:
+        return "it carries a user name or password"
+    if parts.scheme == "http" and allow_loopback_http and is_loopback_host(parts.hostname):
+        return None
+    if parts.scheme != "https":
+        return "use https:// or s3://<bucket>/<key>" + (" (or http:// on a loopback host)" if allow_loopback_http else "")
+    if port == 0:
+        return "port 0 is not a port"
+    return host_problem(parts.hostname)

@@ -7,7 +7,7 @@ for the webhook. Tags: [doc] Atlas Cloud's own docs, [code] only third-party cli
 - Submit: ``POST /api/v1/model/generateImage``, ``Authorization: Bearer <key>``, body ``model``
   (``bytedance/seedream-v4/edit-sequential``, ``.../seedream-v4.5/...``, ``.../seedream-v5.0-lite/...``),
   ``prompt``, ``images``, ``max_images``, ``size`` ("W*H"), ``enable_base64_output`` [doc];
-  ``webhook_url`` in the body [doc]. ``seed`` is passed when set, as WaveSpeed takes it [inferred].
+  ``webhook_url`` in the body [doc]. ``seed`` is not among its accepted fields: refused unless ``SEED_PROVIDERS``.
   Reply: ``data.id`` is the prediction id [doc].
 - Callback: one POST when the task ends (event ``image.task.terminal``) [doc]. Body [code]:
   ``{"session_id": <prediction id>, "event_type", "status": "OK"|"ERROR", "created_at": <ms>,
@@ -80,14 +80,19 @@ SUCCEEDED = {"completed", "succeeded"}
 FAILED = {"failed", "timeout", "cancelled", "canceled"}
 
 
-def model_limits(v4_price_usd: float = 0.027, v5_lite_price_usd: float = 0.035) -> dict[str, ModelLimits]:
-    """Our model name -> Atlas Cloud limits and price. v4 and v5.0-lite prices are not documented:
-    ``ATLASCLOUD_V4_PRICE_USD`` and ``ATLASCLOUD_V5_LITE_PRICE_USD`` [inferred defaults]."""
+def model_limits(v4_price_usd: float = 0.027, v5_lite_price_usd: float = 0.035, accepts_seed: bool = False,
+                 sizes: tuple[str, ...] = ()) -> dict[str, ModelLimits]:
+    """Our model name -> Atlas Cloud limits and price. v4: at most 14 outputs [code: Atlas schema].
+    v4.5 and v5.0-lite take a fixed list of sizes [code]; the list is not in our sources, so it is
+    ``ATLASCLOUD_SIZES`` (comma-separated ``W*H``; empty = not enforced). v4 and v5.0-lite prices are
+    not documented: ``ATLASCLOUD_V4_PRICE_USD`` and ``ATLASCLOUD_V5_LITE_PRICE_USD`` [code: model listing]."""
     return {
-        "seedream-v4": ModelLimits("bytedance/seedream-v4/edit-sequential", price_per_run_usd=v4_price_usd),
-        "seedream-v4.5": ModelLimits("bytedance/seedream-v4.5/edit-sequential", price_per_run_usd=0.036),
-        "seedream-v5.0-lite": ModelLimits("bytedance/seedream-v5.0-lite/edit-sequential",
-                                          price_per_run_usd=v5_lite_price_usd),
+        "seedream-v4": ModelLimits("bytedance/seedream-v4/edit-sequential", max_outputs=14,
+                                   price_per_run_usd=v4_price_usd, accepts_seed=accepts_seed),
+        "seedream-v4.5": ModelLimits("bytedance/seedream-v4.5/edit-sequential", min_pixels=3_686_400, sizes=sizes,
+                                     price_per_run_usd=0.036, accepts_seed=accepts_seed),
+        "seedream-v5.0-lite": ModelLimits("bytedance/seedream-v5.0-lite/edit-sequential", min_pixels=3_686_400,
+                                          sizes=sizes, price_per_run_usd=v5_lite_price_usd, accepts_seed=accepts_seed),
     }
 
 
@@ -170,14 +175,14 @@ class AtlasCloud:
     def __init__(self, http: Http, credentials: Credentials, base_url: str | None = None, *,
                  jwks_url: str | None = None, jwks_min_refresh_seconds: float = JWKS_MIN_REFRESH_SECONDS,
                  tolerance_seconds: int = TOLERANCE_SECONDS, v4_price_usd: float = 0.027,
-                 v5_lite_price_usd: float = 0.035):
+                 v5_lite_price_usd: float = 0.035, accepts_seed: bool = False, sizes: tuple[str, ...] = ()):
         self.http = http
         self.credentials = credentials
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.jwks_url = jwks_url or f"{self.base_url}{JWKS_PATH}"
         self.jwks_min_refresh_seconds = jwks_min_refresh_seconds
         self.tolerance_seconds = tolerance_seconds
-        self.models = model_limits(v4_price_usd, v5_lite_price_usd)
+        self.models = model_limits(v4_price_usd, v5_lite_price_usd, accepts_seed, sizes)
         self.jwks_fetches = 0
         self._keys: dict[str, Ed25519PublicKey] | None = None
         self._last_fetch_at: float | None = None
@@ -198,8 +203,8 @@ class AtlasCloud:
             "enable_base64_output": False,
             "webhook_url": callback_url,
         }
-        if request.seed is not None:
-            body["seed"] = request.seed  # [inferred]: same input schema as WaveSpeed's
+        if request.seed is not None and self.models[request.model].accepts_seed:
+            body["seed"] = request.seed  # not among Atlas Cloud's accepted fields: only with SEED_PROVIDERS
         reply = post_json(self.http, self.name, f"{self.base_url}/api/v1/model/generateImage",
                           self.credentials()["api_key"], body)
         data = reply.get("data") if isinstance(reply.get("data"), dict) else reply

@@ -7,6 +7,7 @@ signature scheme. The core calls it with our models and gets our models back.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -35,14 +36,28 @@ class NotTerminal(Exception):
 
 @dataclass(frozen=True)
 class ModelLimits:
-    """Documented limits of one model at one provider. Sizes in pixels per side."""
+    """Limits of one model at one provider. Sides in pixels, ``*_pixels`` in total pixels (W×H).
+
+    Sources (tags as in the adapters' docstrings): pixel ranges — seedream-v4 921,600..16,777,216,
+    v4.5 and v5.0-lite 3,686,400..16,777,216 [doc: evolink reference, ComfyUI's Seedream node;
+    code: several clients]; aspect ratio 1/16..16 [code]; references + outputs ≤ 15 for the model
+    whatever the provider [doc: ComfyUI; code: Atlas schema]; per-provider counts in each adapter.
+    """
 
     provider_model: str
     min_side: int = 1024
     max_side: int = 4096
+    min_pixels: int = 921_600
+    max_pixels: int = 16_777_216
+    max_aspect: float = 16.0
     max_input_images: int = 10
     max_outputs: int = 15
+    max_references_plus_outputs: int = 15
     max_prompt_chars: int = 4000
+    sizes: tuple[str, ...] = ()
+    """The only ``W*H`` sizes the provider takes for this model; empty = any size within the ranges."""
+    accepts_seed: bool = False
+    """No provider documents ``seed`` for edit-sequential; ``SEED_PROVIDERS`` names those to send it to."""
     price_per_image_usd: float | None = None
     price_per_run_usd: float | None = None
     bills_requested: bool = False
@@ -159,11 +174,34 @@ def check_limits(provider: str, request: JobRequest, limits: ModelLimits) -> Non
         problems.append({"field": "max_images", "limit": "max_outputs", "value": limits.max_outputs,
                          "message": f"{provider} makes at most {limits.max_outputs} images for "
                                     f"{len(request.images)} source image(s)"})
+    total = len(request.images) + request.max_images
+    if total > limits.max_references_plus_outputs:
+        most = max(limits.max_references_plus_outputs - len(request.images), 0)
+        problems.append({"field": "max_images", "limit": "references_plus_outputs",
+                         "value": limits.max_references_plus_outputs,
+                         "message": f"{request.model} makes at most {limits.max_references_plus_outputs} images counting "
+                                    f"the references: {len(request.images)} source image(s) + max_images "
+                                    f"{request.max_images} = {total}; ask for at most {most} images"})
     for side, value in (("width", request.width), ("height", request.height)):
         if not limits.min_side <= value <= limits.max_side:
             problems.append({"field": "size", "limit": f"{side}_range", "value": [limits.min_side, limits.max_side],
                              "message": f"{request.model} at {provider} takes a {side} of {limits.min_side}"
                                         f"..{limits.max_side} px, not {value}"})
+    pixels = request.width * request.height
+    if not limits.min_pixels <= pixels <= limits.max_pixels:
+        problems.append({"field": "size", "limit": "pixel_range", "value": [limits.min_pixels, limits.max_pixels],
+                         "message": f"{request.model} takes {limits.min_pixels:,}..{limits.max_pixels:,} pixels in all, "
+                                    f"not {pixels:,} ({request.size}); e.g. 2048*2048"})
+    if max(request.width, request.height) > limits.max_aspect * min(request.width, request.height):
+        problems.append({"field": "size", "limit": "aspect_ratio", "value": [1 / limits.max_aspect, limits.max_aspect],
+                         "message": f"{request.model} takes an aspect ratio of 1:{limits.max_aspect:g} to "
+                                    f"{limits.max_aspect:g}:1, not {request.size}"})
+    if limits.sizes and request.size not in limits.sizes:
+        problems.append({"field": "size", "limit": "sizes", "value": list(limits.sizes),
+                         "message": f"{request.model} at {provider} takes only the sizes {', '.join(limits.sizes)}"})
+    if request.seed is not None and not limits.accepts_seed:
+        problems.append({"field": "seed", "limit": "seed_not_supported", "value": None,
+                         "message": f"{provider} does not document a seed for {request.model}; leave seed out"})
     if len(request.prompt) > limits.max_prompt_chars:
         problems.append({"field": "prompt", "limit": "max_prompt_chars", "value": limits.max_prompt_chars,
                          "message": f"{provider} takes a prompt of at most {limits.max_prompt_chars} characters"})
@@ -178,6 +216,11 @@ def estimated_cost_usd(limits: ModelLimits, max_images: int, produced: int) -> f
         return round(limits.price_per_run_usd, 6)
     count = max_images if limits.bills_requested else produced
     return round((limits.price_per_image_usd or 0.0) * count, 6)
+
+
+LIMIT_WORDS = re.compile(r"\b(size|pixels?|width|height|ratio|max(imum)?|min(imum)?|limit|exceed\w*|at most|"
+                         r"between|range|within|too (many|large|long|small)|not supported|unsupported)\b", re.I)
+"""Words by which a provider's 4xx names a limit the request broke (``auto`` then fails over)."""
 
 
 def post_json(client: Http, provider: str, url: str, api_key: str, body: dict) -> dict:
@@ -202,7 +245,10 @@ def _call(client: Http, provider: str, method: str, url: str, api_key: str, **kw
         raise ProviderUnavailable(f"{provider} answered HTTP {response.status_code}: {_message(response)}",
                                   code="provider_rate_limited" if response.status_code == 429 else None)
     if response.status_code >= 400:
-        raise ProviderRejected(f"{provider} refused the job (HTTP {response.status_code}): {_message(response)}")
+        message = _message(response)
+        rejected = ProviderRejected(f"{provider} refused the job (HTTP {response.status_code}): {message}")
+        rejected.names_limit = bool(LIMIT_WORDS.search(message))
+        raise rejected
     try:
         return response.json()
     except ValueError as exc:

@@ -8,7 +8,7 @@ the task API. Tags: [doc] evolink's own docs, [code] only third-party clients, [
   ``EVOLINK_V5_LITE_MODEL``, default ``doubao-seedream-5.0-lite`` [inferred]), ``prompt``
   (≤ 2000 tokens [doc], checked as ≤ 2000 characters [inferred]), ``n`` (1..15), ``size``
   (``WxH``; 1024..4096 px per side [inferred]), ``image_urls`` (≤ 10), ``callback_url`` [doc].
-  ``seed`` is passed when set [inferred, undocumented]; ``EVOLINK_SEND_SEED=false`` turns that off.
+  ``image_urls`` up to 14 [doc: evolink reference]. ``seed`` is in no evolink schema: refused unless ``SEED_PROVIDERS``.
   Reply: ``{"id": "task-unified-...", "status": "pending", ...}``.
 - Limits: references + outputs ≤ 15 [doc], checked by ``check`` beside the per-model limits.
 - Callback: fires on completed, failed or cancelled; body = the task object of
@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from ..errors import InvalidRequest, ProviderRejected, ProviderUnavailable
+from ..errors import ProviderRejected, ProviderUnavailable
 from ..models.messages import CompletionNotice
 from .base import (
     Credentials,
@@ -54,18 +54,19 @@ FAILED = {"failed", "cancelled", "canceled"}
 
 
 def model_limits(v45_price_usd: float = 0.04, v5_lite_price_usd: float = 0.035,
-                 v5_lite_model: str = "doubao-seedream-5.0-lite") -> dict[str, ModelLimits]:
+                 v5_lite_model: str = "doubao-seedream-5.0-lite", accepts_seed: bool = False) -> dict[str, ModelLimits]:
     """Our model name -> evolink limits and price; undocumented values are configurable
     (``EVOLINK_V45_PRICE_USD``, ``EVOLINK_V5_LITE_PRICE_USD``, ``EVOLINK_V5_LITE_MODEL``)."""
 
-    def limits(provider_model: str, price: float) -> ModelLimits:
-        return ModelLimits(provider_model, min_side=1024, max_side=4096, max_input_images=10, max_outputs=15,
-                           max_prompt_chars=2000, price_per_image_usd=price, bills_requested=True)
+    def limits(provider_model: str, price: float, min_pixels: int) -> ModelLimits:
+        return ModelLimits(provider_model, min_side=1024, max_side=4096, min_pixels=min_pixels, max_input_images=14,
+                           max_outputs=15, max_prompt_chars=2000, price_per_image_usd=price, bills_requested=True,
+                           accepts_seed=accepts_seed)
 
     return {
-        "seedream-v4": limits("doubao-seedream-4.0", 0.0222),
-        "seedream-v4.5": limits("doubao-seedream-4.5", v45_price_usd),
-        "seedream-v5.0-lite": limits(v5_lite_model or "doubao-seedream-5.0-lite", v5_lite_price_usd),
+        "seedream-v4": limits("doubao-seedream-4.0", 0.0222, 921_600),
+        "seedream-v4.5": limits("doubao-seedream-4.5", v45_price_usd, 3_686_400),
+        "seedream-v5.0-lite": limits(v5_lite_model or "doubao-seedream-5.0-lite", v5_lite_price_usd, 3_686_400),
     }
 
 
@@ -77,31 +78,19 @@ class Evolink:
     signature_scheme = "none documented: per-job URL token, then `GET /v1/tasks/{id}` re-read"
 
     def __init__(self, http: Http, credentials: Credentials, base_url: str | None = None, *,
-                 send_seed: bool = True, v45_price_usd: float = 0.04, v5_lite_price_usd: float = 0.035,
+                 accepts_seed: bool = False, v45_price_usd: float = 0.04, v5_lite_price_usd: float = 0.035,
                  v5_lite_model: str = "doubao-seedream-5.0-lite"):
         self.http = http
         self.credentials = credentials
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.models = model_limits(v45_price_usd, v5_lite_price_usd, v5_lite_model)
-        self.send_seed = send_seed
+        self.models = model_limits(v45_price_usd, v5_lite_price_usd, v5_lite_model, accepts_seed)
         self.task_reads = 0
 
     def limits(self, model: str) -> ModelLimits:
         return self.models[model]
 
     def check(self, request: JobRequest) -> None:
-        """Raise ``InvalidRequest`` (``provider_limit_exceeded``) for the model's limits, or when
-        references + outputs exceed 15 [doc]."""
         check_limits(self.name, request, self.models[request.model])
-        total = len(request.images) + request.max_images
-        if total > MAX_REFERENCES_PLUS_OUTPUTS:
-            message = (f"evolink makes at most {MAX_REFERENCES_PLUS_OUTPUTS} images counting the references: "
-                       f"{len(request.images)} source image(s) + max_images {request.max_images} = {total}; "
-                       f"ask for at most {max(MAX_REFERENCES_PLUS_OUTPUTS - len(request.images), 0)} images")
-            raise InvalidRequest(message, code="provider_limit_exceeded", details=[
-                {"field": "max_images", "limit": "references_plus_outputs", "value": MAX_REFERENCES_PLUS_OUTPUTS,
-                 "message": message},
-            ])
 
     def submit(self, request: JobRequest, image_urls: list[str], callback_url: str) -> SubmitResult:
         body = {
@@ -112,8 +101,8 @@ class Evolink:
             "image_urls": image_urls,
             "callback_url": callback_url,
         }
-        if request.seed is not None and self.send_seed:
-            body["seed"] = request.seed  # [inferred]: not in evolink's reference
+        if request.seed is not None and self.models[request.model].accepts_seed:
+            body["seed"] = request.seed  # not in evolink's reference: only with SEED_PROVIDERS
         reply = post_json(self.http, self.name, f"{self.base_url}/v1/images/generations",
                           self.credentials()["api_key"], body)
         task = reply.get("data") if isinstance(reply.get("data"), dict) and "id" not in reply else reply

@@ -52,13 +52,17 @@ DEFAULT_BASE_URL = "https://api.wavespeed.ai"
 TOLERANCE_SECONDS = 300
 
 
-def model_limits(v5_lite_price_usd: float = 0.035) -> dict[str, ModelLimits]:
-    """Our model name → WaveSpeed limits and price; the v5.0-lite price is configurable (undocumented)."""
+def model_limits(v5_lite_price_usd: float = 0.035, accepts_seed: bool = False) -> dict[str, ModelLimits]:
+    """Our model name → WaveSpeed limits and price: ≤ 10 source images, sides 1024..4096 [doc]; pixel
+    ranges per model (``ModelLimits``); the v5.0-lite price is configurable (undocumented)."""
     return {
-        "seedream-v4": ModelLimits("seedream-v4", price_per_image_usd=0.027, bills_requested=True),
-        "seedream-v4.5": ModelLimits("seedream-v4.5", price_per_image_usd=0.04, bills_requested=True),
-        "seedream-v5.0-lite": ModelLimits("seedream-v5.0-lite", price_per_image_usd=v5_lite_price_usd,
-                                          bills_requested=True),
+        "seedream-v4": ModelLimits("seedream-v4", price_per_image_usd=0.027, bills_requested=True,
+                                   accepts_seed=accepts_seed),
+        "seedream-v4.5": ModelLimits("seedream-v4.5", min_pixels=3_686_400, price_per_image_usd=0.04,
+                                     bills_requested=True, accepts_seed=accepts_seed),
+        "seedream-v5.0-lite": ModelLimits("seedream-v5.0-lite", min_pixels=3_686_400,
+                                          price_per_image_usd=v5_lite_price_usd, bills_requested=True,
+                                          accepts_seed=accepts_seed),
     }
 
 SUCCEEDED = {"completed"}
@@ -100,11 +104,11 @@ class WaveSpeed:
     signature_scheme = "HMAC-SHA256 `v3,<hex>` over `id.timestamp.body`"
 
     def __init__(self, http: Http, credentials: Credentials, base_url: str | None = None, *,
-                 v5_lite_price_usd: float = 0.035):
+                 v5_lite_price_usd: float = 0.035, accepts_seed: bool = False):
         self.http = http
         self.credentials = credentials
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.models = model_limits(v5_lite_price_usd)
+        self.models = model_limits(v5_lite_price_usd, accepts_seed)
         self._fetched_secret: str | None = None
 
     def limits(self, model: str) -> ModelLimits:
@@ -122,8 +126,8 @@ class WaveSpeed:
             "enable_base64_output": False,
             "enable_sync_mode": False,
         }
-        if request.seed is not None:
-            body["seed"] = request.seed  # "reuse or change seed" (How to use, step 5) [doc]
+        if request.seed is not None and self.models[request.model].accepts_seed:
+            body["seed"] = request.seed  # named in prose only ("How to use", step 5), not in the parameters
         path = f"/api/v3/bytedance/{self.models[request.model].provider_model}/edit-sequential"
         url = f"{self.base_url}{path}?webhook={quote(callback_url, safe='')}"
         reply = post_json(self.http, self.name, url, self.credentials()["api_key"], body)

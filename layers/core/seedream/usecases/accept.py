@@ -20,10 +20,11 @@ logger = Logger(child=True)
 
 
 def validation_details(exc: ValidationError) -> list[dict]:
-    """Pydantic errors → ``[{"field", "message"}]`` a person can act on."""
+    """Pydantic errors → ``[{"field", "message"}]`` a person can act on (at most 20: see ``errors.capped``)."""
     return [
-        {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"].removeprefix("Value error, ")}
-        for err in exc.errors(include_url=False)
+        {"field": ".".join(str(p) for p in err["loc"])[:200] or "body",
+         "message": err["msg"].removeprefix("Value error, ")[:500]}
+        for err in exc.errors(include_url=False, include_input=False)[:21]
     ]
 
 
@@ -40,7 +41,9 @@ def parse_request(svc: Services, payload: object) -> tuple[JobRequest, list[str]
         request = JobRequest.model_validate(payload, context={"allow_loopback_http": svc.settings.allow_loopback_http})
     except ValidationError as exc:
         details = validation_details(exc)
-        raise InvalidRequest("; ".join(f"{d['field']}: {d['message']}" for d in details), details=details) from None
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+        more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
+        raise InvalidRequest(summary + more, details=details) from None
     order = choose_providers(svc.providers, svc.settings.provider_preference, request)
     for url in request.images:
         if url.startswith("s3://"):
@@ -52,8 +55,9 @@ def parse_request(svc: Services, payload: object) -> tuple[JobRequest, list[str]
     return request, order
 
 
-def accept(svc: Services, payload: object) -> JobRecord:
-    """Validate, store the job as ``queued`` and put it on the submit queue. Returns the stored job.
+def accept(svc: Services, payload: object, owner: str | None = None) -> JobRecord:
+    """Validate, store the job as ``queued`` (owned by ``owner``, the caller) and put it on the submit queue.
+    Returns the stored job.
 
     Raises ``InvalidRequest`` (nothing stored) or ``ServiceUnavailable`` (``queue_unavailable``)
     when the job cannot be enqueued (the stored job is removed again, so the caller can retry).
@@ -63,7 +67,8 @@ def accept(svc: Services, payload: object) -> JobRecord:
     stamp = now_iso()
     record = JobRecord(job_id=str(uuid.uuid4()), status="queued", provider=order[0], model=request.model,
                        request=request, metadata=request.metadata, created_at=stamp, updated_at=stamp,
-                       provider_order=order, open_shard=OPEN_SHARD, deadline_at=svc.settings.deadlines().queued(stamp))
+                       provider_order=order, owner=owner, open_shard=OPEN_SHARD,
+                       deadline_at=svc.settings.deadlines().queued(stamp))
     svc.store.create(record)
     try:
         svc.queues.send_submit(SubmitMessage(job_id=record.job_id))

@@ -9,6 +9,7 @@ from ..models.records import JobRecord
 from ..services import Services
 from ..store import Conflict
 from .finish import announce
+from .read import owned
 
 logger = Logger(child=True)
 
@@ -20,16 +21,17 @@ class JobFinished(JobError):
     http_status = 409
 
 
-def cancel(svc: Services, job_id: str) -> JobRecord:
+def cancel(svc: Services, job_id: str, owner: str | None = None) -> JobRecord:
     """Move an open job to ``cancelled`` and publish ``Job Cancelled``; returns the job.
 
     A callback that arrives later is acknowledged and ignored, and an ingest already running
     stores nothing (``ingest`` deletes what it wrote when it finds the job cancelled). None of the
     three providers documents a cancel call we could verify (evolink's task object shows
     ``task_info.can_cancel`` but no endpoint), so nothing is sent to the provider; its task runs to
-    its end. Raises ``JobNotFound`` or ``JobFinished`` (409, ``job_finished``).
+    its end. Only the job's owner may cancel it. Raises ``JobNotFound`` or ``JobFinished`` (409, ``job_finished``).
     """
     svc.need("store", "bus")
+    owned(svc, job_id, owner)
     try:
         record = svc.store.mark_cancelled(job_id)
     except Conflict as conflict:

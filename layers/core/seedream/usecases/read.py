@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from ..errors import JobNotFound
+from ..models.records import JobRecord
 from ..models.views import JobView
 from ..services import Services
 
 
-def job_view(svc: Services, job_id: str) -> JobView:
-    """The job with a presigned ``url`` per output. Raises ``JobNotFound``."""
+def owned(svc: Services, job_id: str, owner: str | None) -> JobRecord:
+    """The job if ``owner`` created it; raises ``JobNotFound`` otherwise (another caller's job does not exist for you)."""
+    record = svc.store.find(job_id)
+    if record is None or record.owner != owner:
+        raise JobNotFound(f"no job with id {job_id!r}")
+    return record
+
+
+def job_view(svc: Services, job_id: str, owner: str | None = None) -> JobView:
+    """The job with a presigned ``url`` per output, for its owner. Raises ``JobNotFound``."""
     svc.need("store", "blobs")
-    record = svc.store.get(job_id)
+    record = owned(svc, job_id, owner)
     return JobView.of(record, lambda uri: svc.blobs.presign_get(uri, svc.settings.presign_seconds))

@@ -39,17 +39,19 @@ def submit(svc: Services, job_id: str, final_attempt: bool = False) -> SubmitOut
 
     ``submitted`` (with its first deadline); ``skipped`` (not queued any more); ``rejected`` (a
     provider refused it for good: the job is ``failed`` with ``provider_rejected`` and ``Job Failed``
-    is published). A 429, 5xx, timeout or refused connection moves on to the next provider
-    (failover); every attempt is recorded on the job. When all are unavailable, raises
-    ``ProviderUnavailable`` so SQS retries; on the ``final_attempt`` (the message's last receive
-    before the DLQ) the job is first ended ``failed`` with ``submit_failed`` and the last error.
+    is published — unless the refusal names a limit and another provider is left to try). A 429,
+    5xx, timeout or refused connection moves on to the next provider (failover); every attempt is
+    recorded on the job. When all are unavailable, raises ``ProviderUnavailable`` so SQS retries; on
+    the ``final_attempt`` (the message's last receive before the DLQ) the job is first ended
+    ``failed`` with ``submit_failed`` and the last error.
     """
     svc.need("store", "blobs", "providers")
     record = svc.store.get(job_id)
     if record.status != "queued":
         return "skipped"
     unavailable: ProviderUnavailable | None = None
-    for name in record.provider_order or [record.request.provider]:
+    order = record.provider_order or [record.request.provider]
+    for name in order:
         provider = svc.providers[name]
         token = new_token()
         try:
@@ -61,6 +63,9 @@ def submit(svc: Services, job_id: str, final_attempt: bool = False) -> SubmitOut
         except ProviderRejected as exc:
             _add_attempt(svc, job_id, Attempt(provider=name, at=now_iso(), outcome="provider_rejected",
                                               message=exc.message))
+            if exc.names_limit and name != order[-1]:
+                logger.warning("provider refused a limit; trying the next", extra={"job_id": job_id, "provider": name})
+                continue
             fail(svc, job_id, exc)
             return "rejected"
         except ProviderUnavailable as exc:
@@ -85,7 +90,7 @@ def submit(svc: Services, job_id: str, final_attempt: bool = False) -> SubmitOut
         return "submitted"
     assert unavailable is not None
     if final_attempt:
-        tried = len(record.provider_order or [record.request.provider])
+        tried = len(order)
         fail(svc, job_id, JobError(f"no provider took the job on the last try ({tried} provider(s) each time); "
                                    f"last error: {unavailable.message}", code="submit_failed"))
     raise unavailable

@@ -1,0 +1,55 @@
+"""JSON request bodies read at the door, before any model sees them: size and nesting capped.
+
+``read_json(raw)`` raises ``InvalidRequest``: 413 ``body_too_large`` above ``MAX_BODY_BYTES``
+(256 KiB); 400 ``invalid_json`` when the body is not UTF-8 JSON or nests deeper than
+``MAX_DEPTH`` levels (checked by a scan before parsing, so ``[[[[…`` cannot exhaust the stack).
+"""
+
+from __future__ import annotations
+
+import json
+
+from .errors import InvalidRequest
+
+MAX_BODY_BYTES = 256 * 1024
+MAX_DEPTH = 16
+
+
+def depth_of(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` in JSON text (brackets inside strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def read_json(raw: bytes | str | None) -> object:
+    """The parsed body. Raises ``InvalidRequest`` (413 ``body_too_large``, 400 ``invalid_json``)."""
+    data = raw.encode("utf-8") if isinstance(raw, str) else (raw or b"")
+    if len(data) > MAX_BODY_BYTES:
+        raise InvalidRequest(f"the body is {len(data)} bytes; at most {MAX_BODY_BYTES} are accepted",
+                             code="body_too_large", http_status=413)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest("the body is not UTF-8 text", code="invalid_json", http_status=400) from None
+    if depth_of(text) > MAX_DEPTH:
+        raise InvalidRequest(f"the body nests deeper than {MAX_DEPTH} levels", code="invalid_json", http_status=400)
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}", code="invalid_json", http_status=400) from None

@@ -1,0 +1,86 @@
+"""Provider-accurate limits, per provider × model, from the corrected facts (each adapter's docstring
+gives the source): pixel ranges, aspect ratio, references + outputs ≤ 15, per-provider counts, seed."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from seedream.errors import InvalidRequest
+from seedream.models.requests import JobRequest
+from seedream.providers import build_providers
+from seedream.providers.base import Http
+from seedream.settings import Settings
+
+PROVIDERS = build_providers(Settings(), Http(8, transport=httpx.MockTransport(lambda r: httpx.Response(500))),
+                            lambda name: lambda: {"api_key": "k"})
+MODELS = ["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
+
+
+def request(model, **change) -> JobRequest:
+    return JobRequest(**({"model": model, "prompt": "a series of images", "images": ["https://img.test/a.png"],
+                          "max_images": 2, "size": "2048*2048"} | change))
+
+
+def refused(provider, model, **change) -> list[str]:
+    try:
+        PROVIDERS[provider].check(request(model, **change))
+    except InvalidRequest as exc:
+        assert exc.code == "provider_limit_exceeded"
+        return [d["limit"] for d in exc.details]
+    return []
+
+
+@pytest.mark.parametrize("provider", list(PROVIDERS))
+@pytest.mark.parametrize("model", MODELS)
+def test_the_readme_sizes_are_taken_everywhere(provider, model):
+    for size in ("2048*2048", "1728*2304", "2560*1440", "4096*4096"):
+        assert refused(provider, model, size=size) == [], size
+
+
+@pytest.mark.parametrize("provider", list(PROVIDERS))
+def test_v45_and_v5_lite_need_3_686_400_pixels_and_v4_921_600(provider):
+    for model in ("seedream-v4.5", "seedream-v5.0-lite"):
+        assert refused(provider, model, size="1024*1024") == ["pixel_range"]
+        assert refused(provider, model, size="1536*2048") == ["pixel_range"]
+        assert refused(provider, model, size="1920*1920") == []  # exactly 3,686,400
+    assert refused(provider, "seedream-v4", size="1024*1024") == []
+    assert refused(provider, "seedream-v4", size="1024*899") == ["height_range", "pixel_range"]
+
+
+@pytest.mark.parametrize("provider", list(PROVIDERS))
+@pytest.mark.parametrize("model", MODELS)
+def test_references_plus_outputs_are_at_most_15_at_every_provider(provider, model):
+    five = [f"https://img.test/{i}.png" for i in range(5)]
+    assert refused(provider, model, images=five, max_images=10) == []
+    assert "references_plus_outputs" in refused(provider, model, images=five, max_images=11)
+
+
+def test_per_provider_counts():
+    twelve = [f"https://img.test/{i}.png" for i in range(12)]
+    assert refused("evolink", "seedream-v4", images=twelve, max_images=3) == []  # evolink: 14 references
+    assert refused("wavespeed", "seedream-v4", images=twelve, max_images=3) == ["max_input_images"]
+    # one reference + 15 outputs breaks the model's 15 everywhere; Atlas v4 adds its own 14-output limit
+    assert refused("wavespeed", "seedream-v4", max_images=15) == ["references_plus_outputs"]
+    assert refused("atlascloud", "seedream-v4", max_images=15) == ["max_outputs", "references_plus_outputs"]
+    assert refused("atlascloud", "seedream-v4", max_images=14) == []
+
+
+@pytest.mark.parametrize("provider", list(PROVIDERS))
+def test_seed_is_refused_naming_the_provider_unless_configured(provider):
+    with pytest.raises(InvalidRequest) as caught:
+        PROVIDERS[provider].check(request("seedream-v4", seed=42))
+    assert caught.value.details[0]["limit"] == "seed_not_supported" and provider in caught.value.message
+    configured = build_providers(Settings(seed_providers=(provider,)), Http(8), lambda name: lambda: {})
+    configured[provider].check(request("seedream-v4", seed=42))
+
+
+def test_aspect_ratio_and_configured_atlas_sizes():
+    assert "aspect_ratio" in refused("wavespeed", "seedream-v4", size="4096*250")
+    atlas = build_providers(Settings(atlascloud_sizes=("2048*2048", "1728*2304")), Http(8),
+                            lambda name: lambda: {})["atlascloud"]
+    atlas.check(request("seedream-v4.5", size="1728*2304"))
+    with pytest.raises(InvalidRequest) as caught:
+        atlas.check(request("seedream-v4.5", size="2560*1440"))
+    assert caught.value.details[0]["limit"] == "sizes"
+    atlas.check(request("seedream-v4", size="2560*1440"))  # v4 takes any size in range
