@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import ipaddress
 import socket
 import ssl
 import threading
@@ -37,6 +36,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import OutputRejected, OutputUnavailable
 from .models.requests import is_loopback_host
+from .netrules import is_public_ip
 
 Resolver = Callable[[str, int], list[str]]
 FORMATS = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "WEBP": ("image/webp", "webp")}
@@ -48,13 +48,6 @@ MAX_REDIRECTS = 3
 def system_resolver(host: str, port: int) -> list[str]:
     """All addresses ``host`` resolves to (``socket.getaddrinfo``), in its order, without repeats."""
     return list(dict.fromkeys(info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)))
-
-
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
 
 
 class PinnedBackend(httpcore.NetworkBackend):
@@ -202,7 +195,7 @@ class Fetcher:
             addresses = self.resolver(host, parts.port or 443)
         except OSError as exc:
             raise OutputUnavailable(f"cannot resolve output host {host!r}: {exc}") from exc
-        blocked = [a for a in addresses if not _is_public(a)]
+        blocked = [a for a in addresses if not is_public_ip(a)]
         if not addresses or blocked:
             raise OutputRejected(f"output host {host!r} resolves to a non-public address {blocked}",
                                  code="output_url_forbidden")
