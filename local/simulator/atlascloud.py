@@ -11,7 +11,8 @@ clients only, [inferred] our reading.
   ``metrics.predict_time`` [doc]. A ``timeout`` task reads ``failed`` there (the documented GET statuses
   have no timeout) but ``timeout`` in the callback payload [inferred]. Errors ``{"code","message"}`` [inferred].
 - Callback body ``{session_id, event_type "image.task.terminal", status OK|ERROR, created_at (ms),
-  payload{model, status completed|failed|timeout|cancelled, outputs}, error}`` [code]; header
+  payload{model, status completed|failed|timeout|cancelled, outputs, has_nsfw_contents}, error}`` [code;
+  ``has_nsfw_contents`` as in the prediction object Atlas Cloud serves for these models, [inferred]]; header
   ``X-AtlasCloud-Webhook-Event`` [doc]; ``X-AtlasCloud-Webhook-Id``, ``-Timestamp`` (unix s),
   ``-Key-Id`` (kid), ``-Signature-Ed25519`` = base64url-no-padding Ed25519 signature over
   ``f"{timestamp}."`` + raw body [code]; public keys as an OKP/Ed25519 JWKS at
@@ -81,6 +82,7 @@ def view(t: dict) -> dict:
     return {
         "id": t["id"], "model": t["api_model"], "status": st,
         "outputs": list(t["output_refs"]) if st == "completed" else [],
+        "has_nsfw_contents": [t["nsfw"]] * len(t["output_refs"]) if st == "completed" else [],
         "error": t["error"] or None,
         "metrics": {"predict_time": round((t["completed_at"] - t["started_at"]), 3)
                     if t["completed_at"] and t["started_at"] else None},
@@ -101,7 +103,8 @@ def callback(t: dict, kid: str, key: Ed25519PrivateKey) -> tuple[bytes, dict]:
     ok = t["status"] == "completed"
     obj = {"session_id": t["id"], "event_type": EVENT, "status": "OK" if ok else "ERROR",
            "created_at": int(now * 1000),
-           "payload": {"model": t["api_model"], "status": t["status"], "outputs": list(t["output_refs"]) if ok else []},
+           "payload": {"model": t["api_model"], "status": t["status"], "outputs": list(t["output_refs"]) if ok else [],
+                       "has_nsfw_contents": [t["nsfw"]] * len(t["output_refs"]) if ok else []},
            "error": None if ok else (t["error"] or t["status"])}
     body = dumps(obj)
     ts = str(int(now))

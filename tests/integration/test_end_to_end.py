@@ -134,3 +134,16 @@ def test_forged_callbacks_are_rejected_and_leave_the_job_unchanged(stack, client
     assert send(token, body, good_headers).status_code == 202
     done = wait_status(stack, job_id, "succeeded", "failed")
     assert done["status"] == "succeeded" and len(done["outputs"]) == 1
+
+
+def test_a_loopback_http_source_works_end_to_end_on_the_local_stack(stack, client, source_image):
+    bucket, key = source_image[5:].split("/", 1)
+    url = stack.session.client("s3").generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key})
+    assert url.startswith("http://127.0.0.1:")
+    response = client.create_job(job_body(source_image, images=[url], max_images=1, size="1920*1920"))
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job_id"]
+    done = wait_status(stack, job_id, "succeeded", "failed")
+    assert done["status"] == "succeeded", done.get("error")
+    view = client.request("GET", f"/v1/jobs/{job_id}")
+    assert view.status_code == 200 and view.json()["request"]["images"] == [url]

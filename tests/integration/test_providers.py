@@ -228,6 +228,7 @@ def test_a_callback_repeated_three_times_stores_the_outputs_once(stack, client, 
     ("wavespeed", "timeout", "wavespeed reported timeout"),
     ("wavespeed", "nsfw", "as NSFW"),
     ("atlascloud", "failed", "atlascloud reported failed"),
+    ("atlascloud", "nsfw", "as NSFW"),
     ("atlascloud", "timeout", "atlascloud reported timeout"),
     ("evolink", "failed", "evolink reported failed"),
 ])

@@ -14,7 +14,17 @@ from seedream.models.messages import CompletionNotice, IngestMessage, parse
 from seedream.usecases.ingest import ingest
 from seedream.usecases.read import job_view
 
-from .usecase_helpers import callback, ingest_from_queue, output_keys, queue_bodies, serve_outputs, submitted_job, tap_events
+from .usecase_helpers import (
+    BODY,
+    callback,
+    ingest_from_queue,
+    output_keys,
+    png_bytes,
+    queue_bodies,
+    serve_outputs,
+    submitted_job,
+    tap_events,
+)
 
 
 def test_ingest_stores_outputs_marks_succeeded_and_announces(svc, provider_http, aws):
@@ -56,7 +66,7 @@ def test_a_failed_provider_task_becomes_a_failed_job(svc, provider_http, aws):
 
 
 def test_a_retry_keeps_the_outputs_already_stored_and_fetches_only_the_rest(svc, provider_http, aws):
-    job = submitted_job(svc)
+    job = submitted_job(svc, BODY | {"max_images": 3})
     urls = serve_outputs(provider_http, job.job_id, 3)
     provider_http.output_status[f"/{job.job_id}/1.png"] = 503
     callback(svc, provider_http, job.job_id, outputs=urls)
@@ -151,3 +161,15 @@ def test_a_callback_that_outruns_submit_still_completes_the_job(svc, provider_ht
     assert submit(svc, job.job_id) == "submitted"
     record = svc.store.get(job.job_id)
     assert record.status == "succeeded" and len(record.outputs) == 1
+
+
+def test_the_provider_is_held_to_the_request_count_and_a_size_mismatch_is_flagged(svc, provider_http):
+    job = submitted_job(svc)  # max_images 2, size 1728*2304
+    urls = serve_outputs(provider_http, job.job_id, 3)
+    provider_http.outputs[f"/{job.job_id}/1.png"] = png_bytes(64, 64)
+    callback(svc, provider_http, job.job_id, outputs=urls)
+    assert ingest_from_queue(svc) == ["succeeded"]
+    record = svc.store.get(job.job_id)
+    assert [o.index for o in record.outputs] == [0, 1] and record.outputs_dropped == 1
+    assert [o.size_mismatch for o in record.outputs] == [False, True]
+    assert output_keys(svc, job.job_id) == [f"outputs/{job.job_id}/00.png", f"outputs/{job.job_id}/01.png"]

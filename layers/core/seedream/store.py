@@ -50,7 +50,7 @@ class JobStore:
     def find(self, job_id: str) -> JobRecord | None:
         """The job (strongly consistent read) or None."""
         item = self.dynamodb.get_item(TableName=self.table, Key={"job_id": {"S": job_id}}, ConsistentRead=True).get("Item")
-        return JobRecord.model_validate(from_item(item)) if item else None
+        return JobRecord.stored(from_item(item)) if item else None
 
     def get(self, job_id: str) -> JobRecord:
         """The job; raises ``JobNotFound``."""
@@ -175,8 +175,8 @@ class JobStore:
         try:
             new = update_job(self.dynamodb, self.table, job_id, sets, when=when, returns=returns, **options)
         except ConditionFailed as failed:
-            raise Conflict(JobRecord.model_validate(failed.old) if failed.old else None) from failed
-        return JobRecord.model_validate(new) if returns else None
+            raise Conflict(JobRecord.stored(failed.old) if failed.old else None) from failed
+        return JobRecord.stored(new) if returns else None
 
 
 def _conflict(exc: ClientError) -> Exception:
@@ -184,4 +184,4 @@ def _conflict(exc: ClientError) -> Exception:
     if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
         return exc
     item = exc.response.get("Item")
-    return Conflict(JobRecord.model_validate(from_item(item)) if item else None)
+    return Conflict(JobRecord.stored(from_item(item)) if item else None)

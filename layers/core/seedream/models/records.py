@@ -25,6 +25,8 @@ class Output(BaseModel):
     width: int
     height: int
     sha256: str
+    size_mismatch: bool = False
+    """The image is not the ``W*H`` the request asked for (kept, flagged, counted in ``OutputSizeMismatch``)."""
 
 
 class StoredOutput(Output):
@@ -98,6 +100,8 @@ class JobRecord(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
     estimated_cost_usd: float | None = None
     """Documented price of the job in USD (set when it succeeds)."""
+    outputs_dropped: int = 0
+    """Outputs the provider sent beyond the request's ``max_images``: never stored."""
     deadline_at: str | None = None
     """When the reconcile sweep looks at the job if it is still open (see ``seedream.deadlines``)."""
     reconcile: ReconcileRecord = Field(default_factory=ReconcileRecord)
@@ -110,3 +114,9 @@ class JobRecord(BaseModel):
     stored_outputs: dict[str, StoredOutput] = Field(default_factory=dict)
     """Outputs an unfinished ingest has already stored, by index; removed when the job finishes."""
     event_published_at: str | None = None
+
+    @classmethod
+    def stored(cls, item: dict) -> JobRecord:
+        """A record read back from the table (its request was held to the door's rules when it came in;
+        the local stack's loopback URLs, for one, are not re-judged without that stack's context)."""
+        return cls.model_validate(item, context={"stored": True})

@@ -33,6 +33,7 @@ class JobView(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
     provider_order: list[str] = Field(default_factory=list)
     estimated_cost_usd: float | None = None
+    outputs_dropped: int = 0
     deadline_at: str | None = None
     """While open: when the service checks on the job if the provider has not called back."""
     reconcile: ReconcileRecord = Field(default_factory=ReconcileRecord)
@@ -43,4 +44,4 @@ class JobView(BaseModel):
         """The view of ``record``; ``presign(s3_uri)`` gives each output's URL."""
         data = record.model_dump(include=set(cls.model_fields) - {"outputs"})
         outputs = [OutputView(**o.model_dump(), url=presign(o.s3_uri)) for o in record.outputs]
-        return cls(**data, outputs=outputs)
+        return cls.model_validate(data | {"outputs": outputs}, context={"stored": True})

@@ -1,5 +1,11 @@
 """Ingest a finished job: store its outputs in S3 and move it to ``succeeded`` or ``failed``.
 
+The provider is held to the request: outputs beyond ``max_images`` are never stored (counted on the
+job as ``outputs_dropped``), and an output whose pixel size is not the requested ``W*H`` is kept but
+flagged (``size_mismatch`` on the output; the ingest function counts ``OutputSizeMismatch``) — a
+provider may legitimately round a size, so a mismatch is news, not a failure. NSFW flags fail the
+job whichever provider sends them (WaveSpeed and Atlas Cloud ``has_nsfw_contents``; evolink documents none).
+
 Resuming: each output, once streamed to S3, is recorded on the job (``stored_outputs``: size,
 sha256 computed while streaming, the object's ETag, the provider task). A retried message keeps
 every recorded output of the same task whose object still has that ETag and size, and fetches
@@ -12,10 +18,12 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Literal
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from ..blobs import output_key
 from ..errors import JobError, OutputRejected, OutputUnavailable, ProviderFailed, ProviderUnavailable
@@ -29,6 +37,7 @@ from ..uploads import DOWNLOAD_CONCURRENCY
 from .finish import announce, fail
 
 logger = Logger(child=True)
+metrics = Metrics()  # Powertools' metric set is shared per process: the function's @log_metrics flushes these
 
 IngestOutcome = Literal["succeeded", "failed", "skipped", "pending"]
 
@@ -83,6 +92,14 @@ def _ingest(svc: Services, record: JobRecord, notice: CompletionNotice) -> Inges
     if not notice.output_urls:
         return _failed(svc, record.job_id, ProviderFailed(
             f"{notice.provider} reported {notice.provider_status} with no outputs"), extra)
+    if len(notice.output_urls) > record.request.max_images:  # the provider is held to the request
+        dropped = len(notice.output_urls) - record.request.max_images
+        logger.warning("provider sent more outputs than asked for; the extra ones are not stored",
+                       extra={"job_id": record.job_id, "asked": record.request.max_images, "sent": len(notice.output_urls)})
+        notice = replace(notice, output_urls=notice.output_urls[:record.request.max_images],
+                         nsfw=notice.nsfw[:record.request.max_images])
+        extra["outputs_dropped"] = dropped
+        metrics.add_metric(name="OutputsDropped", unit=MetricUnit.Count, value=dropped)
     try:
         outputs = store_outputs(svc, record, notice)
     except OutputRejected as exc:
@@ -135,9 +152,16 @@ def store_outputs(svc: Services, record: JobRecord, notice: CompletionNotice) ->
                                                 download.content_type)
         finally:
             close()
+        mismatch = (download.width, download.height) != (record.request.width, record.request.height)
+        if mismatch:
+            metrics.add_metric(name="OutputSizeMismatch", unit=MetricUnit.Count, value=1)
+            logger.warning("output size differs from the request", extra={
+                "job_id": job_id, "index": index, "asked": record.request.size,
+                "got": f"{download.width}*{download.height}"})
         stored = StoredOutput(index=index, s3_uri=uri, content_type=download.content_type,
                               bytes=download.stream.bytes, width=download.width, height=download.height,
-                              sha256=download.stream.sha256.hexdigest(), etag=etag, provider_task_id=task_id)
+                              sha256=download.stream.sha256.hexdigest(), size_mismatch=mismatch, etag=etag,
+                              provider_task_id=task_id)
         with noting:
             svc.store.keep_stored_output(job_id, stored)
         return Output(**stored.model_dump(include=set(Output.model_fields)))
