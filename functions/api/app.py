@@ -1,6 +1,8 @@
-"""API function: ``POST /v1/jobs``, ``GET /v1/jobs/{job_id}``, ``POST /v1/jobs/{job_id}/cancel``
-(IAM-authorised HTTP API routes). A job belongs to the IAM caller that created it; to anyone else it is 404.
-Any unexpected error is a 500 with a plain body (the stack trace goes to the log only).
+"""API function: ``POST /v1/jobs`` (``Idempotency-Key``), ``GET /v1/jobs``, ``GET /v1/jobs/{job_id}``,
+``POST /v1/jobs/{job_id}/cancel``, ``GET /v1/openapi.json`` (IAM-authorised HTTP API routes).
+
+A job belongs to the IAM caller that created it; to anyone else it is 404. Any unexpected error is a
+500 with a plain body (the stack trace goes to the log only).
 """
 
 import base64
@@ -10,10 +12,12 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
+from seedream import openapi
 from seedream.errors import JobError
 from seedream.payloads import read_json
 from seedream.usecases.accept import accept
 from seedream.usecases.cancel import cancel
+from seedream.usecases.listing import list_jobs
 from seedream.usecases.read import job_view
 from seedream.wiring import api_services
 
@@ -33,15 +37,41 @@ def caller() -> str | None:
     return iam.get("userArn")
 
 
+def accepted(request: dict) -> dict:
+    """Accept ``request["body"]`` for ``request["caller"]``; the 202 document."""
+    job = accept(svc, request["body"], owner=request["caller"] or None)
+    return {"job_id": job.job_id, "status": job.status, "provider": job.provider, "model": job.model,
+            "created_at": job.created_at, "links": {"self": f"/v1/jobs/{job.job_id}"}}
+
+
 @app.post("/v1/jobs")
 def create_job() -> Response:
     event = app.current_event
     raw = base64.b64decode(event.body or "") if event.is_base64_encoded else event.body
-    job = accept(svc, read_json(raw), owner=caller())
-    metrics.add_metric(name="JobsAccepted", unit=MetricUnit.Count, value=1)
-    return _json(202, {"job_id": job.job_id, "status": job.status, "provider": job.provider, "model": job.model,
-                       "created_at": job.created_at, "links": {"self": f"/v1/jobs/{job.job_id}"}},
-                 headers={"Location": f"/v1/jobs/{job.job_id}"})
+    body = read_json(raw)
+    key = (event.headers or {}).get("idempotency-key")
+    if key is None:
+        document, replayed = accepted({"caller": caller(), "body": body}), False
+    else:
+        from seedream.idempotency import accept_with_key
+
+        document, replayed = accept_with_key(svc.settings.require("IDEMPOTENCY_TABLE").idempotency_table,
+                                             svc.store.dynamodb, accepted, caller(), key, body, app.lambda_context)
+    metrics.add_metric(name="JobsReplayed" if replayed else "JobsAccepted", unit=MetricUnit.Count, value=1)
+    return _json(200 if replayed else 202, document, headers={"Location": document["links"]["self"]})
+
+
+@app.get("/v1/jobs")
+def list_my_jobs() -> Response:
+    query = app.current_event.query_string_parameters or {}
+    page = list_jobs(svc, caller(), query.get("status"), query.get("limit"), query.get("cursor"))
+    metrics.add_metric(name="JobListings", unit=MetricUnit.Count, value=1)
+    return _json(200, {"jobs": [job.model_dump(mode="json") for job in page.jobs], "next_cursor": page.next_cursor})
+
+
+@app.get("/v1/openapi.json")
+def openapi_document() -> Response:
+    return _json(200, openapi.document())
 
 
 @app.get("/v1/jobs/<job_id>")

@@ -20,6 +20,8 @@ from .models.records import Attempt, CallbackRecord, ErrorInfo, JobRecord, Outpu
 OPEN_JOBS_INDEX = "OpenJobsByDeadline"
 """Sparse GSI (``template.yaml``): ``open_shard`` (``"open"`` while open) + ``deadline_at``; keys only."""
 OPEN_SHARD = "open"
+OWNER_INDEX = "JobsByOwner"
+"""GSI (``template.yaml``): ``owner`` + ``created_at``, all attributes: a caller's jobs, newest first."""
 FINISHED = ("open_shard", "stored_outputs")
 """Attributes a finished job no longer has: it leaves the open-jobs index and its partial outputs."""
 
@@ -118,6 +120,30 @@ class JobStore:
     def release_completion(self, job_id: str, deadline_at: str) -> None:
         """Forget a recorded completion the provider's status API does not confirm yet; look again at ``deadline_at``."""
         self._update(job_id, {"deadline_at": deadline_at}, when=OPEN, remove=("callback",))
+
+    def by_owner(self, owner: str, limit: int, status: str | None = None,
+                 start: dict | None = None) -> tuple[list[JobRecord], dict | None]:
+        """A page of ``owner``'s jobs, newest first: a query of the ``JobsByOwner`` index (never a scan).
+        ``status`` filters; ``start`` is the ``next`` of the previous page. Returns ``(jobs, next)``."""
+        kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": OWNER_INDEX, "ScanIndexForward": False,
+                                  "KeyConditionExpression": "#owner = :owner", "Limit": limit,
+                                  "ExpressionAttributeNames": {"#owner": "owner"},
+                                  "ExpressionAttributeValues": {":owner": {"S": owner}}}
+        if status:
+            kwargs["FilterExpression"] = "#status = :status"
+            kwargs["ExpressionAttributeNames"]["#status"] = "status"
+            kwargs["ExpressionAttributeValues"][":status"] = {"S": status}
+        if start:
+            kwargs["ExclusiveStartKey"] = to_item(start)
+        jobs: list[JobRecord] = []
+        while True:  # a filter can leave a page short: read on until it is full or the index ends
+            page = self.dynamodb.query(**kwargs)
+            jobs += [JobRecord.stored(from_item(item)) for item in page.get("Items", [])]
+            last = page.get("LastEvaluatedKey")
+            if not last or len(jobs) >= limit:  # Limit caps what each query reads, so never more than limit
+                return jobs, from_item(last) if last else None
+            kwargs["ExclusiveStartKey"] = last
+            kwargs["Limit"] = limit - len(jobs)
 
     def overdue(self, now: str, limit: int) -> list[str]:
         """Ids of open jobs whose deadline is at or before ``now`` (ISO), earliest first, at most ``limit``.

@@ -1,0 +1,129 @@
+"""The API's OpenAPI 3.1 document, generated from its own pydantic models (``openapi.json`` at the
+repository root is this, committed; a test keeps them equal; ``GET /v1/openapi.json`` serves it).
+
+``python -m seedream.openapi > openapi.json`` writes it again after a change.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+from pydantic import BaseModel, Field
+
+from .models import JobStatus
+from .models.requests import JobRequest
+from .models.views import JobView
+
+REF = "#/components/schemas/{model}"
+ERROR_CODES = {
+    400: "invalid_json (not JSON, not UTF-8, or nested deeper than 16 levels), invalid_request (not an object, "
+         "or a bad query parameter), invalid_cursor, invalid_idempotency_key",
+    401: "token_invalid, signature_missing, signature_invalid, timestamp_out_of_range, key_unknown, "
+         "signature_unverifiable (webhook only; nothing changes)",
+    404: "job_not_found (also any job of another caller), route_not_found",
+    409: "job_finished (cancel), idempotency_key_in_progress",
+    413: "body_too_large (over 256 KiB)",
+    422: "invalid_request (a field breaks a rule), provider_limit_exceeded (no provider takes the job), "
+         "idempotency_key_reused",
+    503: "queue_unavailable (nothing was stored; retry)",
+}
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[dict] | dict | None = Field(default=None, description="At most 20 entries of at most 1 KB each")
+
+
+class Error(BaseModel):
+    error: ErrorBody
+
+
+class Accepted(BaseModel):
+    job_id: str
+    status: JobStatus
+    provider: str
+    model: str
+    created_at: str
+    links: dict[str, str]
+
+
+class JobsPage(BaseModel):
+    jobs: list[JobView]
+    next_cursor: str | None = Field(description="Pass back as ``cursor`` for the next page; null: no more")
+
+
+def _errors(*statuses: int) -> dict:
+    return {str(s): {"description": ERROR_CODES[s], "content": {"application/json": {"schema": {"$ref": REF.format(
+        model="Error")}}}} for s in statuses}
+
+
+def _json(model: str, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}}}
+
+
+@functools.cache
+def document() -> dict:
+    """The OpenAPI 3.1 document of the HTTP API."""
+    schemas: dict = {}
+    for model in (JobRequest, JobView, Accepted, JobsPage, Error):
+        schema = model.model_json_schema(ref_template=REF, mode="validation" if model is JobRequest else "serialization")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    iam = [{"sigv4": []}]
+    job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Seedream jobs", "version": "1",
+                 "description": "ByteDance Seedream edit-sequential image jobs on AWS serverless. Job routes need "
+                                "SigV4 (IAM, service execute-api); a job belongs to the IAM caller that created it."},
+        "components": {"schemas": schemas, "securitySchemes": {"sigv4": {
+            "type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4",
+            "description": "AWS Signature Version 4 (service execute-api)"}}},
+        "paths": {
+            "/v1/jobs": {
+                "post": {"operationId": "createJob", "security": iam, "summary": "Create a job",
+                         "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                         "description": "1-255 printable characters, per caller, kept 24 h",
+                                         "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                             "$ref": REF.format(model="JobRequest")}}}},
+                         "responses": {"202": _json("Accepted", "Accepted: the job is queued"),
+                                       "200": _json("Accepted", "The job this Idempotency-Key created before"),
+                                       **_errors(400, 409, 413, 422, 503)}},
+                "get": {"operationId": "listJobs", "security": iam, "summary": "The caller's jobs, newest first",
+                        "parameters": [
+                            {"name": "status", "in": "query", "required": False,
+                             "schema": {"type": "string", "enum": list(JobStatus.__args__)}},
+                            {"name": "limit", "in": "query", "required": False,
+                             "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+                            {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}}],
+                        "responses": {"200": _json("JobsPage", "A page of jobs"), **_errors(400)}},
+            },
+            "/v1/jobs/{job_id}": {"get": {"operationId": "getJob", "security": iam, "parameters": [job_id],
+                                          "summary": "A job, with presigned output URLs",
+                                          "responses": {"200": _json("JobView", "The job"), **_errors(404)}}},
+            "/v1/jobs/{job_id}/cancel": {"post": {
+                "operationId": "cancelJob", "security": iam, "parameters": [job_id], "summary": "Cancel an open job",
+                "responses": {"200": _json("JobView", "The job, cancelled"), **_errors(404, 409)}}},
+            "/v1/openapi.json": {"get": {"operationId": "openapi", "security": iam, "summary": "This document",
+                                         "responses": {"200": {"description": "OpenAPI 3.1",
+                                                               "content": {"application/json": {}}}}}},
+            "/v1/webhooks/{provider}/{job_id}": {"post": {
+                "operationId": "providerCallback", "security": [], "summary": "A provider's completion callback "
+                "(public; authenticated by the per-hand-off token and the provider's signature)",
+                "parameters": [{"name": "provider", "in": "path", "required": True,
+                                "schema": {"type": "string", "enum": ["wavespeed", "atlascloud", "evolink"]}},
+                               job_id, {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {"202": {"description": "accepted"}, "200": {"description": "duplicate or ignored"},
+                              **_errors(400, 401)}}},
+        },
+    }
+
+
+if __name__ == "__main__":
+    json.dump(document(), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")

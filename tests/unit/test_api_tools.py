@@ -1,0 +1,106 @@
+"""The tools a user reaches for, through the api handler: listing, Idempotency-Key, the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from local.runtime import LocalFunction
+from seedream import openapi
+from seedream.settings import Settings
+from seedream.wiring import api_services
+
+from .usecase_helpers import BODY
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def api(aws, provider_http, monkeypatch):
+    session, resources = aws
+    spec = resources.functions["ApiFunction"]
+    for key, value in spec.environment.items():
+        monkeypatch.setenv(key, value)
+    function = LocalFunction(spec)
+    monkeypatch.setattr(function.module, "svc", api_services(Settings.from_env(spec.environment), session=session,
+                                                             http_transport=httpx.MockTransport(provider_http)))
+    return function
+
+
+def call(api, method: str, path: str, body: object = None, *, caller: str = "alice", headers: dict | None = None,
+         query: dict | None = None) -> tuple[int, dict]:
+    sample = json.loads((ROOT / "events" / "api-create-job.json").read_text())
+    sample.update(routeKey=f"{method} {path}", rawPath=path, body=None if body is None else json.dumps(body),
+                  queryStringParameters=query, headers={"content-type": "application/json", **(headers or {})})
+    sample["requestContext"]["http"].update(method=method, path=path)
+    sample["requestContext"]["authorizer"]["iam"]["userArn"] = f"arn:aws:iam::123456789012:user/{caller}"
+    answer = api.invoke(sample)
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def test_listing_is_per_caller_newest_first_with_a_status_filter_and_an_opaque_cursor(api):
+    mine = [call(api, "POST", "/v1/jobs", BODY)[1]["job_id"] for _ in range(5)]
+    call(api, "POST", "/v1/jobs", BODY, caller="bob")
+    status, page = call(api, "GET", "/v1/jobs", query={"limit": "2"})
+    assert status == 200 and [j["job_id"] for j in page["jobs"]] == mine[::-1][:2] and page["next_cursor"]
+    seen = [j["job_id"] for j in page["jobs"]]
+    while page["next_cursor"]:
+        page = call(api, "GET", "/v1/jobs", query={"limit": "2", "cursor": page["next_cursor"]})[1]
+        seen += [j["job_id"] for j in page["jobs"]]
+    assert seen == mine[::-1]
+    assert call(api, "GET", "/v1/jobs", query={"status": "queued"})[1]["jobs"][0]["status"] == "queued"
+    assert call(api, "GET", "/v1/jobs", query={"status": "succeeded"})[1] == {"jobs": [], "next_cursor": None}
+    bobs = call(api, "GET", "/v1/jobs", caller="bob")[1]["jobs"]
+    assert len(bobs) == 1 and bobs[0]["job_id"] not in mine
+
+
+@pytest.mark.parametrize("query, code", [({"limit": "0"}, "invalid_request"), ({"limit": "101"}, "invalid_request"),
+                                         ({"limit": "x"}, "invalid_request"), ({"status": "done"}, "invalid_request"),
+                                         ({"cursor": "nonsense"}, "invalid_cursor")])
+def test_bad_listing_parameters_are_400(api, query, code):
+    status, body = call(api, "GET", "/v1/jobs", query=query)
+    assert (status, body["error"]["code"]) == (400, code)
+
+
+def test_another_callers_cursor_is_refused(api):
+    for _ in range(2):
+        call(api, "POST", "/v1/jobs", BODY)
+    cursor = call(api, "GET", "/v1/jobs", query={"limit": "1"})[1]["next_cursor"]
+    status, body = call(api, "GET", "/v1/jobs", caller="bob", query={"cursor": cursor})
+    assert (status, body["error"]["code"]) == (400, "invalid_cursor")
+
+
+def test_the_same_idempotency_key_returns_the_same_job_and_another_body_is_refused(api, aws):
+    session, resources = aws
+    first = call(api, "POST", "/v1/jobs", BODY, headers={"idempotency-key": "order-42"})
+    again = call(api, "POST", "/v1/jobs", BODY, headers={"idempotency-key": "order-42"})
+    assert first[0] == 202 and again[0] == 200 and again[1]["job_id"] == first[1]["job_id"]
+    other = call(api, "POST", "/v1/jobs", BODY | {"max_images": 3}, headers={"idempotency-key": "order-42"})
+    assert other[0] == 422 and other[1]["error"]["code"] == "idempotency_key_reused"
+    bobs = call(api, "POST", "/v1/jobs", BODY, caller="bob", headers={"idempotency-key": "order-42"})
+    assert bobs[0] == 202 and bobs[1]["job_id"] != first[1]["job_id"]  # keys are per caller
+    table = resources.names["JobsTable"]
+    assert session.client("dynamodb").scan(TableName=table, Select="COUNT")["Count"] == 2
+    bad = call(api, "POST", "/v1/jobs", BODY, headers={"idempotency-key": "has space"})
+    assert bad[0] == 400 and bad[1]["error"]["code"] == "invalid_idempotency_key"
+
+
+def test_a_refused_request_leaves_its_idempotency_key_unused(api):
+    refused = call(api, "POST", "/v1/jobs", BODY | {"max_images": 99}, headers={"idempotency-key": "k1"})
+    assert refused[0] == 422
+    assert call(api, "POST", "/v1/jobs", BODY, headers={"idempotency-key": "k1"})[0] == 202
+
+
+def test_the_committed_openapi_document_is_what_the_code_generates_and_is_served(api):
+    committed = json.loads((ROOT / "openapi.json").read_text())
+    assert committed == json.loads(json.dumps(openapi.document()))  # `python -m seedream.openapi > openapi.json`
+    status, served = call(api, "GET", "/v1/openapi.json")
+    assert status == 200 and served == committed
+    assert committed["openapi"] == "3.1.0" and set(committed["paths"]) == {
+        "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/cancel", "/v1/openapi.json",
+        "/v1/webhooks/{provider}/{job_id}"}
+    request = committed["components"]["schemas"]["JobRequest"]
+    assert request["properties"]["max_images"]["maximum"] == 15 and "model" in request["required"]
