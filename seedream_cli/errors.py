@@ -29,8 +29,10 @@ class ApiError(CliError):
         self.status, self.code, self.details = status, code, details
         self.detail = message
         text = f"{code}: {message}" if code else message
-        if isinstance(details, list) and details:
+        if isinstance(details, list):
             parts = [f"{d.get('field')}: {d.get('message')}" if isinstance(d, dict) and d.get("field") else str(d)
-                     for d in details[:5]]
-            text += " (" + "; ".join(parts) + (", …" if len(details) > 5 else "") + ")"
+                     for d in details]
+            parts = [part for part in parts if part not in message]  # the message often is the first detail
+            if parts:
+                text += " (" + "; ".join(parts[:5]) + ("; …" if len(parts) > 5 else "") + ")"
         super().__init__(f"{text} [HTTP {status}]")

@@ -16,7 +16,7 @@ from .errors import CliError
 from .target import LOCAL_EVENTS_QUEUE, Target
 
 SUBSCRIBE = """\
-{where} delivers its events (source "seedream.jobs") only to the targets of EventBridge rules on its bus{bus}.
+Events of {where} (source "seedream.jobs") go only to the targets of EventBridge rules on its bus{bus}.
 To follow them here, subscribe an SQS queue and pass its URL:
   1. an SQS queue whose policy lets events.amazonaws.com send to it (sqs:SendMessage, aws:SourceArn = the rule's ARN)
   2. a rule on the bus with the pattern {{"source": ["seedream.jobs"]}} and the queue as its target
@@ -45,7 +45,7 @@ def queue_url_of(target: Target, queue_url: str | None, target_args: str) -> str
         with target.aws_errors(f"finding the local stack's events queue {LOCAL_EVENTS_QUEUE}"):
             return target.aws("sqs").get_queue_url(QueueName=LOCAL_EVENTS_QUEUE)["QueueUrl"]
     bus = f" ({target.bus})" if target.bus else ""
-    raise CliError(SUBSCRIBE.format(where=target.describe().capitalize(), bus=bus, target_args=target_args))
+    raise CliError(SUBSCRIBE.format(where=target.describe(), bus=bus, target_args=target_args))
 
 
 def follow_events(target: Target, queue_url: str, echo: Callable[[str], None], *, job_id: str | None = None,

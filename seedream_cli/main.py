@@ -32,12 +32,15 @@ SIZE = re.compile(r"^(\d+)\s*[*xX×]\s*(\d+)$")
 class Options:
     """The group's options; the target is resolved (CloudFormation read, for ``--stack``) when a command needs it."""
 
-    def __init__(self, api_url: str | None, stack: str | None, region: str | None, bucket: str | None):
+    def __init__(self, api_url: str | None, stack: str | None, region: str | None, bucket: str | None,
+                 region_given: bool = False):
         self.api_url, self.stack, self.region, self.bucket = api_url, stack, region, bucket
+        self.region_given = region_given
+        """``--region`` was on the command line (not from AWS_REGION)."""
 
     @cached_property
     def target(self) -> Target:
-        return resolve(self.api_url, self.stack, self.region, self.bucket)
+        return resolve(self.api_url, self.stack, self.region, self.bucket, self.region_given)
 
     @property
     def again(self) -> str:
@@ -47,7 +50,7 @@ class Options:
             args += ["--stack", self.stack]
         elif self.api_url:
             args += ["--api-url", self.api_url]
-        if self.region and not self.target.local:
+        if self.region_given:
             args += ["--region", self.region]
         return " ".join(args) + " "
 
@@ -115,7 +118,8 @@ def cli(ctx: click.Context, api_url: str | None, stack: str | None, region: str 
     --stack NAME for a deployed stack.
     Exit status: 0 ok, 1 the job failed or was cancelled, 2 usage/API error or time-out.
     """
-    ctx.obj = Options(api_url, stack, region, bucket)
+    given = ctx.get_parameter_source("region") == click.core.ParameterSource.COMMANDLINE
+    ctx.obj = Options(api_url, stack, region, bucket, region_given=given)
 
 
 def _size(_ctx, _param, value: str) -> str:

@@ -5,7 +5,7 @@
   (``AWS_ENDPOINT_URL``, else ``http://127.0.0.1:$MOTO_PORT``, 5050) for S3 and SQS, its bucket and its
   events tap queue. Nothing needs exporting.
 - **``--api-url URL``** (or ``SEEDREAM_API_URL``): the default credential chain; the region from
-  ``--region``/``AWS_REGION``, else the one in an ``execute-api`` host name. Local files need ``--bucket``.
+  an ``execute-api`` host name, else ``--region``/``AWS_REGION``. Local files need ``--bucket``.
 - **``--stack NAME``**: the stack's outputs from CloudFormation (``ApiUrl``, ``BucketName``, ``EventBusName``).
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -53,16 +53,16 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-def local_api_url() -> str:
-    return f"http://127.0.0.1:{_port('API_PORT', 3000)}"
+def local_api_url(environ: Mapping[str, str] = os.environ) -> str:
+    return f"http://127.0.0.1:{_port(environ, 'API_PORT', 3000)}"
 
 
-def local_endpoint_url() -> str:
-    return os.environ.get("AWS_ENDPOINT_URL") or f"http://127.0.0.1:{_port('MOTO_PORT', 5050)}"
+def local_endpoint_url(environ: Mapping[str, str] = os.environ) -> str:
+    return environ.get("AWS_ENDPOINT_URL") or f"http://127.0.0.1:{_port(environ, 'MOTO_PORT', 5050)}"
 
 
-def _port(variable: str, default: int) -> int:
-    value = os.environ.get(variable) or str(default)
+def _port(environ: Mapping[str, str], variable: str, default: int) -> int:
+    value = environ.get(variable) or str(default)
     if not value.isdigit():
         raise CliError(f"{variable}={value!r} is not a port number")
     return int(value)
@@ -89,7 +89,7 @@ class Target:
 
     def describe(self) -> str:
         return f"the local stack at {self.api_url}" if self.local else (
-            f"stack {self.stack} ({self.api_url})" if self.stack else self.api_url)
+            f"stack {self.stack} ({self.api_url})" if self.stack else f"the API at {self.api_url}")
 
     @contextmanager
     def aws_errors(self, doing: str) -> Iterator[None]:
@@ -107,7 +107,10 @@ class Target:
             raise CliError(f"{doing}: {exc}") from None
 
 
-def resolve(api_url: str | None, stack: str | None, region: str | None, bucket: str | None) -> Target:
+def resolve(api_url: str | None, stack: str | None, region: str | None, bucket: str | None,
+            region_given: bool = False) -> Target:
+    """``region`` from ``--region`` or the environment; ``region_given``: on the command line (it then wins
+    over the region in an ``execute-api`` host name)."""
     if api_url and stack:
         raise CliError("give --api-url or --stack, not both")
     if stack:
@@ -120,7 +123,9 @@ def resolve(api_url: str | None, stack: str | None, region: str | None, bucket: 
         session = boto3.session.Session(**LOCAL_CREDENTIALS, region_name=LOCAL_REGION)
         return Target(url, session, LOCAL_REGION, True, local_endpoint_url(), bucket or LOCAL_BUCKET)
     match = EXECUTE_API_HOST.match(parts.hostname)
-    session = boto3.session.Session(region_name=region or (match.group(1) if match else None))
+    if match and not region_given:
+        region = match.group(1)  # the API's own region: the only one its signature can name
+    session = boto3.session.Session(region_name=region)
     if not session.region_name:
         raise CliError(f"no region to sign requests to {url} with: pass --region or set AWS_REGION")
     return Target(url, session, session.region_name, False, bucket=bucket)
