@@ -1,7 +1,8 @@
 """The ``seedream`` command run with click's ``CliRunner`` against one local stack (ports 0, fast simulator).
 
-The stack is package-scoped: one for every test in ``tests/cli``, stopped before ``tests/integration``
-starts its own (the local stack is one per process at a time: it sets the process's AWS environment).
+The stack is package-scoped, not session-scoped: one for every test in ``tests/cli``, stopped (and moto's
+in-process state cleared) before ``tests/integration`` starts its own. A local stack is one per process at a
+time: it sets the process's AWS environment, and moto's backends are the process's.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from moto.core.base_backend import BackendDict
 
 from local.stack import LocalStack
 from seedream_cli.main import cli
@@ -23,9 +25,14 @@ PROMPT = "Generate a series of 2 images from the source photo, changing only the
 
 @pytest.fixture(scope="package")
 def stack():
-    with LocalStack(api_port=0, moto_port=0, simulator_port=0, generation_seconds=0.2, retry_delay=1,
-                    reconcile_seconds=1) as running:
-        yield running
+    try:
+        with LocalStack(api_port=0, moto_port=0, simulator_port=0, generation_seconds=0.2, retry_delay=1,
+                        reconcile_seconds=1) as running:
+            yield running
+    finally:
+        # moto keeps its backends in this process, not in the server: without this the next stack
+        # (tests/integration's) would find this one's tables, queues and bucket already there
+        BackendDict.reset()
 
 
 @pytest.fixture(autouse=True)

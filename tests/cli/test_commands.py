@@ -64,9 +64,10 @@ def test_events_prints_a_jobs_terminal_event(seedream, open_job):
     assert result.stderr.startswith("following events on ")
 
 
-def test_events_as_json_until_count(seedream, stack, source):
+def test_events_from_a_named_queue_as_json(seedream, stack, source):
     job_id = seedream("submit", source, "--prompt", PROMPT, "--count", "1", "--provider", "evolink").stdout.strip()
-    result = seedream("events", "--job", job_id, "--count", "1", "--timeout", "30", "--json")
+    result = seedream("events", "--queue-url", stack.events_queue_url, "--job", job_id, "--count", "1",
+                      "--timeout", "30", "--json")
     assert result.exit_code == 0, result.output
     event = json.loads(result.stdout)
     assert event["source"] == "seedream.jobs" and event["detail-type"] == "Job Succeeded"
