@@ -68,7 +68,7 @@ def upload(target: Target, sources: list[Source], reporter: Reporter) -> list[st
             with target.aws_errors(f"uploading {source.spec} to s3://{target.bucket}"):
                 s3.upload_file(str(source.path), target.bucket, key, ExtraArgs={"ContentType": source.content_type})
             source.uri = f"s3://{target.bucket}/{key}"
-            reporter.say(f"uploaded {source.spec} → {source.uri}")
+            reporter.say(f"uploaded {_shown(source.path)} → {source.uri}")
     return [s.uri for s in sources]
 
 
