@@ -10,7 +10,7 @@ PY313 := $(shell for p in $$(command -v python3.13 2>/dev/null) $$(ls -d $$(pyen
 PYTHON ?= $(if $(PY313),$(PY313),python3)
 VENV := .venv
 VPY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/core/requirements.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/core/requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 SAM_VENV := .venv-sam
 LINT_VENV := .venv-lint
 LINT_STAMP := $(LINT_VENV)/.installed-$(shell cat requirements-lint.txt | cksum | cut -d' ' -f1)
@@ -31,11 +31,12 @@ python-check:
 	@if [ -z "$(PY313)" ]; then echo "warning: python3.13 not found (Lambda runs 3.13); using $$($(PYTHON) --version 2>&1). Install 3.13 (e.g. pyenv install 3.13) for parity and for 'sam build'." >&2; fi
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is required, found " + sys.version.split()[0])'
 
-$(STAMP): requirements-dev.txt layers/core/requirements.txt | python-check
+$(STAMP): requirements-dev.txt layers/core/requirements.txt pyproject.toml | python-check
 	@echo "==> creating $(VENV) with $$($(PYTHON) --version 2>&1) and installing dependencies (first run only)" >&2
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	@$(VPY) -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
 	@$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt >&2
+	@$(VPY) -m pip install --quiet --disable-pip-version-check --no-deps -e . >&2  # the seedream command (.venv/bin/seedream)
 	@rm -f $(VENV)/.installed-* && touch $@
 
 # checkov and bandit live in their own venv: checkov pins an older boto3 than the one .venv tests with

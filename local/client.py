@@ -1,6 +1,7 @@
 """A small client of the jobs API that signs requests with SigV4 (the routes use IAM auth).
 
-Used by the demo and the integration tests; the same code works against a deployed stack
+Used by the integration tests and the benchmarks (the ``seedream`` command has its own client in
+``seedream_cli``; both sign with ``seedream_cli.client.sign``); the same code works against a deployed stack
 with real credentials (``JobsClient("https://{api-id}.execute-api.{region}.amazonaws.com")``).
 """
 
@@ -11,8 +12,8 @@ import time
 
 import boto3
 import httpx
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
+
+from seedream_cli.client import sign
 
 
 class JobsClient:
@@ -27,9 +28,7 @@ class JobsClient:
         headers = {"content-type": "application/json"} if body is not None else {}
         url = f"{self.api_url}{path}"
         if signed:
-            aws_request = AWSRequest(method=method, url=url, data=data, headers=headers)
-            SigV4Auth(self.session.get_credentials(), "execute-api", self.region).add_auth(aws_request)
-            headers = dict(aws_request.headers.items())
+            headers = sign(self.session.get_credentials(), self.region, method, url, data, headers)
         return self.http.request(method, url, content=data, headers=headers)
 
     def create_job(self, body: dict) -> httpx.Response:

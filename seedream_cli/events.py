@@ -1,0 +1,83 @@
+"""``seedream events``: follow the stack's lifecycle events (``Job Succeeded|Failed|Cancelled``) from an SQS queue.
+
+Locally the queue is the local stack's events tap (every bus event is copied to it). A deployed stack
+has no queue of its own: the bus delivers to whatever a rule targets, so the user subscribes one
+(:data:`SUBSCRIBE`) and passes ``--queue-url``. Printed events are deleted from the queue (this reader
+consumes them); with ``--job``, other jobs' events are left on it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from .errors import CliError
+from .target import LOCAL_EVENTS_QUEUE, Target
+
+SUBSCRIBE = """\
+Events of {where} (source "seedream.jobs") go only to the targets of EventBridge rules on its bus{bus}.
+To follow them here, subscribe an SQS queue and pass its URL:
+  1. an SQS queue whose policy lets events.amazonaws.com send to it (sqs:SendMessage, aws:SourceArn = the rule's ARN)
+  2. a rule on the bus with the pattern {{"source": ["seedream.jobs"]}} and the queue as its target
+  3. seedream {target_args}events --queue-url <the queue's URL>"""
+
+
+def describe(event: dict) -> str:
+    """One line: time, detail-type, job id, provider/model, then the outputs or the error."""
+    detail = event.get("detail") or {}
+    kind = event.get("detail-type", "?")
+    when = detail.get("completed_at") or event.get("time") or ""
+    line = f"{when}  {kind:<14} {detail.get('job_id', '?')}  {detail.get('provider', '?')} {detail.get('model', '?')}"
+    error = detail.get("error")
+    if error:
+        return f"{line}  {error.get('code')}: {error.get('message')}"
+    outputs = detail.get("outputs")
+    if outputs is not None:
+        return f"{line}  {len(outputs)} output{'s' if len(outputs) != 1 else ''}"
+    return line
+
+
+def queue_url_of(target: Target, queue_url: str | None, target_args: str) -> str:
+    if queue_url:
+        return queue_url
+    if target.local:
+        with target.aws_errors(f"finding the local stack's events queue {LOCAL_EVENTS_QUEUE}"):
+            return target.aws("sqs").get_queue_url(QueueName=LOCAL_EVENTS_QUEUE)["QueueUrl"]
+    bus = f" ({target.bus})" if target.bus else ""
+    raise CliError(SUBSCRIBE.format(where=target.describe(), bus=bus, target_args=target_args))
+
+
+def follow_events(target: Target, queue_url: str, echo: Callable[[str], None], *, job_id: str | None = None,
+                  count: int | None = None, timeout: float | None = None, raw: bool = False) -> tuple[int, bool]:
+    """Print events as they arrive until ``count`` were printed, ``timeout`` s passed, or Ctrl-C.
+
+    Returns how many were printed, and whether Ctrl-C ended it."""
+    sqs = target.aws("sqs")
+    printed = 0
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while (count is None or printed < count) and (deadline is None or time.monotonic() < deadline):
+            wait = 1 if deadline is None else max(0, min(1, int(deadline - time.monotonic())))
+            with target.aws_errors(f"reading {queue_url}"):
+                reply = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
+                                            VisibilityTimeout=5 if job_id else 30)
+            for message in reply.get("Messages", []):
+                try:
+                    event = json.loads(message["Body"])
+                except ValueError:
+                    event = {"detail-type": "(not an EventBridge event)", "detail": {}}
+                if job_id and (event.get("detail") or {}).get("job_id") != job_id:
+                    continue  # another job's: left on the queue, visible again in a few seconds
+                if count is not None and printed >= count:  # enough: the rest go back to the queue at once
+                    with target.aws_errors(f"releasing a message on {queue_url}"):
+                        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"],
+                                                      VisibilityTimeout=0)
+                    continue
+                echo(json.dumps(event) if raw else describe(event))
+                printed += 1
+                with target.aws_errors(f"deleting a message from {queue_url}"):
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    except KeyboardInterrupt:
+        return printed, True
+    return printed, False

@@ -1,0 +1,168 @@
+"""Submitting and waiting: uploads, the request body, polling until the job ends, saving the outputs.
+
+``submit --wait`` and ``wait`` (and so ``make demo``) go through :func:`follow`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import httpx
+from PIL import Image, UnidentifiedImageError
+
+from .errors import INTERRUPTED, JOB_FAILED, USAGE, CliError
+from .progress import TERMINAL, Reporter
+from .sheet import contact_sheet
+from .target import Target
+
+URL_PREFIXES = ("https://", "http://", "s3://")
+
+
+@dataclass
+class Source:
+    """One source image: a URL as given, or a local file (uploaded before the job is submitted)."""
+
+    spec: str
+    path: Path | None = None
+    content_type: str | None = None
+    uri: str | None = None
+
+
+def sources_from(specs: tuple[str, ...] | list[str]) -> list[Source]:
+    """Check every argument before anything is uploaded: a URL, or a local image file."""
+    sources = []
+    for spec in specs:
+        if spec.startswith(URL_PREFIXES):
+            sources.append(Source(spec, uri=spec))
+            continue
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise click.BadParameter(f"{spec!r} is neither a URL (https://, s3://) nor an existing file",
+                                     param_hint="IMAGE_OR_URL")
+        try:
+            with Image.open(path) as image:
+                content_type = Image.MIME.get(image.format or "", "application/octet-stream")
+        except (UnidentifiedImageError, OSError):
+            raise click.BadParameter(f"{spec!r} is not an image file", param_hint="IMAGE_OR_URL") from None
+        sources.append(Source(spec, path=path, content_type=content_type))
+    return sources
+
+
+def upload(target: Target, sources: list[Source], reporter: Reporter) -> list[str]:
+    """Local files go to ``inputs/<uuid>/<name>`` in the stack's bucket; the job names them as ``s3://`` URIs."""
+    local = [s for s in sources if s.path is not None]
+    if local and not target.bucket:
+        raise CliError(f"{local[0].spec} is a local file: uploading it needs the stack's bucket "
+                       "(use --stack NAME, or --bucket NAME with --api-url)")
+    if local:
+        s3 = target.aws("s3")
+        for source in local:
+            key = f"inputs/{uuid.uuid4()}/{source.path.name}"
+            with target.aws_errors(f"uploading {source.spec} to s3://{target.bucket}"):
+                s3.upload_file(str(source.path), target.bucket, key, ExtraArgs={"ContentType": source.content_type})
+            source.uri = f"s3://{target.bucket}/{key}"
+            reporter.say(f"uploaded {_shown(source.path)} → {source.uri}")
+    return [s.uri for s in sources]
+
+
+def wait_for_end(target: Target, job: dict, reporter: Reporter, *, interval: float = 1.0,
+                 timeout: float | None = None, again: str = "seedream ") -> tuple[dict, bool]:
+    """Poll ``GET /v1/jobs/{id}`` every ``interval`` s until the job ends. Returns ``(job, ended)``:
+    ``ended`` is False when ``timeout`` seconds passed first. Ctrl-C stops waiting (not the job)."""
+    job_id = job["job_id"]
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        with reporter.watching(job_id):
+            reporter.update(job)
+            while job.get("status") not in TERMINAL:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return job, False
+                pause = interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic()))
+                time.sleep(pause)
+                job = target.api.get_job(job_id)
+                reporter.update(job)
+    except KeyboardInterrupt:
+        raise CliError(f"stopped waiting; job {job_id} goes on ({again}wait {job_id}, {again}cancel {job_id})",
+                       exit_code=INTERRUPTED) from None
+    return job, True
+
+
+def save_outputs(target: Target, job: dict, out_dir: Path, sources: list[Source], reporter: Reporter) -> None:
+    """Each output to ``out_dir/NN.<ext>``, then ``contact-sheet.png`` (sources and outputs side by side)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs = job.get("outputs") or []
+    images: list[Image.Image] = []
+    with httpx.Client(timeout=60, trust_env=not target.local) as http, reporter.downloading(len(outputs)) as advance:
+        for output in outputs:
+            ext = output["s3_uri"].rsplit(".", 1)[-1] if "." in output["s3_uri"].rsplit("/", 1)[-1] else "bin"
+            path = out_dir / f"{output['index']:02d}.{ext}"
+            try:
+                response = http.get(output["url"])
+            except httpx.HTTPError as exc:
+                raise CliError(f"downloading output {output['index']} failed: {exc}") from None
+            if not response.is_success:
+                raise CliError(f"downloading output {output['index']} failed: HTTP {response.status_code}")
+            path.write_bytes(response.content)
+            images.append(Image.open(io.BytesIO(response.content)))
+            advance()
+        originals = [img for img in (_source_image(target, s, http, reporter) for s in sources) if img is not None]
+    if images:
+        contact_sheet(originals, images, out_dir / "contact-sheet.png")
+        sizes = sorted({f"{img.width}x{img.height}" for img in images})
+        reporter.say(f"saved {len(images)} output{'s' if len(images) != 1 else ''} ({', '.join(sizes)}) "
+                     f"and contact-sheet.png to {_shown(out_dir)}/")
+    else:
+        reporter.say(f"the job has no outputs to save to {_shown(out_dir)}/")
+
+
+def _source_image(target: Target, source: Source, http: httpx.Client, reporter: Reporter) -> Image.Image | None:
+    """The source for the contact sheet (a local file, or fetched again); a warning and None if it cannot be read."""
+    try:
+        if source.path is not None:
+            return Image.open(source.path)
+        uri = source.uri or source.spec
+        if uri.startswith("s3://"):
+            bucket, key = uri[5:].split("/", 1)
+            with target.aws_errors(f"reading {uri}"):
+                body = target.aws("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+            return Image.open(io.BytesIO(body))
+        return Image.open(io.BytesIO(http.get(uri).raise_for_status().content))
+    except (CliError, httpx.HTTPError, UnidentifiedImageError, OSError, ValueError) as exc:
+        reporter.say(f"warning: the contact sheet leaves out source {source.spec}: {exc}")
+        return None
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def follow(target: Target, job: dict, reporter: Reporter, echo: Callable[[str], None], *, out_dir: Path | None,
+           sources: list[Source], interval: float = 1.0, timeout: float | None = None, again: str = "seedream ") -> int:
+    """Wait for the job, save its outputs to ``out_dir`` (if given), print the job's JSON last; the exit status."""
+    job, ended = wait_for_end(target, job, reporter, interval=interval, timeout=timeout, again=again)
+    job_id = job["job_id"]
+    if not ended:
+        echo(json.dumps(job, indent=2))
+        reporter.say(f"seedream: error: job {job_id} is still {job.get('status')} after {timeout:g} s "
+                     f"(keep waiting: {again}wait {job_id})")
+        return USAGE
+    if job["status"] == "succeeded":
+        if out_dir is not None:
+            save_outputs(target, job, out_dir, sources, reporter)
+        echo(json.dumps(job, indent=2))
+        return 0
+    echo(json.dumps(job, indent=2))
+    error = job.get("error") or {}
+    reason = f": {error.get('code')}: {error.get('message')}" if error else ""
+    reporter.say(f"seedream: job {job_id} {job['status']}{reason}")
+    return JOB_FAILED

@@ -1,0 +1,273 @@
+"""The ``seedream`` command: submit, wait, get, cancel, list and events, against the local or a deployed stack.
+
+Exit status: 0 done; 1 the job failed or was cancelled; 2 a usage error, an API error, an unreachable
+stack or a time-out (one line on stderr, never a traceback); 130 interrupted. The final job JSON is the
+last thing on stdout; progress and messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+
+import click
+
+from .errors import INTERRUPTED, JOB_FAILED, USAGE, ApiError, CliError
+from .events import follow_events, queue_url_of
+from .jobs import Source, follow, sources_from, upload
+from .progress import Reporter
+from .target import Target, resolve
+
+PROVIDERS = ("wavespeed", "atlascloud", "evolink", "auto")
+MODELS = ("seedream-v4", "seedream-v4.5", "seedream-v5.0-lite")
+STATUSES = ("queued", "submitted", "succeeded", "failed", "cancelled")
+SIZE = re.compile(r"^(\d+)\s*[*xX×]\s*(\d+)$")
+
+
+class Options:
+    """The group's options; the target is resolved (CloudFormation read, for ``--stack``) when a command needs it."""
+
+    def __init__(self, api_url: str | None, stack: str | None, region: str | None, bucket: str | None,
+                 region_given: bool = False):
+        self.api_url, self.stack, self.region, self.bucket = api_url, stack, region, bucket
+        self.region_given = region_given
+        """``--region`` was on the command line (not from AWS_REGION)."""
+
+    @cached_property
+    def target(self) -> Target:
+        return resolve(self.api_url, self.stack, self.region, self.bucket, self.region_given)
+
+    @property
+    def again(self) -> str:
+        """``seedream [target options] `` to repeat in hints."""
+        args = ["seedream"]
+        if self.stack:
+            args += ["--stack", self.stack]
+        elif self.api_url:
+            args += ["--api-url", self.api_url]
+        if self.region_given:
+            args += ["--region", self.region]
+        return " ".join(args) + " "
+
+
+def run(args: list[str] | None = None) -> int:
+    """Run the command line in this process and return its exit status; every error is one line on stderr."""
+    return _guarded(lambda: cli.main(args, prog_name="seedream", standalone_mode=False))
+
+
+def entry() -> None:
+    """The console script."""
+    sys.exit(run())
+
+
+def _guarded(call: Callable[[], object]) -> int:
+    try:
+        result = call()
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()
+        return USAGE
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "seedream"
+        message = " ".join(exc.format_message().split())
+        click.echo(f"{where}: error: {message} (see: {where} --help)", err=True)
+        return USAGE
+    except click.ClickException as exc:
+        click.echo(f"seedream: error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("seedream: interrupted", err=True)
+        return INTERRUPTED
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:
+        if os.environ.get("SEEDREAM_DEBUG"):
+            raise
+        click.echo(f"seedream: error: unexpected {type(exc).__name__}: {exc} (SEEDREAM_DEBUG=1 shows the traceback)",
+                   err=True)
+        return USAGE
+    return result if isinstance(result, int) else 0
+
+
+class Cli(click.Group):
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        sys.exit(_guarded(lambda: super(Cli, self).main(args, prog_name or "seedream", complete_var,
+                                                        standalone_mode=False, **extra)))
+
+
+@click.group(name="seedream", cls=Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--api-url", envvar="SEEDREAM_API_URL", metavar="URL",
+              help="The jobs API [env SEEDREAM_API_URL; default: the local stack, http://127.0.0.1:$API_PORT (3000)].")
+@click.option("--stack", metavar="NAME", help="A deployed stack: its ApiUrl, BucketName and EventBusName outputs.")
+@click.option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="AWS region [env AWS_REGION].")
+@click.option("--bucket", envvar="SEEDREAM_BUCKET", metavar="NAME",
+              help="Where local image files are uploaded [default: the stack's bucket].")
+@click.pass_context
+def cli(ctx: click.Context, api_url: str | None, stack: str | None, region: str | None, bucket: str | None) -> None:
+    """Run Seedream image jobs on the jobs API (SigV4-signed).
+
+    \b
+    Targets: the local stack by default (make up; its dummy credentials and moto
+    endpoint are used automatically), --api-url for any API (default credential chain),
+    --stack NAME for a deployed stack.
+    Exit status: 0 ok, 1 the job failed or was cancelled, 2 usage/API error or time-out.
+    """
+    given = ctx.get_parameter_source("region") == click.core.ParameterSource.COMMANDLINE
+    ctx.obj = Options(api_url, stack, region, bucket, region_given=given)
+
+
+def _size(_ctx, _param, value: str) -> str:
+    match = SIZE.match(value.strip())
+    if not match:
+        raise click.BadParameter(f'{value!r} is not "W*H" in pixels, e.g. 2048*2048')
+    return f"{match.group(1)}*{match.group(2)}"
+
+
+def _pairs(_ctx, _param, values: tuple[str, ...]) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE")
+        pairs[key] = text
+    return pairs
+
+
+def _wait_options(function):
+    function = click.option("--poll-interval", type=click.FloatRange(min=0.05), default=1.0, hidden=True)(function)
+    return click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                        help="Stop waiting after this long (exit 2); the job goes on.")(function)
+
+
+@cli.command(short_help="Submit a job (--wait: follow it, save its outputs).")
+@click.argument("images", metavar="IMAGE_OR_URL...", nargs=-1, required=True)
+@click.option("--prompt", required=True, help='The instruction; name the count, e.g. "a series of 4 images".')
+@click.option("--provider", type=click.Choice(PROVIDERS), default="auto", show_default=True)
+@click.option("--model", type=click.Choice(MODELS), default="seedream-v4.5", show_default=True)
+@click.option("--count", type=click.IntRange(1, 15), default=4, show_default=True, help="Outputs wanted (max_images).")
+@click.option("--size", default="2048*2048", show_default=True, callback=_size, help="W*H in pixels.")
+@click.option("--seed", type=int)
+@click.option("--metadata", multiple=True, metavar="KEY=VALUE", callback=_pairs, help="Carried to the job and its events.")
+@click.option("--idempotency-key", metavar="KEY", help="Sent as the Idempotency-Key header.")
+@click.option("--wait", is_flag=True, help="Follow the job to its end, save its outputs and print it.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="With --wait: where the outputs go; {job_id} is replaced [default: out/{job_id}].")
+@_wait_options
+@click.pass_obj
+def submit(obj: Options, images, prompt, provider, model, count, size, seed, metadata, idempotency_key, wait, out,
+           timeout, poll_interval) -> int:
+    """Submit a job. IMAGE_OR_URL: https:// or s3:// URLs, or local files (uploaded to the stack's bucket).
+
+    Prints the job id; with --wait, shows its progress, saves the outputs and contact-sheet.png to
+    --out and prints the final job JSON last (exit 0 succeeded, 1 failed or cancelled).
+    """
+    if not wait and (out is not None or timeout is not None):
+        raise click.UsageError("--out and --timeout go with --wait")
+    sources = sources_from(images)
+    target = obj.target
+    reporter = Reporter()
+    uris = upload(target, sources, reporter)
+    body = {"provider": provider, "model": model, "prompt": prompt, "images": uris, "max_images": count, "size": size}
+    if seed is not None:
+        body["seed"] = seed
+    if metadata:
+        body["metadata"] = metadata
+    job = target.api.create_job(body, idempotency_key)
+    job_id = job["job_id"]
+    if not wait:
+        click.echo(job_id)
+        reporter.say(f"job {job_id} {job.get('status')}; follow it with: {obj.again}wait {job_id}")
+        return 0
+    reporter.say(f"job {job_id} accepted: {provider} {model}, {count} × {size}")
+    out_dir = Path(str(out or Path("out") / "{job_id}").replace("{job_id}", job_id))
+    return follow(target, job, reporter, click.echo, out_dir=out_dir, sources=sources,
+                  interval=poll_interval, timeout=timeout, again=obj.again)
+
+
+@cli.command(short_help="Follow a job to its end and print it.")
+@click.argument("job_id")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Save the outputs and contact-sheet.png here ({job_id} is replaced).")
+@_wait_options
+@click.pass_obj
+def wait(obj: Options, job_id, out, timeout, poll_interval) -> int:
+    """Follow a job to its end and print it (exit 0 succeeded, 1 failed or cancelled)."""
+    target = obj.target
+    job = target.api.get_job(job_id)
+    sources = [Source(uri, uri=uri) for uri in (job.get("request") or {}).get("images", [])] if out else []
+    out_dir = Path(str(out).replace("{job_id}", job["job_id"])) if out else None
+    return follow(target, job, Reporter(), click.echo, out_dir=out_dir, sources=sources, interval=poll_interval,
+                  timeout=timeout, again=obj.again)
+
+
+@cli.command()
+@click.argument("job_id")
+@click.pass_obj
+def get(obj: Options, job_id) -> int:
+    """Print a job (GET /v1/jobs/{job_id})."""
+    click.echo(json.dumps(obj.target.api.get_job(job_id), indent=2))
+    return 0
+
+
+@cli.command()
+@click.argument("job_id")
+@click.pass_obj
+def cancel(obj: Options, job_id) -> int:
+    """Cancel a job and print it (a finished job: exit 2, job_finished)."""
+    job = obj.target.api.cancel_job(job_id)
+    click.echo(json.dumps(job, indent=2))
+    Reporter().say(f"job {job_id} {job.get('status')}")
+    return 0
+
+
+@cli.command("list")
+@click.option("--status", type=click.Choice(STATUSES))
+@click.option("--limit", type=click.IntRange(1, 1000))
+@click.option("--cursor", help="next_cursor of the previous page.")
+@click.option("--json", "as_json", is_flag=True, help="Print the page as JSON.")
+@click.pass_obj
+def list_jobs(obj: Options, status, limit, cursor, as_json) -> int:
+    """List jobs, newest first (GET /v1/jobs)."""
+    target = obj.target
+    try:
+        page = target.api.list_jobs(status, limit, cursor)
+    except ApiError as exc:
+        if exc.status == 404 and exc.code in (None, "route_not_found"):
+            raise CliError(f"listing needs a newer stack ({target.api_url} has no GET /v1/jobs)") from None
+        raise
+    if as_json:
+        click.echo(json.dumps(page, indent=2))
+        return 0
+    for job in page.get("jobs") or []:
+        click.echo(f"{job.get('job_id')}  {job.get('status', '?'):<9}  {job.get('provider', '?'):<10}  "
+                   f"{job.get('model', '?'):<18}  {job.get('created_at', '')}")
+    if page.get("next_cursor"):
+        Reporter().say(f"more: {obj.again}list --cursor {page['next_cursor']}")
+    return 0
+
+
+@cli.command(short_help="Follow lifecycle events, one line each.")
+@click.option("--queue-url", metavar="URL", help="An SQS queue subscribed to the stack's bus [default: the local stack's tap].")
+@click.option("--job", "job_id", metavar="JOB_ID", help="Only this job's events (others stay on the queue).")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many events.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS", help="Stop after this long.")
+@click.option("--json", "raw", is_flag=True, help="Print each event as JSON.")
+@click.pass_obj
+def events(obj: Options, queue_url, job_id, count, timeout, raw) -> int:
+    """Follow lifecycle events (Job Succeeded, Job Failed, Job Cancelled), one line each; Ctrl-C stops.
+
+    Printed events are taken off the queue. Exit 1 if --count events did not come within --timeout.
+    """
+    target = obj.target
+    url = queue_url_of(target, queue_url, obj.again[len("seedream "):])
+    Reporter().say(f"following events on {url} (Ctrl-C to stop)")
+    printed, interrupted = follow_events(target, url, click.echo, job_id=job_id, count=count, timeout=timeout, raw=raw)
+    if count is not None and printed < count and not interrupted:
+        raise CliError(f"{printed} of {count} events came within {timeout:g} s", exit_code=JOB_FAILED)
+    return 0

@@ -1,0 +1,82 @@
+"""``get``, ``cancel``, ``wait`` on a cancelled job, ``list`` before the route exists, ``events``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from seedream_cli.main import run
+
+from .conftest import PROMPT, final_json, one_line_error
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def open_job(seedream, stack, source) -> str:
+    """A job whose provider task never finishes (it stays open until cancelled)."""
+    stack.simulator.set_faults(task_result="hang")
+    result = seedream("submit", source, "--prompt", PROMPT, "--provider", "wavespeed", "--count", "1")
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+def test_get_cancel_and_wait_on_a_cancelled_job(seedream, open_job):
+    got = seedream("get", open_job)
+    assert got.exit_code == 0 and final_json(got)["status"] in ("queued", "submitted")
+
+    cancelled = seedream("cancel", open_job)
+    assert cancelled.exit_code == 0, cancelled.output
+    assert final_json(cancelled)["status"] == "cancelled"
+    assert cancelled.stderr == f"job {open_job} cancelled\n"
+
+    again = one_line_error(seedream("cancel", open_job))
+    assert again.startswith("seedream: error: job_finished: ") and again.endswith("[HTTP 409]")
+
+    waited = seedream("wait", open_job, "--poll-interval", "0.1")
+    assert waited.exit_code == 1
+    assert final_json(waited)["status"] == "cancelled"
+    assert waited.stderr.splitlines()[-1] == f"seedream: job {open_job} cancelled"
+
+
+def test_wait_gives_up_after_timeout_with_exit_2(seedream, open_job):
+    result = seedream("wait", open_job, "--timeout", "0.3", "--poll-interval", "0.1")
+    assert result.exit_code == 2
+    assert final_json(result)["status"] in ("queued", "submitted")
+    assert result.stderr.splitlines()[-1].startswith(f"seedream: error: job {open_job} is still ")
+    assert seedream("cancel", open_job).exit_code == 0
+
+
+def test_list_needs_a_newer_stack(seedream, stack):
+    line = one_line_error(seedream("list", "--status", "succeeded", "--limit", "5"))
+    assert line == f"seedream: error: listing needs a newer stack ({stack.api_url} has no GET /v1/jobs)"
+
+
+def test_events_prints_a_jobs_terminal_event(seedream, open_job):
+    assert seedream("cancel", open_job).exit_code == 0
+
+    result = seedream("events", "--job", open_job, "--count", "1", "--timeout", "30")
+
+    assert result.exit_code == 0, result.output
+    [line] = result.stdout.splitlines()
+    assert "Job Cancelled" in line and open_job in line and "wavespeed seedream-v4.5" in line
+    assert result.stderr.startswith("following events on ")
+
+
+def test_events_from_a_named_queue_as_json(seedream, stack, source):
+    job_id = seedream("submit", source, "--prompt", PROMPT, "--count", "1", "--provider", "evolink").stdout.strip()
+    result = seedream("events", "--queue-url", stack.events_queue_url, "--job", job_id, "--count", "1",
+                      "--timeout", "30", "--json")
+    assert result.exit_code == 0, result.output
+    event = json.loads(result.stdout)
+    assert event["source"] == "seedream.jobs" and event["detail-type"] == "Job Succeeded"
+    assert event["detail"]["job_id"] == job_id and len(event["detail"]["outputs"]) == 1
+
+
+def test_run_is_the_command_in_process_with_its_exit_status(stack, open_job, capsys):
+    assert run(["--api-url", stack.api_url, "get", open_job]) == 0
+    assert json.loads(capsys.readouterr().out)["job_id"] == open_job
+    assert run(["--api-url", stack.api_url, "get", "no-such-job"]) == 2
+    assert capsys.readouterr().err.startswith("seedream: error: job_not_found")
+    assert run(["--api-url", stack.api_url, "cancel", open_job]) == 0
