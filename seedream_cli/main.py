@@ -228,7 +228,7 @@ def cancel(obj: Options, job_id) -> int:
 
 @cli.command("list")
 @click.option("--status", type=click.Choice(STATUSES))
-@click.option("--limit", type=click.IntRange(1, 1000))
+@click.option("--limit", type=click.IntRange(1, 100), help="Jobs per page (1-100) [default: 20].")
 @click.option("--cursor", help="next_cursor of the previous page.")
 @click.option("--json", "as_json", is_flag=True, help="Print the page as JSON.")
 @click.pass_obj

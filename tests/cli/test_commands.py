@@ -1,4 +1,4 @@
-"""``get``, ``cancel``, ``wait`` on a cancelled job, ``list`` before the route exists, ``events``."""
+"""``get``, ``cancel``, ``wait`` on a cancelled job, ``list``, ``events``."""
 
 from __future__ import annotations
 
@@ -48,9 +48,17 @@ def test_wait_gives_up_after_timeout_with_exit_2(seedream, open_job):
     assert seedream("cancel", open_job).exit_code == 0
 
 
-def test_list_needs_a_newer_stack(seedream, stack):
-    line = one_line_error(seedream("list", "--status", "succeeded", "--limit", "5"))
-    assert line == f"seedream: error: listing needs a newer stack ({stack.api_url} has no GET /v1/jobs)"
+def test_list_shows_the_callers_jobs_newest_first_and_pages(seedream, open_job):
+    listed = seedream("list", "--json", "--limit", "1")
+    assert listed.exit_code == 0, listed.output
+    page = json.loads(listed.stdout)
+    assert [job["job_id"] for job in page["jobs"]] == [open_job]  # the newest
+    text = seedream("list", "--status", page["jobs"][0]["status"])
+    assert text.exit_code == 0 and open_job in text.stdout
+    assert seedream("list", "--status", "cancelled").stdout.count(open_job) == 0
+    assert seedream("cancel", open_job).exit_code == 0
+    assert open_job in seedream("list", "--status", "cancelled").stdout
+    assert "Invalid value for '--limit': 101 is not in the range 1<=x<=100" in one_line_error(seedream("list", "--limit", "101"))
 
 
 def test_events_prints_a_jobs_terminal_event(seedream, open_job):

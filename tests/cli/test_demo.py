@@ -31,7 +31,7 @@ def test_the_demo_defaults_run_to_the_end_on_the_stack(stack, monkeypatch, tmp_p
     for name in ("PROVIDER", "MODEL", "PROMPT", "IMAGES"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MAX_IMAGES", "2")
-    monkeypatch.setenv("SIZE", "1024*1024")
+    monkeypatch.setenv("SIZE", "1920*1920")  # the smallest square seedream-v4.5 takes
     args = demo.command(stack.api_url)
     args[args.index("--out") + 1] = str(tmp_path / "{job_id}")  # not the repository's out/
     assert run([*args, "--poll-interval", "0.1"]) == 0

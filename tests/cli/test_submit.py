@@ -17,7 +17,7 @@ FAST = ("--poll-interval", "0.1")
 def test_submit_wait_uploads_follows_saves_and_prints_the_job_last(seedream, stack, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the default --out is out/<job_id> under the working directory
     result = seedream("submit", str(ASTRONAUT), "--prompt", PROMPT, "--provider", "wavespeed", "--count", "2",
-                      "--size", "1024x1536", "--seed", "7", "--metadata", "team=cli", "--metadata", "run=1",
+                      "--size", "1728x2304", "--metadata", "team=cli", "--metadata", "run=1",
                       "--wait", *FAST)
 
     assert result.exit_code == 0, result.output
@@ -25,7 +25,7 @@ def test_submit_wait_uploads_follows_saves_and_prints_the_job_last(seedream, sta
     assert result.output.rstrip().endswith("}")  # nothing, not even on stderr, after the JSON
     assert job["status"] == "succeeded" and len(job["outputs"]) == 2
     request = job["request"]
-    assert request["size"] == "1024*1536" and request["seed"] == 7 and request["max_images"] == 2
+    assert request["size"] == "1728*2304" and request["seed"] is None and request["max_images"] == 2
     assert job["metadata"] == {"team": "cli", "run": "1"}
     # the local file went to the stack's bucket under inputs/<uuid>/<name> and the job names it as s3://
     [image] = request["images"]
@@ -36,12 +36,12 @@ def test_submit_wait_uploads_follows_saves_and_prints_the_job_last(seedream, sta
     out = tmp_path / "out" / job["job_id"]
     for index in (0, 1):
         with Image.open(out / f"{index:02d}.png") as saved:
-            assert saved.size == (1024, 1536)
+            assert saved.size == (1728, 2304)
     with Image.open(out / "contact-sheet.png") as sheet:
         assert sheet.width > sheet.height  # source and two outputs side by side
     stages = [line.split("] ", 1)[1] for line in result.stderr.splitlines() if line.startswith("[")]
     assert stages == ["queued", f"submitted to wavespeed (task {job['provider_task_id']})", "succeeded: 2 outputs"]
-    assert f"saved 2 outputs (1024x1536) and contact-sheet.png to out/{job['job_id']}/" in result.stderr
+    assert f"saved 2 outputs (1728x2304) and contact-sheet.png to out/{job['job_id']}/" in result.stderr
 
 
 def test_a_failed_job_exits_1_with_the_job_last_on_stdout(seedream, stack, source, tmp_path):
@@ -70,7 +70,7 @@ def test_submit_without_wait_prints_only_the_job_id(seedream, stack, source):
 
 def test_wait_follows_a_job_and_saves_its_outputs_with_out(seedream, source, tmp_path):
     job_id = seedream("submit", source, "--prompt", PROMPT, "--provider", "evolink", "--count", "1",
-                      "--size", "1024*1024").stdout.strip()
+                      "--model", "seedream-v4", "--size", "1024*1024").stdout.strip()
 
     plain = seedream("wait", job_id, *FAST)
     assert plain.exit_code == 0, plain.output
