@@ -77,5 +77,5 @@ build: $(SAM_VENV)/bin/sam ## sam build (needs python3.13 on PATH)
 deploy: build ## sam deploy --guided
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --guided
 
-clean:
-	rm -rf $(VENV) $(SAM_VENV) $(LINT_VENV) .aws-sam .pytest_cache out
+clean: ## remove the virtualenvs and build output (keeps out/, the demo's results)
+	rm -rf $(VENV) $(SAM_VENV) $(LINT_VENV) .aws-sam .pytest_cache .bench
