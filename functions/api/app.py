@@ -12,7 +12,6 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from seedream import openapi
 from seedream.errors import JobError
 from seedream.payloads import read_json
 from seedream.usecases.accept import accept
@@ -71,6 +70,8 @@ def list_my_jobs() -> Response:
 
 @app.get("/v1/openapi.json")
 def openapi_document() -> Response:
+    from seedream import openapi  # its models are built only for this rarely called route, not at cold start
+
     return _json(200, openapi.document())
 
 
