@@ -110,3 +110,18 @@ def test_the_committed_openapi_document_is_what_the_code_generates_and_is_served
         "/v1/webhooks/{provider}/{job_id}"}
     request = committed["components"]["schemas"]["JobRequest"]
     assert request["properties"]["max_images"]["maximum"] == 15 and "model" in request["required"]
+
+
+def test_the_document_links_a_created_job_to_its_routes_and_states_the_gateways_403():
+    """What schemathesis's stateful phase chains (tests/integration/test_openapi_fuzz.py), and the answer API
+    Gateway gives an unsigned request before any function runs (schemathesis: an undocumented 403)."""
+    document = openapi.document()
+    created = document["paths"]["/v1/jobs"]["post"]["responses"]["202"]
+    assert {name: link["operationId"] for name, link in created["links"].items()} == {
+        "getJob": "getJob", "cancelJob": "cancelJob"}
+    assert created["links"]["getJob"]["parameters"] == {"job_id": "$response.body#/job_id"}
+    assert "Location" in created["headers"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            forbidden = operation["responses"].get("403")
+            assert bool(forbidden) == bool(operation["security"]), (method, path)

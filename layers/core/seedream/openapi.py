@@ -41,6 +41,12 @@ class Error(BaseModel):
     error: ErrorBody
 
 
+class GatewayMessage(BaseModel):
+    """API Gateway's own answer, sent before the function runs (403 to a request without a valid SigV4 signature)."""
+
+    message: str
+
+
 class Accepted(BaseModel):
     job_id: str
     status: JobStatus
@@ -60,21 +66,41 @@ def _errors(*statuses: int) -> dict:
         model="Error")}}}} for s in statuses}
 
 
-def _json(model: str, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}}}
+FORBIDDEN = {"403": {"description": "API Gateway: the request carries no SigV4 signature, or one that is not valid",
+                     "content": {"application/json": {"schema": {"$ref": REF.format(model="GatewayMessage")}}}}}
+
+
+def _json(model: str, description: str, links: dict | None = None, headers: dict | None = None) -> dict:
+    response = {"description": description,
+                "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}}}
+    if headers:
+        response["headers"] = headers
+    if links:
+        response["links"] = links
+    return response
+
+
+def _job_links(job_id: str, *operations: str) -> dict:
+    """OpenAPI links from a response that names a job (``job_id``: a JSON pointer into the body) to the job's
+    routes: what a client does next, and what a stateful tester (schemathesis) chains."""
+    return {operation: {"operationId": operation, "parameters": {"job_id": f"$response.body#{job_id}"}}
+            for operation in operations or ("getJob", "cancelJob")}
+
+
+LOCATION = {"Location": {"description": "The job's URL path, /v1/jobs/{job_id}", "schema": {"type": "string"}}}
 
 
 @functools.cache
 def document() -> dict:
     """The OpenAPI 3.1 document of the HTTP API."""
     schemas: dict = {}
-    for model in (JobRequest, JobView, Accepted, JobsPage, Error):
+    for model in (JobRequest, JobView, Accepted, JobsPage, Error, GatewayMessage):
         schema = model.model_json_schema(ref_template=REF, mode="validation" if model is JobRequest else "serialization")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
     iam = [{"sigv4": []}]
     job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
-    return {
+    doc = {
         "openapi": "3.1.0",
         "info": {"title": "Seedream jobs", "version": "1",
                  "description": "ByteDance Seedream edit-sequential image jobs on AWS serverless. Job routes need "
@@ -90,8 +116,10 @@ def document() -> dict:
                                          "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
                              "$ref": REF.format(model="JobRequest")}}}},
-                         "responses": {"202": _json("Accepted", "Accepted: the job is queued"),
-                                       "200": _json("Accepted", "The job this Idempotency-Key created before"),
+                         "responses": {"202": _json("Accepted", "Accepted: the job is queued", _job_links("/job_id"),
+                                                    LOCATION),
+                                       "200": _json("Accepted", "The job this Idempotency-Key created before",
+                                                    _job_links("/job_id"), LOCATION),
                                        **_errors(400, 409, 413, 422, 503)}},
                 "get": {"operationId": "listJobs", "security": iam, "summary": "The caller's jobs, newest first",
                         "parameters": [
@@ -100,14 +128,18 @@ def document() -> dict:
                             {"name": "limit", "in": "query", "required": False,
                              "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
                             {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}}],
-                        "responses": {"200": _json("JobsPage", "A page of jobs"), **_errors(400)}},
+                        "responses": {"200": _json("JobsPage", "A page of jobs", {"nextPage": {
+                            "operationId": "listJobs", "parameters": {"cursor": "$response.body#/next_cursor"}}}),
+                                      **_errors(400)}},
             },
             "/v1/jobs/{job_id}": {"get": {"operationId": "getJob", "security": iam, "parameters": [job_id],
                                           "summary": "A job, with presigned output URLs",
-                                          "responses": {"200": _json("JobView", "The job"), **_errors(404)}}},
+                                          "responses": {"200": _json("JobView", "The job", _job_links("/job_id", "cancelJob")),
+                                                        **_errors(404)}}},
             "/v1/jobs/{job_id}/cancel": {"post": {
                 "operationId": "cancelJob", "security": iam, "parameters": [job_id], "summary": "Cancel an open job",
-                "responses": {"200": _json("JobView", "The job, cancelled"), **_errors(404, 409)}}},
+                "responses": {"200": _json("JobView", "The job, cancelled", _job_links("/job_id", "getJob")),
+                              **_errors(404, 409)}}},
             "/v1/openapi.json": {"get": {"operationId": "openapi", "security": iam, "summary": "This document",
                                          "responses": {"200": {"description": "OpenAPI 3.1",
                                                                "content": {"application/json": {}}}}}},
@@ -122,6 +154,11 @@ def document() -> dict:
                               **_errors(400, 401)}}},
         },
     }
+    for operations in doc["paths"].values():
+        for operation in operations.values():
+            if operation["security"]:
+                operation["responses"].update(FORBIDDEN)
+    return doc
 
 
 if __name__ == "__main__":
