@@ -125,3 +125,13 @@ def test_the_document_links_a_created_job_to_its_routes_and_states_the_gateways_
         for method, operation in operations.items():
             forbidden = operation["responses"].get("403")
             assert bool(forbidden) == bool(operation["security"]), (method, path)
+
+
+@pytest.mark.parametrize("size", ["\uff12\uff10\uff14\uff18*\uff12\uff10\uff14\uff18", "\u0662\u0660\u0664\u0668*2048"])
+def test_size_is_ascii_digits_as_the_document_says(api, size):
+    """The document's ``size`` pattern is the door's, read as JSON Schema reads it (``[0-9]``): Python's ``\\d``
+    took fullwidth and Arabic-Indic digits, and WaveSpeed and Atlas Cloud would have been sent them as the size."""
+    assert openapi.document()["components"]["schemas"]["JobRequest"]["properties"]["size"]["pattern"] == \
+        "^([0-9]{2,5})\\*([0-9]{2,5})$"
+    status, body = call(api, "POST", "/v1/jobs", BODY | {"size": size})
+    assert (status, body["error"]["code"]) == (422, "invalid_request")

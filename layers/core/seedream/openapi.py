@@ -13,10 +13,15 @@ import sys
 from pydantic import BaseModel, Field
 
 from .models import JobStatus
-from .models.requests import JobRequest
+from .models.requests import SIZE_RE, JobRequest
 from .models.views import JobView
 
 REF = "#/components/schemas/{model}"
+PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
+EXAMPLE_REQUEST = {"provider": "auto", "model": "seedream-v4.5", "prompt": "Generate a series of 4 images of this "
+                   "astronaut: on the moon, in a forest, underwater, in a city at night",
+                   "images": ["https://images.example.com/astronaut.png"], "max_images": 4, "size": "2048*2048",
+                   "metadata": {"order": "42"}}
 ERROR_CODES = {
     400: "invalid_json (not JSON, not UTF-8, or nested deeper than 16 levels), invalid_request (not an object, "
          "or a bad query parameter), invalid_cursor, invalid_idempotency_key",
@@ -90,6 +95,17 @@ def _job_links(job_id: str, *operations: str) -> dict:
 LOCATION = {"Location": {"description": "The job's URL path, /v1/jobs/{job_id}", "schema": {"type": "string"}}}
 
 
+def _door_rules(request: dict) -> None:
+    """The shape rules the door checks in validators rather than in constraints, so pydantic's schema leaves them
+    out: a provider name, ``size`` as ``W*H``, metadata keys only of the pattern. (What no schema can say stays
+    in the descriptions: which source URLs, each provider's limits.)"""
+    fields = request["properties"]
+    fields["provider"]["enum"] = ["auto", *PROVIDERS]
+    fields["size"]["pattern"] = SIZE_RE.pattern
+    fields["metadata"]["additionalProperties"] = False
+    request["examples"] = [EXAMPLE_REQUEST]
+
+
 @functools.cache
 def document() -> dict:
     """The OpenAPI 3.1 document of the HTTP API."""
@@ -98,6 +114,7 @@ def document() -> dict:
         schema = model.model_json_schema(ref_template=REF, mode="validation" if model is JobRequest else "serialization")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
+    _door_rules(schemas["JobRequest"])
     iam = [{"sigv4": []}]
     job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
     doc = {
@@ -147,7 +164,7 @@ def document() -> dict:
                 "operationId": "providerCallback", "security": [], "summary": "A provider's completion callback "
                 "(public; authenticated by the per-hand-off token and the provider's signature)",
                 "parameters": [{"name": "provider", "in": "path", "required": True,
-                                "schema": {"type": "string", "enum": ["wavespeed", "atlascloud", "evolink"]}},
+                                "schema": {"type": "string", "enum": PROVIDERS}},
                                job_id, {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                 "responses": {"202": {"description": "accepted"}, "200": {"description": "duplicate or ignored"},
