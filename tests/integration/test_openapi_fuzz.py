@@ -2,11 +2,12 @@
 
 ``schemathesis run`` (in a subprocess, so its global hooks and settings stay out of this process) loads the
 document the stack serves at ``GET /v1/openapi.json`` and sends SigV4-signed requests to every operation
-(``schemathesis_hooks.py``): the coverage phase (boundary and schema-violating values of every parameter and
-body field), the fuzzing phase (generated cases, positive and negative), and the stateful phase (sequences
-along the document's links and the ones schemathesis infers: createJob → getJob / cancelJob, cancelJob →
-getJob, listJobs → its next page, job ids reused from earlier responses). The public webhook is fuzzed too:
-nothing the fuzzer sends it may be anything but a 4xx.
+(``schemathesis_hooks.py``): the examples phase (the document's example request), the coverage phase
+(boundary and schema-violating values of every parameter and body field), the fuzzing phase (generated
+cases, positive and negative), and the stateful phase (sequences along the document's links and the ones
+schemathesis infers: createJob → getJob / cancelJob, cancelJob → getJob, listJobs → its next page, job ids
+reused from earlier responses). The public webhook is fuzzed too: nothing the fuzzer sends it may be
+anything but a 4xx.
 
 Checks: all of schemathesis's, except
 - ``positive_data_acceptance``: the door has rules a JSON schema cannot state (a source must be a public
@@ -22,8 +23,10 @@ Checks: all of schemathesis's, except
 
 The run must end with no failure: no 5xx, no response that breaks its schema, status code, content type or
 headers, no schema-violating request accepted, no IAM route that answers without a signature. Its summary is
-printed (``pytest -s`` shows it, and a failure shows it in the assertion message). ``FUZZ_MAX_EXAMPLES``
-(default 100 per operation) and ``FUZZ_SEED`` (default fixed, so ``make test`` is reproducible; ``random``
+printed with a table of the status codes each operation answered (``pytest -s`` shows them, and a failure shows
+them in the assertion message); the table must show jobs created (202), read and listed (200) and cancelled (200,
+then 409), so a run that only ever met the gateway's 403 cannot pass. ``FUZZ_MAX_EXAMPLES``
+(default 200 per operation, about 40 s) and ``FUZZ_SEED`` (default fixed, so ``make test`` is reproducible; ``random``
 explores anew) tune a run; ``FUZZ_KEEP=DIR`` keeps schemathesis's NDJSON report and crash cache there.
 
 Before the fuzz, one job of the fuzz's caller succeeds and one fails (an output that is not an image), so
@@ -54,7 +57,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 CALLER = "schemathesis"
 """The access key id the fuzz signs with: on the local gateway, the caller that owns every job it creates."""
-MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "100"))
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "200"))
 SEED = os.environ.get("FUZZ_SEED", "20261121")
 EXCLUDED_CHECKS = ["positive_data_acceptance", "missing_required_header", "unsupported_method",
                    "allow_header_conformance", "object_level_authorization"]
