@@ -59,7 +59,13 @@ def test_listing_is_per_caller_newest_first_with_a_status_filter_and_an_opaque_c
 
 @pytest.mark.parametrize("query, code", [({"limit": "0"}, "invalid_request"), ({"limit": "101"}, "invalid_request"),
                                          ({"limit": "x"}, "invalid_request"), ({"status": "done"}, "invalid_request"),
-                                         ({"cursor": "nonsense"}, "invalid_cursor")])
+                                         ({"cursor": "nonsense"}, "invalid_cursor"),
+                                         # schemathesis: an empty limit was taken as 20 (the document says integer),
+                                         # and int() takes more than digits
+                                         ({"limit": ""}, "invalid_request"), ({"limit": " 5"}, "invalid_request"),
+                                         ({"limit": "+5"}, "invalid_request"), ({"limit": "1_0"}, "invalid_request"),
+                                         ({"limit": "\uff15"}, "invalid_request"), ({"limit": "9" * 5000}, "invalid_request"),
+                                         ({"status": ""}, "invalid_request")])
 def test_bad_listing_parameters_are_400(api, query, code):
     status, body = call(api, "GET", "/v1/jobs", query=query)
     assert (status, body["error"]["code"]) == (400, code)
@@ -104,3 +110,28 @@ def test_the_committed_openapi_document_is_what_the_code_generates_and_is_served
         "/v1/webhooks/{provider}/{job_id}"}
     request = committed["components"]["schemas"]["JobRequest"]
     assert request["properties"]["max_images"]["maximum"] == 15 and "model" in request["required"]
+
+
+def test_the_document_links_a_created_job_to_its_routes_and_states_the_gateways_403():
+    """What schemathesis's stateful phase chains (tests/integration/test_openapi_fuzz.py), and the answer API
+    Gateway gives an unsigned request before any function runs (schemathesis: an undocumented 403)."""
+    document = openapi.document()
+    created = document["paths"]["/v1/jobs"]["post"]["responses"]["202"]
+    assert {name: link["operationId"] for name, link in created["links"].items()} == {
+        "getJob": "getJob", "cancelJob": "cancelJob"}
+    assert created["links"]["getJob"]["parameters"] == {"job_id": "$response.body#/job_id"}
+    assert "Location" in created["headers"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            forbidden = operation["responses"].get("403")
+            assert bool(forbidden) == bool(operation["security"]), (method, path)
+
+
+@pytest.mark.parametrize("size", ["\uff12\uff10\uff14\uff18*\uff12\uff10\uff14\uff18", "\u0662\u0660\u0664\u0668*2048"])
+def test_size_is_ascii_digits_as_the_document_says(api, size):
+    """The document's ``size`` pattern is the door's, read as JSON Schema reads it (``[0-9]``): Python's ``\\d``
+    took fullwidth and Arabic-Indic digits, and WaveSpeed and Atlas Cloud would have been sent them as the size."""
+    assert openapi.document()["components"]["schemas"]["JobRequest"]["properties"]["size"]["pattern"] == \
+        "^([0-9]{2,5})\\*([0-9]{2,5})$"
+    status, body = call(api, "POST", "/v1/jobs", BODY | {"size": size})
+    assert (status, body["error"]["code"]) == (422, "invalid_request")

@@ -13,10 +13,15 @@ import sys
 from pydantic import BaseModel, Field
 
 from .models import JobStatus
-from .models.requests import JobRequest
+from .models.requests import SIZE_RE, JobRequest
 from .models.views import JobView
 
 REF = "#/components/schemas/{model}"
+PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
+EXAMPLE_REQUEST = {"provider": "auto", "model": "seedream-v4.5", "prompt": "Generate a series of 4 images of this "
+                   "astronaut: on the moon, in a forest, underwater, in a city at night",
+                   "images": ["https://images.example.com/astronaut.png"], "max_images": 4, "size": "2048*2048",
+                   "metadata": {"order": "42"}}
 ERROR_CODES = {
     400: "invalid_json (not JSON, not UTF-8, or nested deeper than 16 levels), invalid_request (not an object, "
          "or a bad query parameter), invalid_cursor, invalid_idempotency_key",
@@ -41,6 +46,12 @@ class Error(BaseModel):
     error: ErrorBody
 
 
+class GatewayMessage(BaseModel):
+    """API Gateway's own answer, sent before the function runs (403 to a request without a valid SigV4 signature)."""
+
+    message: str
+
+
 class Accepted(BaseModel):
     job_id: str
     status: JobStatus
@@ -60,21 +71,53 @@ def _errors(*statuses: int) -> dict:
         model="Error")}}}} for s in statuses}
 
 
-def _json(model: str, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}}}
+FORBIDDEN = {"403": {"description": "API Gateway: the request carries no SigV4 signature, or one that is not valid",
+                     "content": {"application/json": {"schema": {"$ref": REF.format(model="GatewayMessage")}}}}}
+
+
+def _json(model: str, description: str, links: dict | None = None, headers: dict | None = None) -> dict:
+    response = {"description": description,
+                "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}}}
+    if headers:
+        response["headers"] = headers
+    if links:
+        response["links"] = links
+    return response
+
+
+def _job_links(job_id: str, *operations: str) -> dict:
+    """OpenAPI links from a response that names a job (``job_id``: a JSON pointer into the body) to the job's
+    routes: what a client does next, and what a stateful tester (schemathesis) chains."""
+    return {operation: {"operationId": operation, "parameters": {"job_id": f"$response.body#{job_id}"}}
+            for operation in operations or ("getJob", "cancelJob")}
+
+
+LOCATION = {"Location": {"description": "The job's URL path, /v1/jobs/{job_id}", "schema": {"type": "string"}}}
+
+
+def _door_rules(request: dict) -> None:
+    """The shape rules the door checks in validators rather than in constraints, so pydantic's schema leaves them
+    out: a provider name, ``size`` as ``W*H``, metadata keys only of the pattern. (What no schema can say stays
+    in the descriptions: which source URLs, each provider's limits.)"""
+    fields = request["properties"]
+    fields["provider"]["enum"] = ["auto", *PROVIDERS]
+    fields["size"]["pattern"] = SIZE_RE.pattern
+    fields["metadata"]["additionalProperties"] = False
+    request["examples"] = [EXAMPLE_REQUEST]
 
 
 @functools.cache
 def document() -> dict:
     """The OpenAPI 3.1 document of the HTTP API."""
     schemas: dict = {}
-    for model in (JobRequest, JobView, Accepted, JobsPage, Error):
+    for model in (JobRequest, JobView, Accepted, JobsPage, Error, GatewayMessage):
         schema = model.model_json_schema(ref_template=REF, mode="validation" if model is JobRequest else "serialization")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
+    _door_rules(schemas["JobRequest"])
     iam = [{"sigv4": []}]
     job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
-    return {
+    doc = {
         "openapi": "3.1.0",
         "info": {"title": "Seedream jobs", "version": "1",
                  "description": "ByteDance Seedream edit-sequential image jobs on AWS serverless. Job routes need "
@@ -90,8 +133,10 @@ def document() -> dict:
                                          "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
                              "$ref": REF.format(model="JobRequest")}}}},
-                         "responses": {"202": _json("Accepted", "Accepted: the job is queued"),
-                                       "200": _json("Accepted", "The job this Idempotency-Key created before"),
+                         "responses": {"202": _json("Accepted", "Accepted: the job is queued", _job_links("/job_id"),
+                                                    LOCATION),
+                                       "200": _json("Accepted", "The job this Idempotency-Key created before",
+                                                    _job_links("/job_id"), LOCATION),
                                        **_errors(400, 409, 413, 422, 503)}},
                 "get": {"operationId": "listJobs", "security": iam, "summary": "The caller's jobs, newest first",
                         "parameters": [
@@ -100,14 +145,18 @@ def document() -> dict:
                             {"name": "limit", "in": "query", "required": False,
                              "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
                             {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}}],
-                        "responses": {"200": _json("JobsPage", "A page of jobs"), **_errors(400)}},
+                        "responses": {"200": _json("JobsPage", "A page of jobs", {"nextPage": {
+                            "operationId": "listJobs", "parameters": {"cursor": "$response.body#/next_cursor"}}}),
+                                      **_errors(400)}},
             },
             "/v1/jobs/{job_id}": {"get": {"operationId": "getJob", "security": iam, "parameters": [job_id],
                                           "summary": "A job, with presigned output URLs",
-                                          "responses": {"200": _json("JobView", "The job"), **_errors(404)}}},
+                                          "responses": {"200": _json("JobView", "The job", _job_links("/job_id", "cancelJob")),
+                                                        **_errors(404)}}},
             "/v1/jobs/{job_id}/cancel": {"post": {
                 "operationId": "cancelJob", "security": iam, "parameters": [job_id], "summary": "Cancel an open job",
-                "responses": {"200": _json("JobView", "The job, cancelled"), **_errors(404, 409)}}},
+                "responses": {"200": _json("JobView", "The job, cancelled", _job_links("/job_id", "getJob")),
+                              **_errors(404, 409)}}},
             "/v1/openapi.json": {"get": {"operationId": "openapi", "security": iam, "summary": "This document",
                                          "responses": {"200": {"description": "OpenAPI 3.1",
                                                                "content": {"application/json": {}}}}}},
@@ -115,13 +164,18 @@ def document() -> dict:
                 "operationId": "providerCallback", "security": [], "summary": "A provider's completion callback "
                 "(public; authenticated by the per-hand-off token and the provider's signature)",
                 "parameters": [{"name": "provider", "in": "path", "required": True,
-                                "schema": {"type": "string", "enum": ["wavespeed", "atlascloud", "evolink"]}},
+                                "schema": {"type": "string", "enum": PROVIDERS}},
                                job_id, {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                 "responses": {"202": {"description": "accepted"}, "200": {"description": "duplicate or ignored"},
                               **_errors(400, 401)}}},
         },
     }
+    for operations in doc["paths"].values():
+        for operation in operations.values():
+            if operation["security"]:
+                operation["responses"].update(FORBIDDEN)
+    return doc
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from ..netrules import host_problem
 
 Model = Literal["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
-SIZE_RE = re.compile(r"^(\d{2,5})\*(\d{2,5})$")
+SIZE_RE = re.compile(r"^([0-9]{2,5})\*([0-9]{2,5})$")  # ASCII digits: Python's \d takes "２０４８" too
 MAX_URL_CHARS = 2048
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 

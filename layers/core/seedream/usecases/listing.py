@@ -32,10 +32,7 @@ def list_jobs(svc: Services, owner: str | None, status: str | None = None, limit
     if status is not None and status not in STATUSES:
         raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}", http_status=400,
                              details=[{"field": "status", "message": f"one of {', '.join(STATUSES)}"}])
-    try:
-        size = DEFAULT_LIMIT if limit in (None, "") else int(limit)
-    except (TypeError, ValueError):
-        size = 0
+    size = DEFAULT_LIMIT if limit is None else _whole_number(limit)
     if not 1 <= size <= MAX_LIMIT:
         raise InvalidRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}", http_status=400,
                              details=[{"field": "limit", "message": f"1..{MAX_LIMIT}"}])
@@ -45,6 +42,18 @@ def list_jobs(svc: Services, owner: str | None, status: str | None = None, limit
     records, last = svc.store.by_owner(owner, size, status, start)
     presign = lambda uri: svc.blobs.presign_get(uri, svc.settings.presign_seconds)  # noqa: E731
     return JobsPage([JobView.of(r, presign) for r in records], _encode(last) if last else None)
+
+
+def _whole_number(value: str | int) -> int:
+    """``value`` as an int if it is one, or the decimal digits of one (ASCII only: not ``""``, ``" 5"``, ``"+5"``,
+    ``"1_0"`` or ``"５"``, which ``int()`` would take), else 0 (also for more digits than any limit has: ``int()``
+    raises past 4,300)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        digits = value.lstrip("0") or "0"
+        return int(digits) if len(digits) <= 6 else 0
+    return 0
 
 
 def _encode(key: dict) -> str:
