@@ -2,13 +2,19 @@
 
 Starts the stack (moto, provider simulator, gateway, queue pumps) on free loopback ports,
 uploads local source images to the stack's bucket (they reach the provider as presigned URLs),
-submits the job over the IAM-signed API, shows progress until the ``Job Succeeded``/``Job Failed``
-event arrives on the bus, saves the outputs to ``out/<job_id>/NN.<ext>`` and a
-``contact-sheet.png``, and prints the final job (``GET /v1/jobs/{job_id}``) as JSON, last on stdout.
+submits the job through one of the three doors (``ENTRY``), shows progress until the job's terminal
+event arrives on the bus, saves the outputs to ``out/<job_id>/NN.<ext>`` and a ``contact-sheet.png``,
+and prints the final job as JSON, last on stdout:
 
-Settings (environment): PROVIDER, MODEL, MAX_IMAGES, SIZE, PROMPT, IMAGES (comma-separated URLs
+- ``ENTRY=http`` (default): ``POST /v1/jobs`` over the IAM-signed API; the job is ``GET /v1/jobs/{job_id}``.
+- ``ENTRY=s3``: images to ``requests/<name>/``, then the manifest ``requests/<name>.json``; the job is
+  ``results/<name>.json`` (``local.doors``).
+- ``ENTRY=eventbridge``: ``Job Requested`` on the stack's bus with a task token; the job is the output of
+  the ``SendTaskSuccess`` it gets.
+
+Settings (environment): ENTRY, PROVIDER, MODEL, MAX_IMAGES, SIZE, PROMPT, IMAGES (comma-separated URLs
 or local paths), GENERATION_SECONDS (simulated provider time, default 3), TIMEOUT (default 180).
-Exit status: 0 when the job succeeded, 1 when it failed, 2 on a usage error or time-out.
+Exit status: 0 when the job succeeded, 1 when it failed, 2 on a usage error, a refusal or time-out.
 """
 
 from __future__ import annotations
@@ -25,11 +31,13 @@ from pathlib import Path
 import httpx
 from PIL import Image, ImageDraw, ImageOps
 
+from . import doors
 from .client import JobsClient
 from .stack import LocalStack
 from .template import ROOT
 
 DEFAULT_IMAGE = "examples/astronaut.png"
+ENTRIES = ("http", "s3", "eventbridge")
 
 
 def say(message: str) -> None:
@@ -91,7 +99,75 @@ def contact_sheet(sources: list[Image.Image], outputs: list[Image.Image], path: 
     sheet.save(path)
 
 
+def via_http(stack: LocalStack, body: dict, timeout: float) -> tuple[dict | None, int]:
+    """``POST /v1/jobs``, progress from ``GET /v1/jobs/{job_id}`` until the terminal event; ``(job, exit status)``."""
+    client = JobsClient(stack.api_url, stack.session)
+    say(f"==> POST {stack.api_url}/v1/jobs  provider={body['provider']} model={body['model']} "
+        f"max_images={body['max_images']} size={body['size']}")
+    response = client.create_job(body)
+    if response.status_code != 202:
+        say(f"demo: the API refused the job (HTTP {response.status_code}):\n{response.text}")
+        return None, 2
+    job_id = response.json()["job_id"]
+    say(f"    202 Accepted, job_id={job_id}")
+    started = time.monotonic()
+    seen: list[str] = []
+
+    def progress() -> None:
+        job = client.get_job(job_id)
+        if seen and job["status"] == seen[-1]:
+            return
+        seen.append(job["status"])
+        stamp = {"submitted": job["submitted_at"], "succeeded": job["completed_at"],
+                 "failed": job["completed_at"]}.get(job["status"]) or job["created_at"]
+        detail = ""
+        if job["status"] == "submitted":
+            detail = f" to {job['provider']} (task {job['provider_task_id']}); waiting for its callback"
+        say(f"    [{seconds_between(job['created_at'], stamp):6.2f}s] {job['status']}{detail}")
+
+    event = client.wait_for_event(stack.session.client("sqs"), stack.events_queue_url, job_id,
+                                  timeout=timeout, on_tick=progress)
+    progress()
+    job = client.get_job(job_id)
+    if event is None:
+        say(f"demo: no Job Succeeded/Failed event within {timeout:.0f} s; the job is {job['status']}")
+        return job, 2
+    say(f"    event '{event['detail-type']}' on bus {stack.name('JobsBus')} "
+        f"({time.monotonic() - started:.1f} s after the POST)")
+    if job["status"] != "succeeded":
+        say(f"demo: the job failed: {job['error']['code']}: {job['error']['message']}")
+        return job, 1
+    return job, 0
+
+
+def save_outputs(stack: LocalStack, job: dict, specs: list[str]) -> None:
+    """The outputs to ``out/<job_id>/NN.ext`` (by presigned ``url``, or ``s3_uri`` in a door's document) and a
+    contact sheet of sources and outputs."""
+    out_dir = ROOT / "out" / job["job_id"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    s3 = stack.session.client("s3")
+    outputs = []
+    with httpx.Client(timeout=60) as http:
+        for output in job["outputs"]:
+            if output.get("url"):
+                data = http.get(output["url"]).raise_for_status().content
+            else:
+                bucket, key = output["s3_uri"][5:].split("/", 1)
+                data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            path = out_dir / f"{output['index']:02d}.{output['s3_uri'].rsplit('.', 1)[-1]}"
+            path.write_bytes(data)
+            outputs.append(Image.open(path))
+        sources = [load_source(spec, http, s3) for spec in specs]
+    contact_sheet(sources, outputs, out_dir / "contact-sheet.png")
+    say(f"==> saved {len(outputs)} outputs ({outputs[0].width}x{outputs[0].height}) and contact-sheet.png "
+        f"to {out_dir.relative_to(ROOT)}/")
+
+
 def main() -> int:
+    entry = (os.environ.get("ENTRY") or "http").strip().lower()
+    if entry not in ENTRIES:
+        say(f"demo: ENTRY must be one of {', '.join(ENTRIES)}, not {entry!r}")
+        return 2
     provider = os.environ.get("PROVIDER") or "wavespeed"
     model = os.environ.get("MODEL") or "seedream-v4.5"
     size = os.environ.get("SIZE") or "2048*2048"
@@ -107,61 +183,19 @@ def main() -> int:
 
     say("==> starting the local stack (moto, provider simulator, gateway, queue pumps)")
     with LocalStack(api_port=0, moto_port=0, simulator_port=0, generation_seconds=generation) as stack:
-        images = upload_local_images(stack, specs)
-        client = JobsClient(stack.api_url, stack.session)
-        body = {"provider": provider, "model": model, "prompt": prompt, "images": images,
-                "max_images": max_images, "size": size, "metadata": {"source": "make-demo"}}
-        say(f"==> POST {stack.api_url}/v1/jobs  provider={provider} model={model} max_images={max_images} size={size}")
-        response = client.create_job(body)
-        if response.status_code != 202:
-            say(f"demo: the API refused the job (HTTP {response.status_code}):\n{response.text}")
-            return 2
-        job_id = response.json()["job_id"]
-        say(f"    202 Accepted, job_id={job_id}")
-        started = time.monotonic()
-        seen: list[str] = []
-
-        def progress() -> None:
-            job = client.get_job(job_id)
-            if seen and job["status"] == seen[-1]:
-                return
-            seen.append(job["status"])
-            stamp = {"submitted": job["submitted_at"], "succeeded": job["completed_at"],
-                     "failed": job["completed_at"]}.get(job["status"]) or job["created_at"]
-            detail = ""
-            if job["status"] == "submitted":
-                detail = f" to {job['provider']} (task {job['provider_task_id']}); waiting for its callback"
-            say(f"    [{seconds_between(job['created_at'], stamp):6.2f}s] {job['status']}{detail}")
-
-        event = client.wait_for_event(stack.session.client("sqs"), stack.events_queue_url, job_id,
-                                      timeout=timeout, on_tick=progress)
-        progress()
-        job = client.get_job(job_id)
-        if event is None:
-            say(f"demo: no Job Succeeded/Failed event within {timeout:.0f} s; the job is {job['status']}")
+        request = {"provider": provider, "model": model, "prompt": prompt, "max_images": max_images, "size": size,
+                   "metadata": {"source": "make-demo", "entry": entry}}
+        if entry == "s3":
+            job, status = doors.via_s3(stack, request, specs, timeout)
+        elif entry == "eventbridge":
+            job, status = doors.via_eventbridge(stack, request | {"images": upload_local_images(stack, specs)}, timeout)
+        else:
+            job, status = via_http(stack, request | {"images": upload_local_images(stack, specs)}, timeout)
+        if status == 0:
+            save_outputs(stack, job, specs)
+        if job is not None:
             print(json.dumps(job, indent=2))
-            return 2
-        say(f"    event '{event['detail-type']}' on bus {stack.name('JobsBus')} "
-            f"({time.monotonic() - started:.1f} s after the POST)")
-        if job["status"] != "succeeded":
-            say(f"demo: the job failed: {job['error']['code']}: {job['error']['message']}")
-            print(json.dumps(job, indent=2))
-            return 1
-        out_dir = ROOT / "out" / job_id
-        out_dir.mkdir(parents=True, exist_ok=True)
-        outputs = []
-        with httpx.Client(timeout=60) as http:
-            for output in job["outputs"]:
-                data = http.get(output["url"]).raise_for_status().content
-                path = out_dir / f"{output['index']:02d}.{output['s3_uri'].rsplit('.', 1)[-1]}"
-                path.write_bytes(data)
-                outputs.append(Image.open(path))
-            sources = [load_source(spec, http, stack.session.client("s3")) for spec in specs]
-        contact_sheet(sources, outputs, out_dir / "contact-sheet.png")
-        say(f"==> saved {len(outputs)} outputs ({outputs[0].width}x{outputs[0].height}) and contact-sheet.png "
-            f"to {out_dir.relative_to(ROOT)}/")
-        print(json.dumps(job, indent=2))
-        return 0
+        return status
 
 
 if __name__ == "__main__":
