@@ -137,6 +137,13 @@ def event_where(stack, matches, timeout: float = 30.0) -> dict:
     return wait_until(look, timeout)
 
 
+def untaken_events(stack) -> list[dict]:
+    """Every bus event read so far and not yet taken, the tap queue drained first (nothing is taken)."""
+    while _drain_tap(stack):
+        pass
+    return [event for events in _EVENTS.values() for event in events]
+
+
 def output_versions(stack, job_id: str) -> dict[str, int]:
     """Output key → how many times it was written."""
     listed = stack.session.client("s3").list_object_versions(Bucket=stack.name("JobsBucket"),
