@@ -9,8 +9,9 @@ import uuid
 
 import pytest
 
-from seedream.errors import InvalidRequest, ServiceUnavailable
+from seedream.errors import InvalidRequest, JobNotFound, ServiceUnavailable
 from seedream.models.origins import S3Origin
+from seedream.models.views import JobView
 from seedream.payloads import read_json
 from seedream.usecases.accept import accept
 from seedream.usecases.intake import Arrival, intake, read_arrival
@@ -165,8 +166,11 @@ def test_a_job_requested_is_accepted_with_its_reference_and_keeps_its_task_token
     assert result.outcome == "accepted" and record.reference == "order-1234" and record.task_token == "token-1"
     assert record.origin.model_dump() == {"type": "eventbridge", "event_id": arrival.origin.event_id,
                                           "source": "com.example.workflows"}
-    view = job_view(svc, result.job_id, None).model_dump(mode="json")
+    view = JobView.of(record, lambda uri: uri).model_dump(mode="json")
     assert view["reference"] == "order-1234" and "task_token" not in json.dumps(view)
+    for caller in (None, "arn:aws:iam::123456789012:user/alice"):  # no caller sees it over HTTP
+        with pytest.raises(JobNotFound):
+            job_view(svc, result.job_id, caller)
     [queued] = tap_events(aws, every=True)
     assert queued["detail"]["reference"] == "order-1234" and "task_token" not in json.dumps(queued)
     assert intake(svc, arrival).outcome == "duplicate" and jobs(aws) == 1

@@ -11,7 +11,7 @@ from seedream.models.messages import CompletionNotice, IngestMessage
 from seedream.models.origins import Entry, EventBridgeOrigin, S3Origin
 from seedream.models.views import JobDocument
 from seedream.usecases.accept import accept
-from seedream.usecases.cancel import cancel
+from seedream.usecases.finish import announce
 from seedream.usecases.ingest import ingest
 from seedream.usecases.submit import submit
 
@@ -24,6 +24,11 @@ DETAIL_KEYS = {"job_id", "status", "origin", "reference", "provider", "model", "
 def token_job(svc, **entry):
     origin = EventBridgeOrigin(event_id="e-1", source="com.example.workflows")
     return accept(svc, dict(BODY), entry=Entry(origin=origin, reference="order-7", task_token="token-7", **entry))
+
+
+def cancelled(svc, job_id: str) -> None:
+    """What ``cancel`` does, for a job of a door the API does not show (no door cancels one today)."""
+    announce(svc, svc.store.mark_cancelled(job_id))
 
 
 def succeed(svc, provider_http, job_id: str) -> None:
@@ -88,7 +93,7 @@ def test_a_task_token_job_that_fails_or_is_cancelled_gets_send_task_failure(svc,
     svc.replies.states = states = FakeStates()
     job = token_job(svc)
     if ending == "cancelled":
-        cancel(svc, job.job_id)
+        cancelled(svc, job.job_id)
     else:
         provider_http.submit_status = 400
         assert submit(svc, job.job_id) == "rejected"
@@ -100,7 +105,7 @@ def test_a_task_token_job_that_fails_or_is_cancelled_gets_send_task_failure(svc,
 def test_an_answer_nobody_waits_for_any_more_is_logged_and_the_event_still_goes_out(svc, provider_http, aws):
     svc.replies.states = FakeStates(fail_with="TaskTimedOut")
     job = token_job(svc)
-    cancel(svc, job.job_id)
+    cancelled(svc, job.job_id)
     assert [e["detail-type"] for e in tap_events(aws)] == ["Job Cancelled"]
     assert svc.store.get(job.job_id).event_published_at
 
@@ -109,7 +114,7 @@ def test_an_answer_step_functions_could_not_take_is_retried_with_the_event(svc, 
     svc.replies.states = FakeStates(fail_with="ThrottlingException")
     job = token_job(svc)
     with pytest.raises(Exception, match="ThrottlingException"):
-        cancel(svc, job.job_id)
+        cancelled(svc, job.job_id)
     record = svc.store.get(job.job_id)
     assert record.status == "cancelled" and not record.event_published_at and tap_events(aws) == []
     svc.replies.states = states = FakeStates()

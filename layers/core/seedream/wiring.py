@@ -11,7 +11,7 @@ variables each requires, checked at init); each function has its builder:
 - reconcile (``RECONCILE_PARTS``): store, ingest queue, bus, providers (status reads);
 - intake (``INTAKE_PARTS``): the api's parts for ``accept`` (the S3 and EventBridge doors).
 
-Every function that can end a job also builds ``replies`` (``seedream.replies``: S3 result documents and
+Every function that can end a job of another door also builds ``replies`` (``seedream.replies``: S3 result documents and
 Step Functions task answers), whose clients are made only when a job owes its door a reply.
 
 Every builder takes ``settings`` (default: ``Settings.from_env()``), a boto3 ``session`` (default:
@@ -80,7 +80,7 @@ callbacks (the webhook); ``provider_limits`` are the adapters without keys or HT
 prices only); ``providers`` are the full adapters; ``uploader`` and ``fetcher`` are ingest's; ``replies``
 answer a job's door when it ends (S3 result documents, Step Functions task tokens)."""
 
-API_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits", "replies")
+API_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits")  # it ends only HTTP jobs: no replies
 SUBMIT_PARTS = ("store", "blobs", "bus", "providers", "replies")
 WEBHOOK_PARTS = ("ledger", "ingest_queue", "providers")
 INGEST_PARTS = ("store", "blobs", "uploader", "bus", "providers", "fetcher", "replies")
