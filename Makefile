@@ -20,7 +20,8 @@ MODEL ?= seedream-v4.5
 MAX_IMAGES ?= 4
 SIZE ?= 2048*2048
 IMAGES ?= examples/astronaut.png
-export PROVIDER MODEL MAX_IMAGES SIZE IMAGES PROMPT
+ENTRY ?= http
+export PROVIDER MODEL MAX_IMAGES SIZE IMAGES PROMPT ENTRY
 
 .PHONY: help demo test up lint bench build deploy clean python-check
 
@@ -47,7 +48,7 @@ $(LINT_STAMP): requirements-lint.txt | python-check
 	@$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-lint.txt >&2
 	@rm -f $(LINT_VENV)/.installed-* && touch $@
 
-demo: $(STAMP) ## run one edit-sequential job end to end on the local stack (PROVIDER, MODEL, MAX_IMAGES, SIZE, PROMPT, IMAGES)
+demo: $(STAMP) ## run one edit-sequential job end to end on the local stack (ENTRY=http|s3|eventbridge, PROVIDER, MODEL, MAX_IMAGES, SIZE, PROMPT, IMAGES)
 	@$(VPY) -m local.demo
 
 test: $(STAMP) ## the whole test suite (unit + integration on the local stack)

@@ -41,7 +41,8 @@ class JobsClient:
 
     def wait_for_event(self, sqs, queue_url: str, job_id: str, timeout: float = 120.0,
                        on_tick=None) -> dict | None:
-        """Wait for ``Job Succeeded``/``Job Failed`` of ``job_id`` on an SQS queue subscribed to the bus.
+        """Wait for the terminal event (``Job Succeeded``/``Failed``/``Cancelled``) of ``job_id`` on an SQS queue
+        subscribed to the bus; the job's ``Job Queued``/``Job Submitted`` on the way are consumed.
 
         ``on_tick()`` is called about once a second (the demo shows progress with it). Returns the
         EventBridge event, or None after ``timeout`` seconds. Other jobs' events are left on the queue
@@ -57,5 +58,6 @@ class JobsClient:
                 event = json.loads(message["Body"])
                 if event.get("detail", {}).get("job_id") == job_id:
                     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-                    return event
+                    if event.get("detail-type") not in ("Job Queued", "Job Submitted"):
+                        return event
         return None

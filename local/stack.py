@@ -36,6 +36,7 @@ from .pumps import QueuePump
 from .runtime import LocalFunction
 from .scheduler import Schedule
 from .simulator import ProviderSimulator
+from .tasks import TaskAnswers
 from .template import REGION, Function, LocalResources, create_resources, load_template
 
 EVENTS_TAP_QUEUE = "seedream-local-events-tap"
@@ -144,8 +145,10 @@ class LocalStack:
 
     def _bind(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's per-request log
+        # Step Functions task answers are recorded on their way to moto, which keeps none (``local.tasks``)
+        self.task_answers = TaskAnswers(DomainDispatcherApplication(create_backend_app))
         with binding(self.moto_port, PORT_VARIABLES["moto"]):
-            self._moto = serve(DomainDispatcherApplication(create_backend_app), self.moto_port, MotoRequestHandler)
+            self._moto = serve(self.task_answers, self.moto_port, MotoRequestHandler)
         self.moto_port = self._moto.server_address[1]
         self._moto_thread = threading.Thread(target=self._moto.serve_forever, kwargs={"poll_interval": 0.1},
                                              name=f"moto:{self.moto_port}", daemon=True)
@@ -220,12 +223,15 @@ class LocalStack:
 
     # -- helpers ---------------------------------------------------------------------------
     def _tap_events(self) -> None:
-        """Local instrumentation (not in the template): every event on the bus is copied to an SQS queue."""
+        """Local instrumentation (not in the template): every event on the bus is copied to an SQS queue
+        (``Job ...`` events and the ``Job Requested`` that came in). Not S3's: moto sends a bucket's events to
+        the rules of every bus, where AWS sends them to the default bus only."""
         events, sqs = self.session.client("events"), self.session.client("sqs")
         self.events_queue_url = sqs.create_queue(QueueName=EVENTS_TAP_QUEUE)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=self.events_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         bus = self.name("JobsBus")
-        events.put_rule(Name="local-events-tap", EventBusName=bus, EventPattern=json.dumps({"source": [{"prefix": ""}]}))
+        events.put_rule(Name="local-events-tap", EventBusName=bus,
+                        EventPattern=json.dumps({"source": [{"anything-but": ["aws.s3"]}]}))
         events.put_targets(Rule="local-events-tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
 
     def pump(self, function_logical_id: str) -> QueuePump:
@@ -250,6 +256,12 @@ class LocalStack:
         ]
         for logical_id, url in self.resources.queue_urls.items():
             lines.append(f"  queue        {logical_id:12} {url}")
+        lines += [
+            f"  S3 door      upload requests/<name>.json to s3://{self.name('JobsBucket')}/ → IntakeFunction; "
+            f"results/<name>.json (or .error.json)",
+            f"  event door   put 'Job Requested' on {self.name('JobsBus')} → IntakeFunction; 'Job ...' events back "
+            "(task-token answers are recorded: local.tasks)",
+        ]
         for name, schedule in self.schedules.items():
             lines.append(f"  schedule     {name} every {schedule.interval:g} s (RECONCILE_SECONDS; deployed: "
                          f"{', '.join(self.resources.functions[name].schedules)})")

@@ -1,8 +1,9 @@
 """Read ``template.yaml`` and create its resources in a moto server: the local stack *is* the template.
 
-Tables (keys, indexes, TTL), queues (visibility timeouts, redrive to DLQs), the buckets, the
-event bus, the provider secret and the KMS keys they name are created from the template's own
-properties (other resource types, such as log groups, alarms and topics, are not created); function
+Tables (keys, indexes, TTL), queues (visibility timeouts, redrive to DLQs), the buckets (with their
+EventBridge notifications), the event bus, the EventBridge rules with their SQS targets, the provider
+secret and the KMS keys they name are created from the template's own properties (other resource
+types, such as log groups, alarms and topics, are not created); function
 environments and routes/queue triggers are resolved from the same document. Nothing here is a
 second hand-written copy of the stack.
 """
@@ -178,6 +179,26 @@ def table_arguments(props: dict) -> dict:
     return kwargs
 
 
+RULE_TARGET_KEYS = ("Id", "Arn", "Input", "InputPath", "InputTransformer", "SqsParameters", "RoleArn")
+"""The parts of a CloudFormation rule target the EventBridge API takes."""
+
+
+def create_rule(events, logical_id: str, props: dict) -> tuple[str, str]:
+    """Create an ``AWS::Events::Rule`` (resolved ``props``) with its targets; returns ``(name, arn)``.
+
+    moto delivers a bucket's S3 events to the rules of *every* bus (AWS: the default bus only), with the
+    same ``id`` each time, ``time`` as a number and ``eTag`` for ``etag``; the stack's rules do not depend
+    on any of that (``usecases.intake`` keys S3 requests by bucket/key/version)."""
+    bus = props.get("EventBusName", "default")
+    name = props.get("Name", f"seedream-local-{logical_id}")
+    arn = events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"]),
+                          State=props.get("State", "ENABLED"))["RuleArn"]
+    targets = [{k: target[k] for k in RULE_TARGET_KEYS if k in target} for target in props.get("Targets", [])]
+    if targets:
+        events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+    return name, arn
+
+
 def http_routes(template: dict, properties: dict) -> list[tuple[str, str, bool]]:
     """(method, path, iam_auth) of a function's ``HttpApi`` events: the route's own ``Auth.Authorizer``, else its
     API's ``DefaultAuthorizer``; IAM when that is ``AWS_IAM``."""
@@ -253,6 +274,9 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
             s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
         if "PublicAccessBlockConfiguration" in props:
             s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+        if props.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+            # moto then sends S3's events to EventBridge as S3 does (see ``event_rules`` for how it differs)
+            s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}})
         names[logical_id] = name
         attrs[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
 
@@ -261,6 +285,10 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
         arn = events.create_event_bus(Name=props["Name"])["EventBusArn"]
         names[logical_id] = props["Name"]
         attrs[(logical_id, "Arn")] = arn
+
+    for logical_id, res in of_type("AWS::Events::Rule"):
+        props = resolver.value(res["Properties"])
+        names[logical_id], attrs[(logical_id, "Arn")] = create_rule(events, logical_id, props)
 
     for logical_id, res in of_type("AWS::SecretsManager::Secret"):
         props = resolver.value(res["Properties"])

@@ -90,24 +90,58 @@ def wait_status(stack, job_id: str, *statuses: str, timeout: float = 30.0) -> di
         raise AssertionError(f"job {job_id} never reached {statuses}; last seen: {item(stack, job_id)}") from None
 
 
-_EVENTS: dict[str, list[dict]] = {}
+_EVENTS: dict[str | None, list[dict]] = {}
+"""Bus events read off the tap queue and not yet taken, by job id (None: an event of no job, e.g. ``Job Rejected``)."""
+PROGRESS = ("Job Queued", "Job Submitted")
 
 
-def event_for(stack, job_id: str, timeout: float = 30.0) -> dict:
-    """The next bus event of ``job_id`` (the tap queue is drained into a per-job cache as it is read)."""
+def _drain_tap(stack, wait_seconds: int = 0) -> int:
+    """Move what the tap queue holds into ``_EVENTS``; returns how many events were read."""
     sqs = stack.session.client("sqs")
+    reply = sqs.receive_message(QueueUrl=stack.events_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds)
+    for message in reply.get("Messages", []):
+        event = json.loads(message["Body"])
+        job_id = event["detail"].get("job_id") if isinstance(event.get("detail"), dict) else None
+        _EVENTS.setdefault(job_id if event.get("source") == "seedream.jobs" else None, []).append(event)
+        sqs.delete_message(QueueUrl=stack.events_queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return len(reply.get("Messages", []))
+
+
+def event_for(stack, job_id: str, timeout: float = 30.0, every: bool = False) -> dict:
+    """The next terminal bus event of ``job_id`` (``Job Queued``/``Job Submitted`` before it are passed over),
+    or with ``every`` the next event of any kind."""
 
     def look():
-        if _EVENTS.get(job_id):
-            return _EVENTS[job_id].pop(0)
-        reply = sqs.receive_message(QueueUrl=stack.events_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-        for message in reply.get("Messages", []):
-            event = json.loads(message["Body"])
-            _EVENTS.setdefault(event["detail"]["job_id"], []).append(event)
-            sqs.delete_message(QueueUrl=stack.events_queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return _EVENTS[job_id].pop(0) if _EVENTS.get(job_id) else None
+        pending = _EVENTS.setdefault(job_id, [])
+        while pending and not every and pending[0]["detail-type"] in PROGRESS:
+            pending.pop(0)
+        if pending:
+            return pending.pop(0)
+        _drain_tap(stack, wait_seconds=1)
+        return None
 
     return wait_until(look, timeout)
+
+
+def event_where(stack, matches, timeout: float = 30.0) -> dict:
+    """The first bus event not yet taken for which ``matches(event)`` is true (taken now)."""
+
+    def look():
+        for events in _EVENTS.values():
+            for i, event in enumerate(events):
+                if matches(event):
+                    return events.pop(i)
+        _drain_tap(stack, wait_seconds=1)
+        return None
+
+    return wait_until(look, timeout)
+
+
+def untaken_events(stack) -> list[dict]:
+    """Every bus event read so far and not yet taken, the tap queue drained first (nothing is taken)."""
+    while _drain_tap(stack):
+        pass
+    return [event for events in _EVENTS.values() for event in events]
 
 
 def output_versions(stack, job_id: str) -> dict[str, int]:
@@ -160,22 +194,15 @@ def wait_jwks_refetch_allowed(stack, timeout: float = 10.0) -> None:
 
 
 def settled(stack) -> bool:
-    """Nothing left to happen on the queues: submit and ingest queues drained by their pumps."""
-    return queue_drained(stack, "SubmitQueue") and queue_drained(stack, "IngestQueue")
+    """Nothing left to happen on the queues: intake, submit and ingest queues drained by their pumps."""
+    return all(queue_drained(stack, queue) for queue in ("IntakeQueue", "SubmitQueue", "IngestQueue"))
 
 
 def events_of(stack, job_id: str) -> list[dict]:
-    """Every bus event of ``job_id`` so far, once the queues have settled (nothing more can be on its way)."""
+    """Every bus event of ``job_id`` not yet taken, once the queues have settled (nothing more can be on its way)."""
     wait_until(lambda: settled(stack), 60)
-    sqs = stack.session.client("sqs")
-    while True:
-        reply = sqs.receive_message(QueueUrl=stack.events_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-        if not reply.get("Messages"):
-            break
-        for message in reply["Messages"]:
-            event = json.loads(message["Body"])
-            _EVENTS.setdefault(event["detail"]["job_id"], []).append(event)
-            sqs.delete_message(QueueUrl=stack.events_queue_url, ReceiptHandle=message["ReceiptHandle"])
+    while _drain_tap(stack):
+        pass
     return list(_EVENTS.get(job_id, []))
 
 

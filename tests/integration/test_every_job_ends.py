@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from .conftest import events_of, item, stored_keys, wait_status
+from .conftest import PROGRESS, events_of, item, stored_keys, wait_status
 
 PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -32,7 +32,7 @@ def ended(stack, job_id, status, code=None, timeout=60.0) -> dict:
     assert done["status"] == status, done.get("error")
     if code:
         assert done["error"]["code"] == code, done["error"]
-    terminal = [e for e in events_of(stack, job_id) if e["detail-type"] != "Job Submitted"]
+    terminal = [e for e in events_of(stack, job_id) if e["detail-type"] not in PROGRESS]
     assert [e["detail-type"] for e in terminal] == [f"Job {status.capitalize()}"]
     assert stored_keys(stack, job_id) == sorted(o["s3_uri"].split("/", 3)[3] for o in done["outputs"])
     return done

@@ -136,7 +136,8 @@ def provider_http():
     return FakeWaveSpeed()
 
 
-EVERY_PART = ("store", "ledger", "submit_queue", "ingest_queue", "blobs", "uploader", "bus", "providers", "fetcher")
+EVERY_PART = ("store", "ledger", "submit_queue", "ingest_queue", "blobs", "uploader", "bus", "providers", "fetcher",
+              "replies")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from pathlib import Path
 
 import httpx
@@ -11,9 +12,17 @@ import pytest
 
 from local.runtime import LocalFunction
 from seedream.settings import Settings
-from seedream.wiring import api_services, ingest_services, reconcile_services, submit_services, webhook_services
+from seedream.usecases.intake import JOB_IDS
+from seedream.wiring import (
+    api_services,
+    ingest_services,
+    intake_services,
+    reconcile_services,
+    submit_services,
+    webhook_services,
+)
 
-from .usecase_helpers import png_bytes, tap_events
+from .usecase_helpers import FakeStates, png_bytes, tap_events
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -23,7 +32,7 @@ def sample(name: str) -> dict:
 
 
 BUILDERS = {"ApiFunction": api_services, "SubmitFunction": submit_services, "WebhookFunction": webhook_services,
-            "IngestFunction": ingest_services, "ReconcileFunction": reconcile_services}
+            "IngestFunction": ingest_services, "ReconcileFunction": reconcile_services, "IntakeFunction": intake_services}
 
 
 @pytest.fixture
@@ -49,9 +58,9 @@ def test_every_function_has_a_sample_event(aws):
     names = {p.name for p in EVENTS.glob("*.json")}
     assert names == {"api-create-job.json", "api-get-job.json", "submit-sqs.json", "ingest-sqs.json",
                      "webhook-wavespeed.json", "webhook-atlascloud.json", "webhook-evolink.json",
-                     "reconcile-schedule.json"}
+                     "reconcile-schedule.json", "intake-s3-sqs.json", "intake-eventbridge-sqs.json"}
     assert set(resources.functions) == {"ApiFunction", "WebhookFunction", "SubmitFunction", "IngestFunction",
-                                        "ReconcileFunction"}
+                                        "ReconcileFunction", "IntakeFunction"}
 
 
 def test_samples_drive_the_whole_path_through_the_handlers(functions, provider_http, aws):
@@ -110,3 +119,91 @@ def test_a_malformed_queue_message_is_reported_as_a_batch_item_failure(functions
     result = functions["SubmitFunction"].invoke(event)
     assert result == {"batchItemFailures": [{"itemIdentifier": "second"}]}
     assert len(provider_http.submits) == 1
+
+
+def intake_sample(name: str, bucket: str) -> dict:
+    """An intake sample with this stack's bucket in place of the sample's."""
+    event = sample(name)
+    event["Records"][0]["body"] = event["Records"][0]["body"].replace("seedream-jobsbucket-1a2b3c4d5e6f", bucket)
+    return event
+
+
+def finish_through_the_handlers(functions, provider_http, job_id: str) -> None:
+    """Submit (sample message) and ingest (sample callback message) the job: it succeeds with 4 outputs."""
+    event = sample("submit-sqs.json")
+    event["Records"][0]["body"] = json.dumps({"job_id": job_id})
+    assert functions["SubmitFunction"].invoke(event) == {"batchItemFailures": []}
+    message = json.loads(sample("ingest-sqs.json")["Records"][0]["body"])
+    message.update(job_id=job_id)
+    urls = []
+    for i in range(4):
+        provider_http.outputs[f"/{job_id}/{i}.png"] = png_bytes(2048, 2048)
+        urls.append(f"https://cdn.test/{job_id}/{i}.png")
+    message["notice"].update(output_urls=urls, provider_task_id=provider_http.submits[-1]["task_id"])
+    event = sample("ingest-sqs.json")
+    event["Records"][0]["body"] = json.dumps(message)
+    assert functions["IngestFunction"].invoke(event) == {"batchItemFailures": []}
+
+
+def test_the_s3_door_sample_makes_a_job_that_ends_in_its_results_document(functions, provider_http, aws):
+    session, resources = aws
+    bucket, s3 = resources.names["JobsBucket"], session.client("s3")
+    body = {"provider": "wavespeed", "model": "seedream-v4.5", "prompt": "Generate a series of 4 images",
+            "images": ["astronaut.png"], "max_images": 4}
+    s3.put_object(Bucket=bucket, Key="requests/astronaut-series/astronaut.png", Body=png_bytes())
+    put = s3.put_object(Bucket=bucket, Key="requests/astronaut-series.json", Body=json.dumps(body).encode())
+    event = intake_sample("intake-s3-sqs.json", bucket)
+    real = json.loads(event["Records"][0]["body"])
+    real["detail"]["object"].pop("version-id")  # the unit tests' bucket keeps no versions
+    real["detail"]["object"]["etag"] = put["ETag"].strip('"')
+    event["Records"][0]["body"] = json.dumps(real)
+
+    assert functions["IntakeFunction"].invoke(event) == {"batchItemFailures": []}
+    assert functions["IntakeFunction"].invoke(copy.deepcopy(event)) == {"batchItemFailures": []}  # redelivered
+    [queued] = tap_events(aws, every=True)
+    job_id = queued["detail"]["job_id"]
+    assert queued["detail-type"] == "Job Queued" and queued["detail"]["origin"] == {
+        "type": "s3", "bucket": bucket, "key": "requests/astronaut-series.json", "version_id": None}
+    job = functions["IntakeFunction"].module.svc.store.get(job_id)
+    assert job.request.images == [f"s3://{bucket}/requests/astronaut-series/astronaut.png"] and job.owner is None
+
+    finish_through_the_handlers(functions, provider_http, job_id)
+    document = json.loads(s3.get_object(Bucket=bucket, Key="results/astronaut-series.json")["Body"].read())
+    assert document["job_id"] == job_id and document["status"] == "succeeded" and document["origin"]["type"] == "s3"
+    assert [o["s3_uri"] for o in document["outputs"]] == [f"s3://{bucket}/outputs/{job_id}/0{i}.png" for i in range(4)]
+    assert all("url" not in o for o in document["outputs"]) and "task_token" not in document
+
+
+def test_the_eventbridge_door_sample_makes_one_job_and_answers_its_task_token(functions, provider_http, aws):
+    session, resources = aws
+    bucket = resources.names["JobsBucket"]
+    session.client("s3").put_object(Bucket=bucket, Key="inputs/astronaut.png", Body=png_bytes())
+    states = FakeStates()
+    for function in functions.values():
+        if getattr(function.module.svc, "replies", None):
+            function.module.svc.replies.states = states
+    event = intake_sample("intake-eventbridge-sqs.json", bucket)
+    sent = json.loads(event["Records"][0]["body"])
+
+    assert functions["IntakeFunction"].invoke(event) == {"batchItemFailures": []}
+    assert functions["IntakeFunction"].invoke(copy.deepcopy(event)) == {"batchItemFailures": []}  # same event id
+    job_id = str(uuid.uuid5(JOB_IDS, f"eventbridge:{sent['id']}"))
+    [queued] = tap_events(aws, every=True)
+    assert queued["detail"] | {"at": None} == {
+        "job_id": job_id, "status": "queued", "reference": "order-1234", "provider": "wavespeed",
+        "model": "seedream-v4.5", "outputs": [], "metadata": {"campaign": "seasons"}, "error": None, "at": None,
+        "origin": {"type": "eventbridge", "event_id": sent["id"], "source": "com.example.workflows"}}
+
+    finish_through_the_handlers(functions, provider_http, job_id)
+    [(name, arguments)] = states.calls
+    assert name == "SendTaskSuccess" and arguments["taskToken"] == sent["detail"]["task_token"]
+    output = json.loads(arguments["output"])
+    assert output["job_id"] == job_id and output["status"] == "succeeded" and output["reference"] == "order-1234"
+    assert "task_token" not in output and len(output["outputs"]) == 4
+
+
+def test_a_message_that_is_no_event_is_a_batch_item_failure_and_an_event_for_another_bucket_is_dropped(functions, aws):
+    event = sample("intake-s3-sqs.json")  # the sample's own bucket is not this stack's
+    event["Records"].append(copy.deepcopy(event["Records"][0]) | {"messageId": "garbage", "body": "{\"hello\": 1}"})
+    assert functions["IntakeFunction"].invoke(event) == {"batchItemFailures": [{"itemIdentifier": "garbage"}]}
+    assert tap_events(aws, every=True) == []

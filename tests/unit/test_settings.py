@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from seedream.settings import ConfigError, Settings
-from seedream.wiring import api_services, build_services, ingest_services, submit_services, webhook_services
+from seedream.wiring import (
+    api_services,
+    build_services,
+    ingest_services,
+    intake_services,
+    reconcile_services,
+    submit_services,
+    webhook_services,
+)
 
 
 def test_typed_values_are_parsed_once_and_defaults_are_the_deployed_ones():
@@ -36,6 +44,8 @@ def test_a_malformed_variable_is_an_error_that_names_it(variable, value, says):
     (api_services, "JOBS_TABLE, SUBMIT_QUEUE_URL, BUCKET"),
     (webhook_services, "JOBS_TABLE, INGEST_QUEUE_URL, PROVIDER_SECRET_ARN"),
     (ingest_services, "JOBS_TABLE, BUCKET, PROVIDER_SECRET_ARN"),
+    (reconcile_services, "JOBS_TABLE, INGEST_QUEUE_URL, PROVIDER_SECRET_ARN, BUCKET"),
+    (intake_services, "JOBS_TABLE, SUBMIT_QUEUE_URL, BUCKET"),
 ])
 def test_each_function_names_every_variable_it_lacks_at_init(builder, missing):
     with pytest.raises(ConfigError) as caught:
@@ -59,6 +69,7 @@ def test_the_last_receive_the_functions_count_is_their_queues_max_receive_count(
 
     template = load_template()["Resources"]
     for function, queue, variable in (("SubmitFunction", "SubmitQueue", "SUBMIT_MAX_RECEIVES"),
-                                      ("IngestFunction", "IngestQueue", "INGEST_MAX_RECEIVES")):
+                                      ("IngestFunction", "IngestQueue", "INGEST_MAX_RECEIVES"),
+                                      ("IntakeFunction", "IntakeQueue", "INTAKE_MAX_RECEIVES")):
         redrive = template[queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
         assert int(resources.functions[function].environment[variable]) == int(redrive)

@@ -17,7 +17,8 @@ RESOURCES = TEMPLATE["Resources"]
 PARAMETERS = TEMPLATE["Parameters"]
 FUNCTIONS = sorted(name for name, res in RESOURCES.items() if res["Type"] == "AWS::Serverless::Function")
 PARTS = {"ApiFunction": wiring.API_PARTS, "SubmitFunction": wiring.SUBMIT_PARTS, "WebhookFunction": wiring.WEBHOOK_PARTS,
-         "IngestFunction": wiring.INGEST_PARTS, "ReconcileFunction": wiring.RECONCILE_PARTS}
+         "IngestFunction": wiring.INGEST_PARTS, "ReconcileFunction": wiring.RECONCILE_PARTS,
+         "IntakeFunction": wiring.INTAKE_PARTS}
 
 JOBS = "JobsTable.Arn"
 OPEN_JOBS = "${JobsTable.Arn}/index/OpenJobsByDeadline"
@@ -30,6 +31,9 @@ SUBMIT_QUEUE = "SubmitQueue.Arn"
 INGEST_QUEUE = "IngestQueue.Arn"
 GET_SECRET = ("secretsmanager:GetSecretValue", SECRET)
 PUT_EVENTS = ("events:PutEvents", BUS)
+REPLIES = {("s3:PutObject", "${JobsBucket.Arn}/results/*"), ("states:SendTaskSuccess", "*"),
+           ("states:SendTaskFailure", "*")}
+"""``DoorRepliesPolicy``: what a function that can end (or refuse) a door's job needs to answer that door."""
 
 EXPECTED = {
     "ApiFunction": {
@@ -45,16 +49,23 @@ EXPECTED = {
         ("dynamodb:GetItem", JOBS), ("dynamodb:UpdateItem", JOBS),
         ("dynamodb:GetItem", IDEMPOTENCY), ("dynamodb:PutItem", IDEMPOTENCY), ("dynamodb:UpdateItem", IDEMPOTENCY),
         ("dynamodb:DeleteItem", IDEMPOTENCY),
-        ("s3:GetObject", INPUTS), ("s3:GetObject", OUTPUTS), PUT_EVENTS, GET_SECRET,
+        ("s3:GetObject", INPUTS), ("s3:GetObject", OUTPUTS), PUT_EVENTS, GET_SECRET, *REPLIES,
     },
     "IngestFunction": {
         ("dynamodb:GetItem", JOBS), ("dynamodb:UpdateItem", JOBS),
         ("s3:PutObject", OUTPUTS), ("s3:GetObject", OUTPUTS), ("s3:DeleteObject", OUTPUTS),
-        ("s3:AbortMultipartUpload", OUTPUTS), ("s3:ListBucket", "JobsBucket.Arn"), PUT_EVENTS, GET_SECRET,
+        ("s3:AbortMultipartUpload", OUTPUTS), ("s3:ListBucket", "JobsBucket.Arn"), PUT_EVENTS, GET_SECRET, *REPLIES,
     },
     "ReconcileFunction": {
         ("dynamodb:GetItem", JOBS), ("dynamodb:UpdateItem", JOBS), ("dynamodb:Query", OPEN_JOBS),
-        ("sqs:SendMessage", INGEST_QUEUE), PUT_EVENTS, GET_SECRET,
+        ("sqs:SendMessage", INGEST_QUEUE), PUT_EVENTS, GET_SECRET, *REPLIES,
+    },
+    "IntakeFunction": {
+        ("dynamodb:GetItem", JOBS), ("dynamodb:PutItem", JOBS), ("dynamodb:DeleteItem", JOBS),
+        ("dynamodb:GetItem", IDEMPOTENCY), ("dynamodb:PutItem", IDEMPOTENCY), ("dynamodb:UpdateItem", IDEMPOTENCY),
+        ("dynamodb:DeleteItem", IDEMPOTENCY), ("sqs:SendMessage", SUBMIT_QUEUE),
+        ("s3:GetObject", "${JobsBucket.Arn}/requests/*"), ("s3:GetObject", INPUTS), ("s3:GetObject", OUTPUTS),
+        PUT_EVENTS, *REPLIES,
     },
 }
 """(action, resource) each function may use, besides the data key; read off the code (``seedream.wiring``)."""
@@ -65,6 +76,7 @@ SERVICES_OF = {
     "SubmitFunction": {"dynamodb", "sqs", "secretsmanager"},
     "IngestFunction": {"dynamodb", "sqs", "secretsmanager"},
     "ReconcileFunction": {"dynamodb", "sqs", "secretsmanager"},
+    "IntakeFunction": {"dynamodb", "sqs"},
 }
 """The services through which each function may use the data key (kms:ViaService): tables, queues, the secret."""
 
@@ -93,7 +105,9 @@ def statements(function: str) -> list[dict]:
     found = []
     for policy in RESOURCES[function]["Properties"]["Policies"]:
         assert isinstance(policy, dict), f"{function}: managed policy {policy!r}"
-        if "Statement" in policy:
+        if set(policy) == {"Ref"} and RESOURCES.get(policy["Ref"], {}).get("Type") == "AWS::IAM::ManagedPolicy":
+            found += RESOURCES[policy["Ref"]]["Properties"]["PolicyDocument"]["Statement"]  # this stack's own
+        elif "Statement" in policy:
             found += policy["Statement"]
         elif set(policy) == {"SQSSendMessagePolicy"}:
             queue = policy["SQSSendMessagePolicy"]["QueueName"]["Fn::GetAtt"]
@@ -121,9 +135,11 @@ def test_what_a_role_allows_follows_the_parts_its_function_builds(function):
     assert (PUT_EVENTS in allowed) == ("bus" in parts)
     assert any(a.startswith("sqs:SendMessage") and r == SUBMIT_QUEUE for a, r in allowed) == ("submit_queue" in parts)
     assert any(a.startswith("sqs:SendMessage") and r == INGEST_QUEUE for a, r in allowed) == ("ingest_queue" in parts)
-    assert any(a == "s3:PutObject" for a, _ in allowed) == ("uploader" in parts)
+    assert any(a == "s3:PutObject" and r == OUTPUTS for a, r in allowed) == ("uploader" in parts)
+    assert allowed >= REPLIES if "replies" in parts else not REPLIES & allowed
     assert any(r == OUTPUTS for _, r in allowed) == bool(parts & {"blobs", "uploader"})
-    assert any(a == "dynamodb:PutItem" and r == JOBS for a, r in allowed) == (function == "ApiFunction")  # creates jobs
+    creates_jobs = function in ("ApiFunction", "IntakeFunction")  # the HTTP door and the other two
+    assert any(a == "dynamodb:PutItem" and r == JOBS for a, r in allowed) == creates_jobs
 
 
 def test_the_public_webhook_can_only_record_a_callback_enqueue_it_and_read_the_secret():
@@ -137,11 +153,13 @@ def test_no_function_scans_deletes_tables_writes_in_batches_or_uses_wildcards(fu
         assert action not in {"dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem",
                               "s3:PutObjectAcl", "s3:PutLifecycleConfiguration", "s3:DeleteObjectVersion"}
         assert not action.endswith(":*") and action != "*"
-        assert resource != "*"
+        # Step Functions' task-token actions take no resource ARN: IAM can scope them by action only
+        assert resource != "*" or action in {"states:SendTaskSuccess", "states:SendTaskFailure"}
 
 
 def test_ingest_touches_only_outputs_and_lists_only_under_outputs():
-    s3 = [st for st in statements("IngestFunction") if any(a.startswith("s3:") for a in as_list(st["Action"]))]
+    s3 = [st for st in statements("IngestFunction") if any(a.startswith("s3:") for a in as_list(st["Action"]))
+          and st.get("Sid") != "ResultDocuments"]  # the door replies' results/*.json (DoorRepliesPolicy)
     for st in s3:
         if as_list(st["Action"]) == ["s3:ListBucket"]:
             assert name(st["Resource"]) == "JobsBucket.Arn"
@@ -166,7 +184,7 @@ def test_the_data_key_is_used_only_through_the_services_a_function_calls(functio
 def test_sqs_consumers_get_receive_and_delete_from_sam_not_from_us():
     # SAM adds AWSLambdaSQSQueueExecutionRole for `Type: SQS` events; the templates add no sqs:Receive/Delete of their own
     consumers = {fn for fn in FUNCTIONS if any(e["Type"] == "SQS" for e in RESOURCES[fn]["Properties"]["Events"].values())}
-    assert consumers == {"SubmitFunction", "IngestFunction"}
+    assert consumers == {"SubmitFunction", "IngestFunction", "IntakeFunction"}
     for fn in FUNCTIONS:
         assert not {a for a, _ in grants(fn)} & {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
@@ -231,7 +249,7 @@ def test_every_function_has_error_and_throttle_alarms(function):
 def test_dlqs_and_rejected_callbacks_are_alarmed():
     dlqs = {name(res["Properties"]["Dimensions"][0]["Value"]) for res in RESOURCES.values()
             if res["Type"] == "AWS::CloudWatch::Alarm" and res["Properties"]["Namespace"] == "AWS/SQS"}
-    assert dlqs == {"SubmitDLQ.QueueName", "IngestDLQ.QueueName"}
+    assert dlqs == {"SubmitDLQ.QueueName", "IngestDLQ.QueueName", "IntakeDLQ.QueueName"}
     rejected = RESOURCES["CallbacksRejectedAlarm"]["Properties"]
     assert (rejected["Namespace"], rejected["MetricName"], rejected["Dimensions"]) == (
         "SeedreamJobs", "CallbacksRejected", [{"Name": "service", "Value": "webhook"}])  # Powertools' EMF, service=webhook

@@ -74,8 +74,16 @@ def output_keys(svc, job_id: str) -> list[str]:
     return [o["Key"] for o in listed.get("Contents", [])]
 
 
-def tap_events(aws) -> list[dict]:
-    """Every event the bus delivered to the test's tap queue since the last call."""
+PROGRESS = ("Job Queued", "Job Submitted")
+
+
+def tap_events(aws, every: bool = False) -> list[dict]:
+    """The events the bus delivered to the test's tap queue since the last call: the terminal ones and
+    ``Job Rejected`` — or, with ``every``, ``Job Queued`` and ``Job Submitted`` too."""
+    return [e for e in _tapped(aws) if every or e["detail-type"] not in PROGRESS]
+
+
+def _tapped(aws) -> list[dict]:
     session, resources = aws
     sqs = session.client("sqs")
     found = []
@@ -86,3 +94,26 @@ def tap_events(aws) -> list[dict]:
         for message in messages:
             found.append(json.loads(message["Body"]))
             sqs.delete_message(QueueUrl=resources.tap_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+class FakeStates:
+    """Stands in for the Step Functions client of ``svc.replies``: records ``SendTaskSuccess``/``SendTaskFailure``
+    (``fail_with`` = an error code makes every call raise that ``ClientError``, as Step Functions would)."""
+
+    def __init__(self, fail_with: str | None = None):
+        self.calls: list[tuple[str, dict]] = []
+        self.fail_with = fail_with
+
+    def _call(self, name: str, arguments: dict) -> dict:
+        self.calls.append((name, arguments))
+        if self.fail_with:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": self.fail_with, "Message": "simulated"}}, name)
+        return {}
+
+    def send_task_success(self, **arguments) -> dict:
+        return self._call("SendTaskSuccess", arguments)
+
+    def send_task_failure(self, **arguments) -> dict:
+        return self._call("SendTaskFailure", arguments)

@@ -42,6 +42,22 @@ class Blobs:
         bucket, key = parse_s3_uri(uri_or_key) if uri_or_key.startswith("s3://") else (self.bucket, uri_or_key)
         return self.s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds)
 
+    def read(self, key: str, version_id: str | None, limit: int) -> tuple[bytes, int] | None:
+        """``(the first limit bytes, the whole size)`` of an object of this bucket (of ``version_id`` when given);
+        None when it, or that version, does not exist (any other S3 error is raised)."""
+        try:
+            reply = self.s3.get_object(Bucket=self.bucket, Key=key, **({"VersionId": version_id} if version_id else {}))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchVersion", "404"):
+                return None
+            raise
+        body = reply["Body"]
+        try:
+            data = body.read(limit)
+        finally:
+            body.close()
+        return data, int(reply.get("ContentLength", len(data)))
+
     def exists(self, uri: str) -> bool:
         bucket, key = parse_s3_uri(uri)
         try:

@@ -37,12 +37,17 @@ def depth_of(text: str) -> int:
     return deepest
 
 
+def too_large(size: int) -> InvalidRequest:
+    """The error for a body of ``size`` bytes, over ``MAX_BODY_BYTES`` (413 ``body_too_large``)."""
+    return InvalidRequest(f"the body is {size} bytes; at most {MAX_BODY_BYTES} are accepted",
+                          code="body_too_large", http_status=413)
+
+
 def read_json(raw: bytes | str | None) -> object:
     """The parsed body. Raises ``InvalidRequest`` (413 ``body_too_large``, 400 ``invalid_json``)."""
     data = raw.encode("utf-8") if isinstance(raw, str) else (raw or b"")
     if len(data) > MAX_BODY_BYTES:
-        raise InvalidRequest(f"the body is {len(data)} bytes; at most {MAX_BODY_BYTES} are accepted",
-                             code="body_too_large", http_status=413)
+        raise too_large(len(data))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .ledger import CallbackLedger
     from .providers.base import Provider
     from .queues import Queues
+    from .replies import Replies
     from .store import JobStore
     from .uploads import Uploader
 
@@ -38,6 +39,7 @@ class Services:
     bus: Bus | None = None
     providers: Mapping[str, Provider] = field(default_factory=dict)
     fetcher: Fetcher | None = None
+    replies: Replies | None = None
 
     def need(self, *parts: str) -> Services:
         """Raise ``MissingPart`` unless every named part is built; returns self."""

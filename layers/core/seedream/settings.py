@@ -132,6 +132,7 @@ _VARIABLES: dict[str, tuple[str, object]] = {
     "RECONCILE_BATCH": ("reconcile_batch", lambda n, v: _number(n, v, int)),
     "SUBMIT_MAX_RECEIVES": ("submit_max_receives", lambda n, v: _number(n, v, int)),
     "INGEST_MAX_RECEIVES": ("ingest_max_receives", lambda n, v: _number(n, v, int)),
+    "INTAKE_MAX_RECEIVES": ("intake_max_receives", lambda n, v: _number(n, v, int)),
 }
 
 
@@ -192,6 +193,9 @@ class Settings:
     """The submit queue's ``maxReceiveCount``: the receive on which a failing job is ended (``submit_failed``)."""
     ingest_max_receives: int = 5
     """The ingest queue's ``maxReceiveCount``: the receive on which a failing ingest ends its job (``ingest_failed``)."""
+    intake_max_receives: int = 5
+    """The intake queue's ``maxReceiveCount``: the receive on which a request that cannot be queued is refused
+    (``queue_unavailable``) to its door."""
 
     def deadlines(self):
         """The reconcile sweep's rules (``seedream.deadlines.DeadlinePolicy``) from these settings."""

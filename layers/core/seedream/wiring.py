@@ -8,7 +8,11 @@ variables each requires, checked at init); each function has its builder:
 - webhook (``WEBHOOK_PARTS``): the callback ledger, ingest queue, providers (the HTTP client is
   made on first need: fetching a WaveSpeed secret or the Atlas Cloud JWKS, which most instances never do);
 - ingest (``INGEST_PARTS``): store, blobs, uploader, bus, providers, fetcher (Pillow and the download client);
-- reconcile (``RECONCILE_PARTS``): store, ingest queue, bus, providers (status reads).
+- reconcile (``RECONCILE_PARTS``): store, ingest queue, bus, providers (status reads);
+- intake (``INTAKE_PARTS``): the api's parts for ``accept`` (the S3 and EventBridge doors).
+
+Every function that can end a job of another door also builds ``replies`` (``seedream.replies``: S3 result documents and
+Step Functions task answers), whose clients are made only when a job owes its door a reply.
 
 Every builder takes ``settings`` (default: ``Settings.from_env()``), a boto3 ``session`` (default:
 a new one), an ``http_transport`` for the provider and download clients (tests pass an
@@ -69,16 +73,19 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "providers": ("PROVIDER_SECRET_ARN",),
     "provider_limits": (),
     "fetcher": (),
+    "replies": ("BUCKET",),
 }
 """Part → the variables it needs. ``store`` reads and moves whole jobs; ``ledger`` only records
 callbacks (the webhook); ``provider_limits`` are the adapters without keys or HTTP (limits and
-prices only); ``providers`` are the full adapters; ``uploader`` and ``fetcher`` are ingest's."""
+prices only); ``providers`` are the full adapters; ``uploader`` and ``fetcher`` are ingest's; ``replies``
+answer a job's door when it ends (S3 result documents, Step Functions task tokens)."""
 
-API_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits")
-SUBMIT_PARTS = ("store", "blobs", "bus", "providers")
+API_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits")  # it ends only HTTP jobs: no replies
+SUBMIT_PARTS = ("store", "blobs", "bus", "providers", "replies")
 WEBHOOK_PARTS = ("ledger", "ingest_queue", "providers")
-INGEST_PARTS = ("store", "blobs", "uploader", "bus", "providers", "fetcher")
-RECONCILE_PARTS = ("store", "ingest_queue", "bus", "providers")
+INGEST_PARTS = ("store", "blobs", "uploader", "bus", "providers", "fetcher", "replies")
+RECONCILE_PARTS = ("store", "ingest_queue", "bus", "providers", "replies")
+INTAKE_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits", "replies")
 
 
 def build_services(settings: Settings, parts: Iterable[str], *, session=None, http_transport=None, resolver=None,
@@ -126,6 +133,10 @@ def build_services(settings: Settings, parts: Iterable[str], *, session=None, ht
         svc.providers = _providers(settings, clients, http, with_keys="providers" in parts)
     if "fetcher" in parts:
         svc.fetcher = _fetcher(settings, http_transport, resolver)
+    if "replies" in parts:
+        from .replies import Replies
+
+        svc.replies = Replies(clients, settings.bucket)  # clients made on first reply
     return svc
 
 
@@ -148,6 +159,10 @@ def ingest_services(settings: Settings | None = None, **wiring) -> Services:
 
 def reconcile_services(settings: Settings | None = None, **wiring) -> Services:
     return build_services(settings or Settings.from_env(), RECONCILE_PARTS, **wiring)
+
+
+def intake_services(settings: Settings | None = None, **wiring) -> Services:
+    return build_services(settings or Settings.from_env(), INTAKE_PARTS, **wiring)
 
 
 def _providers(settings: Settings, clients: _Clients, http: Http, *, with_keys: bool):

@@ -1,26 +1,50 @@
-"""``JobEvent``: the ``detail`` of ``Job Succeeded`` / ``Job Failed`` on the stack's bus."""
+"""``JobEvent``: the ``detail`` of every ``Job ...`` event on the stack's bus (``source`` = ``EVENT_SOURCE``).
+
+``detail-type`` by status: ``Job Queued``, ``Job Submitted``, ``Job Succeeded``, ``Job Failed``,
+``Job Cancelled``, and ``Job Rejected`` for a ``Job Requested`` event the intake refused (no job was made).
+``at`` is when the job reached that status (``created_at``, ``submitted_at``, ``completed_at``; for a
+rejection, when it was refused).
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
 
 from . import JobStatus
-from .records import ErrorInfo, JobRecord
+from .origins import Origin
+from .records import JobRecord
+
+DETAIL_TYPES = {"queued": "Job Queued", "submitted": "Job Submitted", "succeeded": "Job Succeeded",
+                "failed": "Job Failed", "cancelled": "Job Cancelled", "rejected": "Job Rejected"}
+"""Status → ``detail-type``."""
 
 
 class JobEvent(BaseModel):
-    job_id: str
-    status: JobStatus
-    provider: str
-    model: str
-    outputs: list[str]
-    """Output S3 URIs, in order."""
-    metadata: dict[str, str]
-    error: ErrorInfo | None = None
-    completed_at: str | None = None
+    job_id: str | None
+    """None only in ``Job Rejected``."""
+    status: JobStatus | Literal["rejected"]
+    origin: Origin | None = None
+    reference: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    outputs: list[str] = Field(default_factory=list)
+    """Output S3 URIs, in order (``Job Succeeded``)."""
+    metadata: dict[str, str] = Field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    """``{"code", "message"}`` of a failed job; in ``Job Rejected`` the API's error body ``{"code", "message", "details"}``."""
+    at: str | None = None
 
     @classmethod
     def of(cls, record: JobRecord) -> JobEvent:
-        return cls(job_id=record.job_id, status=record.status, provider=record.provider, model=record.model,
-                   outputs=[o.s3_uri for o in record.outputs], metadata=record.metadata, error=record.error,
-                   completed_at=record.completed_at)
+        at = {"queued": record.created_at, "submitted": record.submitted_at}.get(record.status, record.completed_at)
+        return cls(job_id=record.job_id, status=record.status, origin=record.origin, reference=record.reference,
+                   provider=record.provider, model=record.model, outputs=[o.s3_uri for o in record.outputs],
+                   metadata=record.metadata, error=record.error.model_dump() if record.error else None,
+                   at=at or record.updated_at)
+
+    @classmethod
+    def rejected(cls, origin: Origin, reference: str | None, error: dict[str, Any], at: str) -> JobEvent:
+        """``Job Rejected``: a request refused at the door (``error`` is the ``error`` of ``JobError.to_body()``)."""
+        return cls(job_id=None, status="rejected", origin=origin, reference=reference, error=error, at=at)

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import JobStatus
+from .origins import Origin
 from .requests import JobRequest
 
 
@@ -85,7 +86,12 @@ class JobRecord(BaseModel):
     model: str
     request: JobRequest
     owner: str | None = None
-    """Who created the job: the IAM caller's ARN (HTTP API). Only the owner sees or cancels it."""
+    """Who created the job: the IAM caller's ARN (HTTP API). Only the owner sees or cancels it (a job that came
+    by S3 or EventBridge has none: its door gives its results back)."""
+    origin: Origin | None = None
+    """The door the job came by (``models.origins``); None only on jobs stored before doors were recorded."""
+    reference: str | None = None
+    """The caller's own reference (``Job Requested``'s ``reference``), carried to the job's events."""
     metadata: dict[str, str] = Field(default_factory=dict)
     provider_order: list[str] = Field(default_factory=list)
     """Providers to try, in order (one entry unless ``request.provider`` is ``auto``)."""
@@ -114,6 +120,8 @@ class JobRecord(BaseModel):
     stored_outputs: dict[str, StoredOutput] = Field(default_factory=dict)
     """Outputs an unfinished ingest has already stored, by index; removed when the job finishes."""
     event_published_at: str | None = None
+    task_token: str | None = None
+    """The Step Functions task token of a ``Job Requested`` (``SendTaskSuccess``/``SendTaskFailure`` when it ends)."""
 
     @classmethod
     def stored(cls, item: dict) -> JobRecord:

@@ -1,4 +1,5 @@
-"""``JobView``: the job as ``GET /v1/jobs/{job_id}`` shows it (and as the demo prints it)."""
+"""``JobView``: the job as ``GET /v1/jobs/{job_id}`` shows it (and as the demo prints it); ``JobDocument``: the
+same job as a door hands it back (``results/<name>.json``, a Step Functions task's output), with ``s3_uri``s only."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, Field
 
 from . import JobStatus
+from .origins import Origin
 from .records import Attempt, ErrorInfo, JobRecord, Output, ReconcileRecord
 from .requests import JobRequest
 
@@ -23,6 +25,10 @@ class JobView(BaseModel):
     model: str
     request: JobRequest
     metadata: dict[str, str] = Field(default_factory=dict)
+    origin: Origin | None = None
+    """The door it came by: ``{"type": "http", "caller"}``, ``{"type": "s3", "bucket", "key", "version_id"}`` or
+    ``{"type": "eventbridge", "event_id", "source"}``."""
+    reference: str | None = None
     provider_task_id: str | None = None
     created_at: str
     updated_at: str
@@ -45,3 +51,16 @@ class JobView(BaseModel):
         data = record.model_dump(include=set(cls.model_fields) - {"outputs"})
         outputs = [OutputView(**o.model_dump(), url=presign(o.s3_uri)) for o in record.outputs]
         return cls.model_validate(data | {"outputs": outputs}, context={"stored": True})
+
+
+class JobDocument(JobView):
+    """The job as its door hands it back when it ends: ``results/<name>.json`` (S3 door) and the output of
+    ``SendTaskSuccess`` (Step Functions). The fields of ``JobView``, but outputs carry their ``s3_uri`` and no
+    presigned ``url`` (a document kept in S3 or in an execution's history would outlive the URL)."""
+
+    outputs: list[Output] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, record: JobRecord, presign: Callable[[str], str] | None = None) -> JobDocument:
+        """The document of ``record`` (``presign`` is not used: there are no URLs in it)."""
+        return cls.model_validate(record.model_dump(include=set(cls.model_fields)), context={"stored": True})

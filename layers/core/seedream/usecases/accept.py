@@ -10,11 +10,13 @@ from pydantic import ValidationError
 from ..errors import InvalidRequest, ServiceUnavailable
 from ..models import now_iso
 from ..models.messages import SubmitMessage
+from ..models.origins import Entry, HttpOrigin
 from ..models.records import JobRecord
 from ..models.requests import JobRequest
 from ..providers.selection import choose_providers
 from ..services import Services
 from ..store import OPEN_SHARD
+from .finish import progressed
 
 logger = Logger(child=True)
 
@@ -55,25 +57,32 @@ def parse_request(svc: Services, payload: object) -> tuple[JobRequest, list[str]
     return request, order
 
 
-def accept(svc: Services, payload: object, owner: str | None = None) -> JobRecord:
-    """Validate, store the job as ``queued`` (owned by ``owner``, the caller) and put it on the submit queue.
-    Returns the stored job.
+def accept(svc: Services, payload: object, owner: str | None = None, entry: Entry | None = None) -> JobRecord:
+    """Validate, store the job as ``queued`` (owned by ``owner``, the caller) and put it on the submit queue;
+    publish ``Job Queued`` (best effort). Returns the stored job.
 
+    ``entry`` is what another door adds (``usecases.intake``: its origin, reference, task token and
+    deterministic job id); without it the job's origin is ``{"type": "http", "caller": owner}``.
     Raises ``InvalidRequest`` (nothing stored) or ``ServiceUnavailable`` (``queue_unavailable``)
-    when the job cannot be enqueued (the stored job is removed again, so the caller can retry).
+    when the job cannot be enqueued (the stored job is removed again, so the caller can retry);
+    ``store.Conflict`` when ``entry.job_id`` is already taken.
     """
     svc.need("store", "queues")
     request, order = parse_request(svc, payload)
     stamp = now_iso()
-    record = JobRecord(job_id=str(uuid.uuid4()), status="queued", provider=order[0], model=request.model,
-                       request=request, metadata=request.metadata, created_at=stamp, updated_at=stamp,
-                       provider_order=order, owner=owner, open_shard=OPEN_SHARD,
-                       deadline_at=svc.settings.deadlines().queued(stamp))
+    entry = entry or Entry(origin=HttpOrigin(caller=owner))
+    record = JobRecord(job_id=entry.job_id or str(uuid.uuid4()), status="queued", provider=order[0],
+                       model=request.model, request=request, metadata=request.metadata, created_at=stamp,
+                       updated_at=stamp, provider_order=order, owner=owner, open_shard=OPEN_SHARD,
+                       deadline_at=svc.settings.deadlines().queued(stamp), origin=entry.origin,
+                       reference=entry.reference, task_token=entry.task_token)
     svc.store.create(record)
     try:
         svc.queues.send_submit(SubmitMessage(job_id=record.job_id))
     except Exception as exc:  # any SQS failure: leave nothing behind, tell the caller to retry
         svc.store.delete_queued(record.job_id)
         raise ServiceUnavailable(f"the job could not be queued, nothing was stored; retry: {exc}") from exc
-    logger.info("job accepted", extra={"job_id": record.job_id, "provider": record.provider, "model": record.model})
+    logger.info("job accepted", extra={"job_id": record.job_id, "provider": record.provider, "model": record.model,
+                                       "origin": record.origin.type})
+    progressed(svc, record)
     return record

@@ -9,9 +9,10 @@ from ..services import Services
 
 
 def owned(svc: Services, job_id: str, owner: str | None) -> JobRecord:
-    """The job if ``owner`` created it; raises ``JobNotFound`` otherwise (another caller's job does not exist for you)."""
+    """The job if ``owner`` created it over HTTP; raises ``JobNotFound`` otherwise (another caller's job does not exist
+    for you, nor does a job that came by S3 or EventBridge: it has no caller, and its door gives its answer)."""
     record = svc.store.find(job_id)
-    if record is None or record.owner != owner:
+    if record is None or record.owner != owner or (record.origin is not None and record.origin.type != "http"):
         raise JobNotFound(f"no job with id {job_id!r}")
     return record
 

@@ -14,7 +14,7 @@ from ..services import Services
 from ..settings import Settings
 from ..store import Conflict
 from ..tokens import new_token, token_hash
-from .finish import fail
+from .finish import fail, progressed
 
 logger = Logger(child=True)
 
@@ -37,9 +37,10 @@ def provider_image_urls(svc: Services, request: JobRequest) -> list[str]:
 def submit(svc: Services, job_id: str, final_attempt: bool = False) -> SubmitOutcome:
     """Hand a ``queued`` job to its providers, in order, each with a fresh callback token; returns the outcome.
 
-    ``submitted`` (with its first deadline); ``skipped`` (not queued any more); ``rejected`` (a
-    provider refused it for good: the job is ``failed`` with ``provider_rejected`` and ``Job Failed``
-    is published — unless the refusal names a limit and another provider is left to try). A 429,
+    ``submitted`` (with its first deadline; ``Job Submitted`` is published, best effort); ``skipped``
+    (not queued any more); ``rejected`` (a provider refused it for good: the job is ``failed`` with
+    ``provider_rejected`` and ``Job Failed`` is published — unless the refusal names a limit and another
+    provider is left to try). A 429,
     5xx, timeout or refused connection moves on to the next provider (failover); every attempt is
     recorded on the job. When all are unavailable, raises ``ProviderUnavailable`` so SQS retries; on
     the ``final_attempt`` (the message's last receive before the DLQ) the job is first ended
@@ -85,6 +86,10 @@ def submit(svc: Services, job_id: str, final_attempt: bool = False) -> SubmitOut
             # The provider's callback outran us and already finished the job: nothing left to change.
             logger.info("job moved on before it was marked submitted",
                         extra={"job_id": job_id, "status": conflict.current.status if conflict.current else None})
+        else:
+            progressed(svc, record.model_copy(update={
+                "status": "submitted", "provider": name, "provider_task_id": result.provider_task_id,
+                "submitted_at": submitted_at, "updated_at": submitted_at}))
         logger.info("job submitted", extra={"job_id": job_id, "provider": name,
                                             "provider_task_id": result.provider_task_id})
         return "submitted"
