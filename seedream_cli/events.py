@@ -48,16 +48,21 @@ def queue_url_of(target: Target, queue_url: str | None, target_args: str) -> str
     raise CliError(SUBSCRIBE.format(where=target.describe(), bus=bus, target_args=target_args))
 
 
+TERMINAL = frozenset({"Job Succeeded", "Job Failed", "Job Cancelled"})
+
+
 def follow_events(target: Target, queue_url: str, echo: Callable[[str], None], *, job_id: str | None = None,
                   count: int | None = None, timeout: float | None = None, raw: bool = False) -> tuple[int, bool]:
-    """Print events as they arrive until ``count`` were printed, ``timeout`` s passed, or Ctrl-C.
+    """Print events as they arrive until ``count`` were printed, ``timeout`` s passed, or Ctrl-C — and,
+    following one ``job_id``, once its terminal event (Job Succeeded, Failed or Cancelled) is printed.
 
     Returns how many were printed, and whether Ctrl-C ended it."""
     sqs = target.aws("sqs")
     printed = 0
+    ended = False
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        while (count is None or printed < count) and (deadline is None or time.monotonic() < deadline):
+        while not ended and (count is None or printed < count) and (deadline is None or time.monotonic() < deadline):
             wait = 1 if deadline is None else max(0, min(1, int(deadline - time.monotonic())))
             with target.aws_errors(f"reading {queue_url}"):
                 reply = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
@@ -69,13 +74,14 @@ def follow_events(target: Target, queue_url: str, echo: Callable[[str], None], *
                     event = {"detail-type": "(not an EventBridge event)", "detail": {}}
                 if job_id and (event.get("detail") or {}).get("job_id") != job_id:
                     continue  # another job's: left on the queue, visible again in a few seconds
-                if count is not None and printed >= count:  # enough: the rest go back to the queue at once
+                if ended or (count is not None and printed >= count):  # enough: the rest go back to the queue at once
                     with target.aws_errors(f"releasing a message on {queue_url}"):
                         sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"],
                                                       VisibilityTimeout=0)
                     continue
                 echo(json.dumps(event) if raw else describe(event))
                 printed += 1
+                ended = bool(job_id) and event.get("detail-type") in TERMINAL
                 with target.aws_errors(f"deleting a message from {queue_url}"):
                     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
     except KeyboardInterrupt:

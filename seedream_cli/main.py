@@ -254,13 +254,14 @@ def list_jobs(obj: Options, status, limit, cursor, as_json) -> int:
 
 @cli.command(short_help="Follow lifecycle events, one line each.")
 @click.option("--queue-url", metavar="URL", help="An SQS queue subscribed to the stack's bus [default: the local stack's tap].")
-@click.option("--job", "job_id", metavar="JOB_ID", help="Only this job's events (others stay on the queue).")
+@click.option("--job", "job_id", metavar="JOB_ID",
+              help="Only this job's events, until its terminal one (others stay on the queue).")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many events.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS", help="Stop after this long.")
 @click.option("--json", "raw", is_flag=True, help="Print each event as JSON.")
 @click.pass_obj
 def events(obj: Options, queue_url, job_id, count, timeout, raw) -> int:
-    """Follow lifecycle events (Job Succeeded, Job Failed, Job Cancelled), one line each; Ctrl-C stops.
+    """Follow lifecycle events (Job Queued, Submitted, Succeeded, Failed, Cancelled), one line each; Ctrl-C stops.
 
     Printed events are taken off the queue. Exit 1 if --count events did not come within --timeout.
     """
