@@ -60,18 +60,7 @@ def via_s3(stack: LocalStack, request: dict, specs: list[str], timeout: float) -
     """The S3 door (module docstring). ``specs`` are local paths (uploaded beside the manifest) or URLs."""
     s3, bucket = stack.session.client("s3"), stack.name("JobsBucket")
     name = f"demo-{uuid.uuid4().hex[:8]}"
-    images = []
-    for spec in specs:
-        if spec.startswith(("https://", "http://", "s3://")):
-            images.append(spec)
-            continue
-        path = Path(spec) if Path(spec).is_absolute() else ROOT / spec
-        if not path.is_file():
-            raise SystemExit(f"demo: IMAGES entry {spec!r} is neither a URL nor an existing file")
-        content_type = Image.MIME.get(Image.open(path).format or "", "application/octet-stream")
-        s3.upload_file(str(path), bucket, f"requests/{name}/{path.name}", ExtraArgs={"ContentType": content_type})
-        say(f"==> aws s3 cp {spec} s3://{bucket}/requests/{name}/{path.name}")
-        images.append(path.name)
+    images = uploaded(stack, specs, folder=f"requests/{name}")
     key = f"requests/{name}.json"
     say(f"==> aws s3 cp {name}.json s3://{bucket}/{key}   (images: {', '.join(images)})")
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(request | {"images": images}, indent=2).encode(),
@@ -93,8 +82,13 @@ def via_s3(stack: LocalStack, request: dict, specs: list[str], timeout: float) -
     return document, 0 if document["status"] == "succeeded" else 1
 
 
-def uploaded(stack: LocalStack, specs: list[str]) -> list[str]:
-    """URLs as they are; local files to ``inputs/<uuid>/<name>`` in the stack's bucket, as ``s3://`` URIs."""
+def uploaded(stack: LocalStack, specs: list[str], folder: str | None = None) -> list[str]:
+    """URLs as they are; local files uploaded to the stack's bucket.
+
+    Without ``folder`` a file goes to ``inputs/<uuid>/<name>`` and is named by its ``s3://`` URI; with one
+    (the S3 door's ``requests/<name>``) it goes to ``<folder>/<name>`` and is named by its bare file name,
+    as a manifest beside it names it.
+    """
     s3, bucket = stack.session.client("s3"), stack.name("JobsBucket")
     images = []
     for spec in specs:
@@ -104,10 +98,14 @@ def uploaded(stack: LocalStack, specs: list[str]) -> list[str]:
         path = Path(spec) if Path(spec).is_absolute() else ROOT / spec
         if not path.is_file():
             raise SystemExit(f"demo: IMAGES entry {spec!r} is neither a URL nor an existing file")
-        key = f"inputs/{uuid.uuid4()}/{path.name}"
-        s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": Image.MIME.get(Image.open(path).format or "",
-                                                                                          "application/octet-stream")})
-        images.append(f"s3://{bucket}/{key}")
+        key = f"{folder or f'inputs/{uuid.uuid4()}'}/{path.name}"
+        content_type = Image.MIME.get(Image.open(path).format or "", "application/octet-stream")
+        s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
+        if folder is None:
+            images.append(f"s3://{bucket}/{key}")
+        else:
+            say(f"==> aws s3 cp {spec} s3://{bucket}/{key}")
+            images.append(path.name)
     return images
 
 
