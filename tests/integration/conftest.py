@@ -11,6 +11,7 @@ import pytest
 
 from local.client import JobsClient
 from local.stack import LocalStack
+from tests.support import waits
 
 pytestmark = pytest.mark.integration
 
@@ -55,14 +56,8 @@ def source_image(stack):
 
 
 def wait_until(check, timeout: float = 30.0, interval: float = 0.05):
-    """Call ``check()`` until it returns something truthy; return it, or fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
+    """``tests.support.waits.wait_until`` with the local stack's pace: 30 s, polled every 50 ms."""
+    return waits.wait_until(check, timeout, interval)
 
 
 def plain(value):

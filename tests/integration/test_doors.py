@@ -67,6 +67,16 @@ def jobs_where(stack, field: str, value: str) -> list[dict]:
     return table.scan(FilterExpression=Attr(f"origin.{field}").eq(value), ConsistentRead=True)["Items"]
 
 
+def assert_one_job(stack, field: str, value: str) -> None:
+    """Redelivered requests made exactly one job, which succeeded with one event per lifecycle step."""
+    settled_intake(stack)
+    [job] = jobs_where(stack, field, value)
+    assert wait_status(stack, job["job_id"], "succeeded", "failed")["status"] == "succeeded"
+    events = [event_for(stack, job["job_id"], every=True) for _ in range(3)]
+    assert [e["detail-type"] for e in events] == ["Job Queued", "Job Submitted", "Job Succeeded"]
+    assert events_of(stack, job["job_id"]) == []  # and nothing more, once every queue is drained
+
+
 def requested(stack, detail: dict, source: str = "tests.workflow") -> str:
     """Put ``Job Requested`` on the stack's bus; returns its event id."""
     sent = stack.session.client("events").put_events(Entries=[{
@@ -148,12 +158,7 @@ def test_a_redelivered_s3_event_makes_one_job(stack):
             sqs.send_message(QueueUrl=stack.resources.queue_urls["IntakeQueue"], MessageBody=json.dumps(again))
     finally:
         pump.resume()
-    settled_intake(stack)
-    [job] = jobs_where(stack, "key", key)
-    assert wait_status(stack, job["job_id"], "succeeded", "failed")["status"] == "succeeded"
-    events = [event_for(stack, job["job_id"], every=True) for _ in range(3)]
-    assert [e["detail-type"] for e in events] == ["Job Queued", "Job Submitted", "Job Succeeded"]
-    assert events_of(stack, job["job_id"]) == []  # and nothing more, once every queue is drained
+    assert_one_job(stack, "key", key)
 
 
 def test_the_eventbridge_door_runs_a_job_and_answers_its_task_token(stack, source_image):
@@ -218,12 +223,7 @@ def test_a_redelivered_job_requested_makes_one_job(stack, source_image):
             sqs.send_message(QueueUrl=stack.resources.queue_urls["IntakeQueue"], MessageBody=json.dumps(delivered))
     finally:
         pump.resume()
-    settled_intake(stack)
-    [job] = jobs_where(stack, "event_id", event_id)
-    assert wait_status(stack, job["job_id"], "succeeded", "failed")["status"] == "succeeded"
-    events = [event_for(stack, job["job_id"], every=True) for _ in range(3)]
-    assert [e["detail-type"] for e in events] == ["Job Queued", "Job Submitted", "Job Succeeded"]
-    assert events_of(stack, job["job_id"]) == []
+    assert_one_job(stack, "event_id", event_id)
 
 
 def test_one_jobs_lifecycle_events_arrive_in_order(stack, client, source_image):

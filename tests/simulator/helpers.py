@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from PIL import Image, ImageChops, ImageDraw, ImageOps
 
 from tests.support.signing import wavespeed_signature
+from tests.support.waits import wait_until
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WS_KEY, WS_SECRET = "ws-test-key", "whsec_dGVzdC1zZWNyZXQtbm90LWJhc2U2NC1kZWNvZGVk"
@@ -37,17 +38,6 @@ def tag(name: str) -> str:
 
 def bearer(key: str) -> dict:
     return {"Authorization": f"Bearer {key}"}
-
-
-def wait_until(check, timeout: float = 10.0, interval: float = 0.01):
-    """Call ``check()`` until it returns something truthy; return it, or fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def wait_job_done(task_id: str, timeout: float = 10.0) -> None:

@@ -13,23 +13,8 @@ import importlib.util
 import json
 import os
 import sys
-from dataclasses import dataclass
 
 from moto import mock_aws
-
-
-@dataclass
-class Context:
-    function_name: str
-    aws_request_id: str = "local-request"
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:local"
-    log_group_name: str = "/aws/lambda/local"
-    log_stream_name: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def main(logical_id: str, event_path: str) -> int:
@@ -38,6 +23,7 @@ def main(logical_id: str, event_path: str) -> int:
     with mock_aws():
         import boto3
 
+        from local.runtime import LambdaContext
         from local.template import create_resources, load_template
 
         resources = create_resources(boto3.session.Session(region_name="us-east-1"), load_template(),
@@ -53,7 +39,8 @@ def main(logical_id: str, event_path: str) -> int:
         loader.loader.exec_module(module)
         with open(event_path, encoding="utf-8") as fh:
             event = json.load(fh)
-        answer = getattr(module, handler_name)(event, Context(function_name=logical_id))
+        answer = getattr(module, handler_name)(event, LambdaContext(function_name=logical_id, timeout_seconds=spec.timeout,
+                                                                         aws_request_id="local-request"))
     sys.stdout.flush()
     print(json.dumps(answer))
     return 0

@@ -21,7 +21,7 @@ All durations are seconds, configurable (``Settings``; deployed defaults in ``te
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .models import iso, parse_iso
@@ -31,14 +31,16 @@ REFERENCE_PIXELS = 2048 * 2048
 
 @dataclass(frozen=True)
 class DeadlinePolicy:
-    base_seconds: float = 60.0
-    seconds_per_image: float = 20.0
-    grace_seconds: float = 120.0
-    factors: Mapping[str, float] = field(default_factory=dict)
-    job_timeout_seconds: float = 1800.0
-    backoff_seconds: float = 30.0
-    backoff_max_seconds: float = 300.0
-    ingest_seconds: float = 900.0
+    """The sweep's rules, in seconds; built by ``Settings.deadlines()``, where the defaults live."""
+
+    base_seconds: float
+    seconds_per_image: float
+    grace_seconds: float
+    factors: Mapping[str, float]
+    job_timeout_seconds: float
+    backoff_seconds: float
+    backoff_max_seconds: float
+    ingest_seconds: float
 
     def expected_seconds(self, provider: str, model: str, max_images: int, width: int, height: int) -> float:
         """Expected generation time of one job at ``provider``."""
