@@ -14,6 +14,8 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/core/require
 SAM_VENV := .venv-sam
 LINT_VENV := .venv-lint
 LINT_STAMP := $(LINT_VENV)/.installed-$(shell cat requirements-lint.txt | cksum | cut -d' ' -f1)
+SAM_STAMP := $(SAM_VENV)/.installed-$(shell cat requirements-sam.txt | cksum | cut -d' ' -f1)
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 
 PROVIDER ?= wavespeed
 MODEL ?= seedream-v4.5
@@ -57,26 +59,30 @@ test: $(STAMP) ## the whole test suite (unit + integration on the local stack)
 up: $(STAMP) ## the local stack in the foreground (API on http://127.0.0.1:3000)
 	$(VPY) -m local.stack
 
-lint: $(STAMP) $(LINT_STAMP) ## ruff, cfn-lint, checkov (template), bandit (code) (+ sam validate --lint when .venv-sam exists)
+lint: $(STAMP) $(LINT_STAMP) $(SAM_STAMP) ## ruff, cfn-lint, checkov (template), bandit (code), sam validate --lint
 	$(VPY) -m ruff check .
 	$(VENV)/bin/cfn-lint template.yaml
 	$(LINT_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 	$(LINT_VENV)/bin/bandit -c pyproject.toml -r layers functions local -q
-	@if [ -x $(SAM_VENV)/bin/sam ]; then SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1; fi
+	$(SAM) validate --lint --region us-east-1
 
 bench: $(STAMP) ## benchmarks against baselines that really run, interleaved (bench/results.json)
 	$(VPY) -m bench
 
-$(SAM_VENV)/bin/sam:
-	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli
+# the SAM CLI lives in its own venv: it pins boto3 and click versions of its own
+$(SAM_STAMP): requirements-sam.txt | python-check
+	@echo "==> creating $(SAM_VENV) with the SAM CLI (first run only)" >&2
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	@$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+	@$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt >&2
+	@rm -f $(SAM_VENV)/.installed-* && touch $@
 
-build: $(SAM_VENV)/bin/sam ## sam build (needs python3.13 on PATH)
-	@test -n "$(PY313)" || { echo "error: sam build needs python3.13 on PATH (Lambda runtime)"; exit 1; }
-	PATH="$$(dirname $(PY313)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build
+build: $(SAM_STAMP) ## sam build: the layer for Lambda's python3.13 on arm64 (needs python3.13, found as for .venv)
+	@test -n "$(PY313)" || { echo "error: sam build needs CPython 3.13 (the Lambda runtime) on PATH or in pyenv (e.g. pyenv install 3.13); found none" >&2; exit 1; }
+	PATH="$$(dirname $(PY313)):$$PATH" $(SAM) build
 
-deploy: build ## sam deploy --guided
-	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --guided
+deploy: build ## sam deploy --guided (then the provider secret and seedream doctor: README, "Deploy to AWS")
+	$(SAM) deploy --guided
 
 clean: ## remove the virtualenvs and build output (keeps out/, the demo's results)
 	rm -rf $(VENV) $(SAM_VENV) $(LINT_VENV) .aws-sam .pytest_cache .bench
