@@ -1,7 +1,8 @@
 """Reconcile function: every minute (EventBridge schedule), the sweep over open jobs past their deadline.
 
 One status read per overdue job at most; finished → the ingest queue, still running → a later
-deadline, past ``JOB_TIMEOUT_SECONDS`` → failed. Metrics: one count per outcome
+deadline, past its task limit (``TASK_TIMEOUT_SECONDS`` after the hand-off) or with its submit message
+gone → failed, never under a live ingest lease (``seedream.lifecycle``). Metrics: one count per outcome
 (``Reconcile_<outcome>``) and ``ProviderReads``, the status reads this sweep made.
 """
 

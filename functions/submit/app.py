@@ -1,10 +1,14 @@
 """Submit function: SQS consumer that hands each queued job to its provider with a callback URL.
 
 Messages are parsed by Powertools' batch processor into ``SubmitRecord`` (a malformed body is a
-batch item failure). A job whose providers are all unavailable (429, 5xx, timeout) is a batch
-item failure too, retried by SQS; after ``maxReceiveCount`` it lands in the submit DLQ.
-Powertools idempotency (keyed by job id) keeps a redelivered message from submitting twice.
+batch item failure). A job whose providers are unavailable (5xx, timeout) is a batch item failure too, retried by SQS;
+after ``maxReceiveCount`` it lands in the submit DLQ. A job every provider answered 429 is queued
+again with a delay by the use case (``Submit_throttled``): waiting uses no receive. Powertools
+idempotency (keyed by the message body: job id and throttle count) keeps a redelivered message from
+submitting twice.
 """
+
+import dataclasses
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -36,16 +40,18 @@ persistence = DynamoDBPersistenceLayer(table_name=svc.settings.require("IDEMPOTE
                                        boto3_client=svc.store.dynamodb)
 
 
-@idempotent_function(data_keyword_argument="job_id", persistence_store=persistence, config=idempotency)
-def submit_once(job_id: str, final_attempt: bool = False) -> str:
-    return submit(svc, job_id, final_attempt=final_attempt)
+@idempotent_function(data_keyword_argument="message", persistence_store=persistence, config=idempotency)
+def submit_once(message: dict, final_attempt: bool = False) -> str:
+    return submit(svc, SubmitMessage(**message), final_attempt=final_attempt)
 
 
 def record_handler(record: SubmitRecord) -> str:
     # the last receive before SQS moves the message to the DLQ: a job that fails now ends as submit_failed
     final = int(record.attributes.ApproximateReceiveCount) >= svc.settings.submit_max_receives
     try:
-        outcome = submit_once(job_id=record.body.job_id, final_attempt=final)
+        # keyed by the whole body: a redelivered message is the same key; a job queued again after 429s
+        # (``throttles`` + 1) is a new one
+        outcome = submit_once(message=dataclasses.asdict(record.body), final_attempt=final)
     except ProviderUnavailable:
         metrics.add_metric(name="SubmitFailedLastTry" if final else "SubmitRetried", unit=MetricUnit.Count, value=1)
         raise

@@ -28,6 +28,8 @@ class FakeWaveSpeed:
     def __init__(self):
         self.submits: list[dict] = []
         self.submit_status = 200
+        self.submit_headers: dict[str, str] = {}
+        """Headers of a non-200 submit answer (``Retry-After`` of a 429)."""
         self.outputs: dict[str, bytes] = {}
         self.output_status: dict[str, int] = {}
         self.output_gets: dict[str, int] = {}
@@ -49,7 +51,8 @@ class FakeWaveSpeed:
             data = {"id": task_id, "status": "processing", "outputs": [], "has_nsfw_contents": [], "error": ""}
             return httpx.Response(200, json={"code": 200, "message": "success", "data": data | self.results.get(task_id, {})})
         if self.submit_status != 200:
-            return httpx.Response(self.submit_status, json={"code": self.submit_status, "message": "simulated"})
+            return httpx.Response(self.submit_status, json={"code": self.submit_status, "message": "simulated"},
+                                  headers=self.submit_headers)
         body = json.loads(request.content)
         webhook = parse_qs(urlsplit(str(request.url)).query)["webhook"][0]
         task_id = f"pred-{len(self.submits) + 1}"

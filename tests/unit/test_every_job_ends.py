@@ -3,16 +3,19 @@ new callback, and cancel — what the table, the bucket and the bus show, and ho
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from PIL import Image
 
 from seedream.errors import OutputUnavailable, ProviderUnavailable
 from seedream.models import parse_iso
 from seedream.models.messages import IngestMessage, parse
 from seedream.usecases.accept import accept
 from seedream.usecases.cancel import JobFinished, cancel
+from seedream.usecases.finish import announce_unclaimed
 from seedream.usecases.ingest import ingest
 from seedream.usecases.reconcile import reconcile
 from seedream.usecases.submit import submit
@@ -22,6 +25,7 @@ from .usecase_helpers import (
     callback,
     ingest_from_queue,
     output_keys,
+    png_bytes,
     queue_bodies,
     serve_outputs,
     submitted_job,
@@ -62,25 +66,28 @@ def test_a_lost_callback_is_found_by_one_status_read_and_ingested_the_same_way(s
     assert len(output_keys(svc, job.job_id)) == 2
 
 
-def test_a_task_still_running_is_read_again_later_and_failed_at_the_hard_limit(svc, provider_http, aws):
+def test_a_task_still_running_is_read_again_later_and_failed_at_its_task_limit(svc, provider_http, aws):
     job = submitted_job(svc)
     first = after_deadline(svc, job.job_id)
     assert reconcile(svc, first) == {"still_running": 1, "provider_reads": 1}
     record = svc.store.get(job.job_id)
     assert record.status == "submitted" and record.reconcile.reads == 1 and parse_iso(record.deadline_at) > first
     assert reconcile(svc, first) == {}  # the next deadline is later: nothing due
-    hard_limit = parse_iso(record.created_at) + timedelta(seconds=svc.settings.job_timeout_seconds)
-    assert reconcile(svc, hard_limit) == {"provider_timeout": 1}
+    task_limit = parse_iso(record.submitted_at) + timedelta(seconds=svc.settings.task_timeout_seconds)
+    assert reconcile(svc, task_limit - timedelta(seconds=1)) == {"still_running": 1, "provider_reads": 1}
+    assert reconcile(svc, task_limit) == {"provider_timeout": 1}
     record = svc.store.get(job.job_id)
     assert record.status == "failed" and record.error.code == "provider_timeout"
-    assert "1 status read(s)" in record.error.message
+    assert "2 status read(s)" in record.error.message
     assert [e["detail-type"] for e in tap_events(aws)] == ["Job Failed"]
-    assert len(provider_http.result_reads) == 1
+    assert len(provider_http.result_reads) == 2
 
 
-def test_a_job_never_handed_to_a_provider_fails_at_the_hard_limit_with_submit_failed(svc, aws):
+def test_a_queued_job_fails_submit_failed_only_once_its_message_has_expired(svc, aws):
     job = accept(svc, dict(BODY))
     record = svc.store.get(job.job_id)
+    waiting = svc.settings.submit_message_retention_seconds + svc.settings.deadline_grace_seconds
+    assert parse_iso(record.deadline_at) - parse_iso(record.created_at) == timedelta(seconds=waiting)
     assert reconcile(svc, parse_iso(record.deadline_at) - timedelta(seconds=1)) == {}
     assert reconcile(svc, parse_iso(record.deadline_at)) == {"submit_failed": 1}
     assert svc.store.get(job.job_id).error.code == "submit_failed"
@@ -158,3 +165,84 @@ def test_cancel_while_ingest_runs_leaves_nothing_stored(svc, provider_http, monk
     monkeypatch.setattr(svc.store, "mark_succeeded", cancelled_first)
     assert ingest_from_queue(svc) == ["skipped"]
     assert output_keys(svc, job.job_id) == [] and svc.store.get(job.job_id).status == "cancelled"
+
+
+def test_the_sweep_never_fails_a_job_an_ingest_holds_even_past_its_task_limit(svc, provider_http, aws):
+    job = submitted_job(svc)
+    callback(svc, provider_http, job.job_id, outputs=serve_outputs(provider_http, job.job_id, 1))
+    record = svc.store.get(job.job_id)
+    late = parse_iso(record.submitted_at) + timedelta(seconds=svc.settings.task_timeout_seconds + 60)
+    svc.store.take_lease(job.job_id, "ingest-1", (late + timedelta(seconds=120)).isoformat().replace("+00:00", "Z"))
+    assert reconcile(svc, late) == {"ingesting": 1}
+    assert svc.store.get(job.job_id).status == "submitted" and tap_events(aws) == []
+
+
+def test_a_completion_whose_ingest_never_came_is_read_again_and_queued_again(svc, provider_http, aws):
+    job = submitted_job(svc)
+    task_id = svc.store.get(job.job_id).provider_task_id
+    callback(svc, provider_http, job.job_id, outputs=serve_outputs(provider_http, job.job_id, 1))
+    queue_bodies(svc, svc.settings.ingest_queue_url)  # the message is there; say it is lost (never ingested)
+    svc.queues.sqs.purge_queue(QueueUrl=svc.settings.ingest_queue_url)
+    provider_http.results[task_id] = {"status": "completed", "outputs": serve_outputs(provider_http, job.job_id, 1)}
+    assert reconcile(svc, after_deadline(svc, job.job_id)) == {"ingest_queued": 1, "provider_reads": 1}
+    assert ingest_from_queue(svc) == ["succeeded"]
+    assert [e["detail-type"] for e in tap_events(aws)] == ["Job Succeeded"]
+
+
+def test_the_sweep_deletes_what_an_ingest_left_when_it_fails_the_job(svc, provider_http, aws):
+    job = submitted_job(svc)
+    callback(svc, provider_http, job.job_id, outputs=serve_outputs(provider_http, job.job_id, 1))
+    svc.uploader.upload_stream(f"outputs/{job.job_id}/00.png", io.BytesIO(png_bytes()), "image/png")  # a dead ingest's
+    record = svc.store.get(job.job_id)
+    limit = parse_iso(record.submitted_at) + timedelta(seconds=svc.settings.task_timeout_seconds)
+    assert reconcile(svc, limit) == {"ingest_failed": 1}
+    assert output_keys(svc, job.job_id) == [] and svc.store.get(job.job_id).status == "failed"
+    assert [e["detail-type"] for e in tap_events(aws)] == ["Job Failed"]
+
+
+def test_a_redelivered_ingest_of_a_job_being_announced_does_not_announce_it_again(svc, provider_http, aws, monkeypatch):
+    job = submitted_job(svc)
+    callback(svc, provider_http, job.job_id, outputs=serve_outputs(provider_http, job.job_id, 1))
+    [body] = queue_bodies(svc, svc.settings.ingest_queue_url)
+    # cancelled, its event not yet out (the canceller is still at work): the claim is fresh
+    monkeypatch.setattr(svc.bus, "job_finished", lambda record: None)
+    monkeypatch.setattr(svc.store, "mark_event_published", lambda job_id: None)
+    cancel(svc, job.job_id)
+    monkeypatch.undo()
+    assert ingest(svc, parse(IngestMessage, json.dumps(body))) == "skipped"
+    assert tap_events(aws) == []  # only the claim's holder announces
+
+
+def test_an_abandoned_announcement_is_made_by_the_next_who_finds_it(svc, provider_http, aws, monkeypatch):
+    job = submitted_job(svc)
+    callback(svc, provider_http, job.job_id, outputs=serve_outputs(provider_http, job.job_id, 1))
+    [body] = queue_bodies(svc, svc.settings.ingest_queue_url)
+    monkeypatch.setattr(svc.bus, "job_finished", lambda record: None)
+    monkeypatch.setattr(svc.store, "mark_event_published", lambda job_id: None)
+    cancel(svc, job.job_id)  # ... and its canceller died before the event went out
+    monkeypatch.undo()
+    later = datetime.now(UTC) + timedelta(seconds=svc.settings.announce_claim_seconds + 1)
+    assert announce_unclaimed(svc, svc.store.get(job.job_id), later)
+    assert not announce_unclaimed(svc, svc.store.get(job.job_id), later)  # once
+    assert ingest(svc, parse(IngestMessage, json.dumps(body))) == "skipped"
+    assert [e["detail-type"] for e in tap_events(aws)] == ["Job Cancelled"]
+
+
+@pytest.mark.parametrize("url", ["https://cdn.test:99999/x.png", "http://[::1/x.png", "https://[fe80::1%eth0]:x/y.png"])
+def test_an_output_url_that_does_not_parse_fails_the_job_at_once(svc, provider_http, url):
+    job = submitted_job(svc)
+    callback(svc, provider_http, job.job_id, outputs=[url])
+    assert ingest_from_queue(svc) == ["failed"]
+    record = svc.store.get(job.job_id)
+    assert record.error.code == "output_url_forbidden" and "does not parse" in record.error.message
+
+
+def test_one_good_output_and_one_decompression_bomb_leave_nothing_in_s3(svc, provider_http):
+    job = submitted_job(svc)
+    good, bomb = serve_outputs(provider_http, job.job_id, 2)
+    buffer = io.BytesIO()
+    Image.new("1", (30000, 30000)).save(buffer, "PNG")  # 900 megapixels in a few hundred KiB
+    provider_http.outputs[bomb.removeprefix("https://cdn.test")] = buffer.getvalue()
+    callback(svc, provider_http, job.job_id, outputs=[good, bomb])
+    assert ingest_from_queue(svc) == ["failed"]
+    assert output_keys(svc, job.job_id) == [] and svc.store.get(job.job_id).error.code == "output_too_large"

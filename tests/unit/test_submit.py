@@ -10,8 +10,11 @@ import httpx
 import pytest
 
 from seedream.errors import ProviderUnavailable
+from seedream.models import after
+from seedream.models.messages import SubmitMessage
 from seedream.usecases.accept import accept
-from seedream.usecases.submit import submit
+from seedream.usecases.submit import submit, throttle_delay
+from tests.support.waits import wait_until
 
 from .usecase_helpers import BODY, png_bytes, submitted_job, tap_events
 
@@ -38,12 +41,64 @@ def test_s3_sources_reach_the_provider_as_presigned_urls(svc, provider_http):
 
 
 def test_provider_unavailable_leaves_the_job_queued_for_retry(svc, provider_http):
-    provider_http.submit_status = 429
+    provider_http.submit_status = 503
     job = accept(svc, dict(BODY))
     with pytest.raises(ProviderUnavailable):
         submit(svc, job.job_id)
     record = svc.store.get(job.job_id)
     assert record.status == "queued" and record.attempts[0].outcome == "provider_unavailable"
+
+
+def take_submit_messages(svc) -> list[dict]:
+    """Receive and delete what the submit queue holds now (as the submit function's event source does)."""
+    sqs, url = svc.queues.sqs, svc.settings.submit_queue_url
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    for message in messages:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def submit_queue(svc) -> dict:
+    attributes = svc.queues.sqs.get_queue_attributes(QueueUrl=svc.settings.submit_queue_url, AttributeNames=["All"])
+    return {k: int(v) for k, v in attributes["Attributes"].items() if k.startswith("ApproximateNumberOfMessages")}
+
+
+def test_a_429_is_back_pressure_the_job_goes_back_on_the_queue_delayed_as_the_provider_asked(svc, provider_http):
+    job = accept(svc, dict(BODY))
+    take_submit_messages(svc)  # the accept's message, as submit receives it
+    provider_http.submit_status, provider_http.submit_headers = 429, {"Retry-After": "30"}
+    assert submit(svc, SubmitMessage(job_id=job.job_id)) == "throttled"
+    record = svc.store.get(job.job_id)
+    assert record.status == "queued" and record.attempts[-1].outcome == "provider_unavailable"
+    assert record.enqueued_at > job.created_at and record.deadline_at == svc.settings.deadlines().queued(record.enqueued_at)
+    # a new message, invisible for the provider's 30 s (+ jitter): nothing to receive now, one delayed
+    assert take_submit_messages(svc) == []
+    assert submit_queue(svc)["ApproximateNumberOfMessagesDelayed"] == 1
+
+
+def test_without_retry_after_each_round_of_429s_doubles_the_delay_up_to_sqs_limit():
+    assert [throttle_delay(n, [], jitter=1.0) for n in (0, 1, 2, 9, 10)] == [2, 4, 8, 900, 900]
+    assert throttle_delay(0, [30, 7], jitter=1.0) == 7 and throttle_delay(0, [0], jitter=1.0) == 1
+    assert 2 <= throttle_delay(0, []) <= 2.5  # jitter spreads a burst's retries
+
+
+def test_the_message_sent_again_counts_the_throttles_and_keeps_when_they_began(svc, provider_http):
+    job = accept(svc, dict(BODY))
+    take_submit_messages(svc)
+    provider_http.submit_status, provider_http.submit_headers = 429, {"Retry-After": "0"}  # visible again at once
+    since = after(job.created_at, -5)
+    assert submit(svc, SubmitMessage(job_id=job.job_id, throttles=3, throttled_since=since)) == "throttled"
+    again = wait_until(lambda: take_submit_messages(svc), timeout=5)
+    assert again == [{"job_id": job.job_id, "throttles": 4, "throttled_since": since}]
+
+
+def test_429s_that_last_past_the_back_pressure_limit_fail_the_job_submit_failed(svc, provider_http):
+    job = accept(svc, dict(BODY))
+    provider_http.submit_status = 429
+    long_ago = after(job.created_at, -svc.settings.submit_backpressure_max_seconds - 1)
+    assert submit(svc, SubmitMessage(job_id=job.job_id, throttles=9, throttled_since=long_ago)) == "rejected"
+    record = svc.store.get(job.job_id)
+    assert record.status == "failed" and record.error.code == "submit_failed" and "429" in record.error.message
 
 
 def test_provider_rejection_fails_the_job_and_announces_it(svc, provider_http, aws):

@@ -43,12 +43,13 @@ EXPECTED = {
         ("dynamodb:DeleteItem", IDEMPOTENCY),  # Idempotency-Key
         ("sqs:SendMessage*", SUBMIT_QUEUE),  # SAM's SQSSendMessagePolicy (tests/local_stack/test_template.py reads it)
         ("s3:GetObject", INPUTS), ("s3:GetObject", OUTPUTS), PUT_EVENTS,
+        ("s3:DeleteObject", OUTPUTS), ("s3:ListBucket", "JobsBucket.Arn"),  # a cancelled job's outputs
     },
     "WebhookFunction": {("dynamodb:UpdateItem", JOBS), ("sqs:SendMessage", INGEST_QUEUE), GET_SECRET},
     "SubmitFunction": {
         ("dynamodb:GetItem", JOBS), ("dynamodb:UpdateItem", JOBS),
         ("dynamodb:GetItem", IDEMPOTENCY), ("dynamodb:PutItem", IDEMPOTENCY), ("dynamodb:UpdateItem", IDEMPOTENCY),
-        ("dynamodb:DeleteItem", IDEMPOTENCY),
+        ("dynamodb:DeleteItem", IDEMPOTENCY), ("sqs:SendMessage", SUBMIT_QUEUE),  # queued again after 429s
         ("s3:GetObject", INPUTS), ("s3:GetObject", OUTPUTS), PUT_EVENTS, GET_SECRET, *REPLIES,
     },
     "IngestFunction": {
@@ -59,6 +60,7 @@ EXPECTED = {
     "ReconcileFunction": {
         ("dynamodb:GetItem", JOBS), ("dynamodb:UpdateItem", JOBS), ("dynamodb:Query", OPEN_JOBS),
         ("sqs:SendMessage", INGEST_QUEUE), PUT_EVENTS, GET_SECRET, *REPLIES,
+        ("s3:DeleteObject", OUTPUTS), ("s3:ListBucket", "JobsBucket.Arn"),  # a failed job's outputs
     },
     "IntakeFunction": {
         ("dynamodb:GetItem", JOBS), ("dynamodb:PutItem", JOBS), ("dynamodb:DeleteItem", JOBS),

@@ -101,10 +101,18 @@ class ProviderRejected(JobError):
 
 
 class ProviderUnavailable(JobError):
-    """The provider could not take the job now (429, 5xx, timeout, refused connection). Retried."""
+    """The provider could not take the job now (429, 5xx, timeout, refused connection). Retried.
+
+    ``retry_after``: seconds the provider asked us to wait (its ``Retry-After`` header, RFC 9110 §10.2.3),
+    or None. A 429 (``provider_rate_limited``) is back-pressure: ``usecases.submit`` waits, it does not fail."""
 
     code = "provider_unavailable"
     http_status = 503
+    retry_after: float | None = None
+
+    @property
+    def throttled(self) -> bool:
+        return self.code == "provider_rate_limited"
 
 
 class ProviderFailed(JobError):

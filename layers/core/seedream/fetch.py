@@ -178,8 +178,11 @@ class Fetcher:
         """Raise ``OutputRejected`` unless ``url`` may be fetched (scheme, allowlist, resolved addresses).
 
         Returns the addresses to connect to: the vetted ones, or the host itself for loopback ``http://``."""
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
+        try:
+            parts = urlsplit(url)
+            host, port = (parts.hostname or "").lower(), parts.port
+        except ValueError as exc:  # "[::1", a port of 99999...: urllib refuses it, and so do we
+            raise OutputRejected(f"output URL {url[:120]!r} does not parse: {exc}", code="output_url_forbidden") from exc
         if not host:
             raise OutputRejected(f"output URL {url[:120]!r} has no host", code="output_url_forbidden")
         loopback_ok = self.allow_loopback_http and is_loopback_host(host)
@@ -192,7 +195,7 @@ class Fetcher:
         if loopback_ok:
             return [host]
         try:
-            addresses = self.resolver(host, parts.port or 443)
+            addresses = self.resolver(host, port or 443)
         except OSError as exc:
             raise OutputUnavailable(f"cannot resolve output host {host!r}: {exc}") from exc
         blocked = [a for a in addresses if not is_public_ip(a)]
@@ -208,6 +211,10 @@ class Fetcher:
             addresses = self.check_url(current)
             try:
                 request = self.client.build_request("GET", current)
+            except httpx.InvalidURL as exc:
+                raise OutputRejected(f"output URL {current[:120]!r} does not parse: {exc}",
+                                     code="output_url_forbidden") from exc
+            try:
                 if self.pins is not None:  # the host as httpcore will dial it (IDNA-encoded)
                     self.pins.pin(request.url.raw_host.decode("ascii"), addresses)
                 response = self.client.send(request, stream=True)
@@ -215,7 +222,11 @@ class Fetcher:
                 raise OutputUnavailable(f"cannot download {current[:120]}: {exc}") from exc
             if response.is_redirect and "location" in response.headers:
                 response.close()
-                current = urljoin(current, response.headers["location"])
+                try:
+                    current = urljoin(current, response.headers["location"])
+                except ValueError as exc:
+                    raise OutputRejected(f"output {current[:120]} redirected to a URL that does not parse: {exc}",
+                                         code="output_url_forbidden") from exc
                 continue
             break
         else:
@@ -253,6 +264,9 @@ class Fetcher:
                         content_type, extension = FORMATS[image.format]
                         width, height = image.size
                         break
+            except Image.DecompressionBombError as exc:  # more pixels than Pillow will decode (~179 MP)
+                raise OutputRejected(f"output {url[:120]} is too many pixels to be an output: {exc}",
+                                     code="output_too_large") from exc
             except (UnidentifiedImageError, OSError, SyntaxError):
                 pass
             if not chunk or len(head) >= HEAD_LIMIT:

@@ -13,8 +13,10 @@ class Queues:
         self.submit_url = submit_url
         self.ingest_url = ingest_url
 
-    def send_submit(self, message: SubmitMessage) -> None:
-        self.sqs.send_message(QueueUrl=self.submit_url, MessageBody=to_json(message))
+    def send_submit(self, message: SubmitMessage, delay_seconds: int = 0) -> None:
+        """Queue a job for submit; ``delay_seconds`` (0..900, SQS's limit) before it can be received."""
+        self.sqs.send_message(QueueUrl=self.submit_url, MessageBody=to_json(message),
+                              DelaySeconds=max(0, min(int(delay_seconds), 900)))
 
     def send_ingest(self, message: IngestMessage) -> None:
         self.sqs.send_message(QueueUrl=self.ingest_url, MessageBody=to_json(message))

@@ -121,7 +121,10 @@ _VARIABLES: dict[str, tuple[str, object]] = {
     "EVOLINK_V5_LITE_PRICE_USD": ("evolink_v5_lite_price_usd", _number),
     "SEED_PROVIDERS": ("seed_providers", lambda n, v: _providers(n, v)),
     "ATLASCLOUD_SIZES": ("atlascloud_sizes", lambda n, v: _sizes(n, v)),
-    "JOB_TIMEOUT_SECONDS": ("job_timeout_seconds", _number),
+    "TASK_TIMEOUT_SECONDS": ("task_timeout_seconds", _number),
+    "SUBMIT_MESSAGE_RETENTION_SECONDS": ("submit_message_retention_seconds", _number),
+    "SUBMIT_BACKPRESSURE_MAX_SECONDS": ("submit_backpressure_max_seconds", _number),
+    "ANNOUNCE_CLAIM_SECONDS": ("announce_claim_seconds", _number),
     "DEADLINE_BASE_SECONDS": ("deadline_base_seconds", _number),
     "DEADLINE_SECONDS_PER_IMAGE": ("deadline_seconds_per_image", _number),
     "DEADLINE_GRACE_SECONDS": ("deadline_grace_seconds", _number),
@@ -178,8 +181,16 @@ class Settings:
     with a seed is refused (422) by every provider not named here."""
     atlascloud_sizes: tuple[str, ...] = ()
     """The ``W*H`` sizes Atlas Cloud takes for v4.5 and v5.0-lite (a fixed list [code]; empty = not enforced)."""
-    job_timeout_seconds: float = 1800.0
-    """Hard limit: a job still open this long after it was created fails (``seedream.deadlines``)."""
+    task_timeout_seconds: float = 10800.0
+    """A handed-off job still open this long after ``submitted_at`` fails (``seedream.lifecycle``): 3 h, well inside
+    every provider's output retention (WaveSpeed 7 days [doc]); generation takes seconds to minutes."""
+    submit_message_retention_seconds: float = 345600.0
+    """The submit queue's ``MessageRetentionPeriod`` (4 days; tests check they agree): a queued job whose message
+    is older than this has lost it."""
+    submit_backpressure_max_seconds: float = 86400.0
+    """How long provider 429s may hold a job back in all (it waits, re-queued with a delay) before ``submit_failed``."""
+    announce_claim_seconds: float = 900.0
+    """A terminal event claimed this long ago and not published was abandoned (longer than any function's timeout)."""
     deadline_base_seconds: float = 60.0
     deadline_seconds_per_image: float = 20.0
     deadline_grace_seconds: float = 120.0
@@ -198,15 +209,17 @@ class Settings:
     (``queue_unavailable``) to its door."""
 
     def deadlines(self):
-        """The reconcile sweep's rules (``seedream.deadlines.DeadlinePolicy``) from these settings."""
-        from .deadlines import DeadlinePolicy
+        """The lifecycle's deadline rules (``seedream.lifecycle.DeadlinePolicy``) from these settings."""
+        from .lifecycle import DeadlinePolicy
 
         return DeadlinePolicy(base_seconds=self.deadline_base_seconds, seconds_per_image=self.deadline_seconds_per_image,
                               grace_seconds=self.deadline_grace_seconds, factors=dict(self.deadline_factors),
-                              job_timeout_seconds=self.job_timeout_seconds,
+                              task_timeout_seconds=self.task_timeout_seconds,
                               backoff_seconds=self.reconcile_backoff_seconds,
                               backoff_max_seconds=self.reconcile_backoff_max_seconds,
-                              ingest_seconds=self.ingest_deadline_seconds)
+                              ingest_seconds=self.ingest_deadline_seconds,
+                              queue_retention_seconds=self.submit_message_retention_seconds,
+                              announce_claim_seconds=self.announce_claim_seconds)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -1,20 +1,24 @@
 """DynamoDB repository for jobs: one item per job, keyed by ``job_id``, through a plain botocore client.
 
-State moves are listed once, in ``MOVES``, and each is one conditional ``UpdateItem`` that
+The allowed moves are ``seedream.lifecycle.MOVES``; each is one conditional ``UpdateItem`` that
 returns the old item when its condition fails (``ReturnValuesOnConditionCheckFailure``), so a
-duplicate, late or out-of-order caller changes nothing and learns why in the same call.
+duplicate, late or out-of-order caller changes nothing and learns why in the same call. A terminal
+move claims the job's terminal event in the same write (``announce_claimed_at``), and the ingest lease
+(``lease_owner``, ``lease_until``) is a condition of the moves it guards.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from .dynamo import CALLBACK_FREE, ConditionFailed, from_item, to_item, update_job
 from .errors import JobNotFound
-from .models import OPEN, now_iso
+from .lifecycle import MOVES, OPEN, TERMINAL
+from .models import now_iso
 from .models.records import Attempt, CallbackRecord, ErrorInfo, JobRecord, Output, ReconcileRecord, StoredOutput
 
 OPEN_JOBS_INDEX = "OpenJobsByDeadline"
@@ -22,16 +26,10 @@ OPEN_JOBS_INDEX = "OpenJobsByDeadline"
 OPEN_SHARD = "open"
 OWNER_INDEX = "JobsByOwner"
 """GSI (``template.yaml``): ``owner`` + ``created_at``, all attributes: a caller's jobs, newest first."""
-FINISHED = ("open_shard", "stored_outputs")
-"""Attributes a finished job no longer has: it leaves the open-jobs index and its partial outputs."""
-
-MOVES: dict[str, tuple[str, ...]] = {
-    "submitted": ("queued",),
-    "succeeded": ("queued", "submitted"),  # a callback may outrun submit's own update
-    "failed": ("queued", "submitted"),
-    "cancelled": ("queued", "submitted"),
-}
-"""Target status → the statuses a job may move to it from. Nothing leaves a terminal status."""
+FINISHED = ("open_shard", "stored_outputs", "lease_owner", "lease_until")
+"""Attributes a finished job no longer has: it leaves the open-jobs index, its partial outputs and its lease."""
+UNLEASED = "(attribute_not_exists(lease_until) OR lease_until < :now)"
+"""Condition: no ingest holds a live lease on the job (needs ``:now``)."""
 
 class Conflict(Exception):
     """A conditional update found the job in another state. ``current`` is the item as it is (or None)."""
@@ -88,6 +86,10 @@ class JobStore:
         """Append an attempt record (job must be queued)."""
         self._update(job_id, {}, when=("queued",), append={"attempts": attempt.model_dump(mode="json")})
 
+    def requeue(self, job_id: str, enqueued_at: str, deadline_at: str) -> None:
+        """Note a queued job's new submit message (sent again after a provider's 429) and its new deadline."""
+        self._update(job_id, {"enqueued_at": enqueued_at, "deadline_at": deadline_at}, when=("queued",))
+
     def mark_submitted(self, job_id: str, attempt: Attempt, submitted_at: str, deadline_at: str) -> None:
         """``queued → submitted`` with the provider task id, the attempt and the first deadline."""
         self._update(job_id, {"status": "submitted", "provider": attempt.provider,
@@ -103,23 +105,43 @@ class JobStore:
         self._update(job_id, sets, when=OPEN)
 
     def record_completion(self, job_id: str, callback: CallbackRecord, deadline_at: str,
-                          reconcile: ReconcileRecord | None = None) -> None:
-        """Record a completion the sweep read at the provider, unless one is already being ingested."""
+                          reconcile: ReconcileRecord | None = None, replacing: str | None = None) -> None:
+        """Record a completion the sweep read at the provider, unless one is already being ingested; ``replacing``
+        (the ``received_at`` of a recorded completion whose ingest never came) lets it take that one's place."""
         sets: dict[str, Any] = {"callback": callback.model_dump(mode="json"), "deadline_at": deadline_at}
         if reconcile is not None:
             sets["reconcile"] = reconcile.model_dump(mode="json")
-        self._update(job_id, sets, when=OPEN, condition=f"({CALLBACK_FREE})",
-                     names={"#callback": "callback", "#failed": "ingest_failed_at"})
+        condition, values = f"({CALLBACK_FREE})", {}
+        names = {"#callback": "callback", "#failed": "ingest_failed_at"}
+        if replacing:
+            condition = f"({CALLBACK_FREE} OR #callback.#received = :replacing)"
+            values, names = {":replacing": replacing}, names | {"#received": "received_at"}
+        self._update(job_id, sets, when=OPEN, condition=condition, names=names, values=values)
+
+    def take_lease(self, job_id: str, owner: str, until: str) -> JobRecord:
+        """Lease the open job to the ingest invocation ``owner`` until ``until`` (ISO), unless another holds a live
+        lease; returns the job as it now is. Raises ``Conflict`` (the job ended, or is leased to another)."""
+        return self._update(job_id, {"lease_owner": owner, "lease_until": until}, when=OPEN,
+                            condition=f"({UNLEASED} OR lease_owner = :owner)",
+                            values={":now": now_iso(), ":owner": owner}, returns=True)
+
+    def release_lease(self, job_id: str, owner: str) -> None:
+        """End ``owner``'s lease on the open job (an ingest that stops early); nothing if it holds none."""
+        with suppress(Conflict):
+            self._update(job_id, {}, when=OPEN, condition="lease_owner = :owner", values={":owner": owner},
+                         remove=("lease_owner", "lease_until"))
 
     def note_ingest_failure(self, job_id: str, message: str) -> None:
-        """The recorded completion's ingest failed for now: a later callback or sweep may record a new one."""
+        """The recorded completion's ingest failed for now (its lease ends): a later callback or sweep may record
+        a new one."""
         self._update(job_id, {}, when=OPEN, condition="attribute_exists(#callback)", names={"#callback": "callback"},
                      raw_set={"#callback.ingest_failed_at = :failed_at, #callback.ingest_error = :ingest_error":
-                              {":failed_at": now_iso(), ":ingest_error": message[:1000]}})
+                              {":failed_at": now_iso(), ":ingest_error": message[:1000]}},
+                     remove=("lease_owner", "lease_until"))
 
     def release_completion(self, job_id: str, deadline_at: str) -> None:
         """Forget a recorded completion the provider's status API does not confirm yet; look again at ``deadline_at``."""
-        self._update(job_id, {"deadline_at": deadline_at}, when=OPEN, remove=("callback",))
+        self._update(job_id, {"deadline_at": deadline_at}, when=OPEN, remove=("callback", "lease_owner", "lease_until"))
 
     def by_owner(self, owner: str, limit: int, status: str | None = None,
                  start: dict | None = None) -> tuple[list[JobRecord], dict | None]:
@@ -171,22 +193,51 @@ class JobStore:
         self._update(job_id, {}, when=OPEN,
                      raw_set={"stored_outputs = if_not_exists(stored_outputs, :no_outputs)": {":no_outputs": {}}})
 
-    def mark_succeeded(self, job_id: str, outputs: list[Output], extra: dict | None = None) -> JobRecord:
-        """``→ succeeded`` with the complete outputs manifest (and ``extra`` attributes); returns the new record."""
+    def mark_succeeded(self, job_id: str, outputs: list[Output], extra: dict | None = None, *,
+                       lease_owner: str) -> JobRecord:
+        """``→ succeeded`` with the complete outputs manifest (and ``extra`` attributes), by the ingest holding the
+        lease; claims the terminal event. Returns the new record."""
+        stamp = now_iso()
         sets = {"status": "succeeded", "outputs": [o.model_dump(mode="json") for o in outputs],
-                "completed_at": now_iso(), "error": None} | (extra or {})
-        return self._update(job_id, sets, when=MOVES["succeeded"], remove=FINISHED, returns=True)
+                "completed_at": stamp, "announce_claimed_at": stamp, "error": None} | (extra or {})
+        return self._update(job_id, sets, when=MOVES["succeeded"], remove=FINISHED, returns=True,
+                            condition="lease_owner = :owner", values={":owner": lease_owner})
 
-    def mark_failed(self, job_id: str, error: ErrorInfo, extra: dict | None = None) -> JobRecord:
-        """``→ failed`` with ``error`` (and ``extra`` attributes); returns the new record."""
-        sets = {"status": "failed", "error": error.model_dump(mode="json"), "completed_at": now_iso()} | (extra or {})
-        return self._update(job_id, sets, when=MOVES["failed"], remove=FINISHED, returns=True)
+    def mark_failed(self, job_id: str, error: ErrorInfo, extra: dict | None = None, *, unleased: bool = False) -> JobRecord:
+        """``→ failed`` with ``error`` (and ``extra`` attributes); claims the terminal event; returns the new record.
+        ``unleased``: only if no ingest holds a live lease on it (the sweep's condition)."""
+        stamp = now_iso()
+        sets = {"status": "failed", "error": error.model_dump(mode="json"), "completed_at": stamp,
+                "announce_claimed_at": stamp} | (extra or {})
+        return self._update(job_id, sets, when=MOVES["failed"], remove=FINISHED, returns=True,
+                            **({"condition": UNLEASED, "values": {":now": stamp}} if unleased else {}))
 
     def mark_cancelled(self, job_id: str) -> JobRecord:
-        """``→ cancelled``; returns the new record. Raises ``Conflict`` (``current`` None: no such job)."""
+        """``→ cancelled``; claims the terminal event; returns the new record. Raises ``Conflict`` (``current`` None:
+        no such job)."""
         stamp = now_iso()
-        return self._update(job_id, {"status": "cancelled", "cancelled_at": stamp, "completed_at": stamp},
+        return self._update(job_id, {"status": "cancelled", "cancelled_at": stamp, "completed_at": stamp,
+                                     "announce_claimed_at": stamp},
                             when=MOVES["cancelled"], remove=FINISHED, returns=True)
+
+    def claim_announcement(self, job_id: str, stale_before: str) -> bool:
+        """Claim the terminal event of a finished job whose event never went out and whose claim is older than
+        ``stale_before`` (ISO): its claimer died. True when this caller now owns the announcement."""
+        try:
+            self._update(job_id, {"announce_claimed_at": now_iso()}, when=sorted(TERMINAL),
+                         condition="attribute_not_exists(event_published_at) AND "
+                                   "(attribute_not_exists(announce_claimed_at) OR announce_claimed_at < :stale)",
+                         values={":stale": stale_before})
+        except Conflict:
+            return False
+        return True
+
+    def release_announcement(self, job_id: str) -> None:
+        """Give up a claim whose announcement failed (its reply or event was refused), so the next who finds the
+        job unannounced may announce it at once."""
+        with suppress(Conflict):
+            self._update(job_id, {}, when=sorted(TERMINAL), condition="attribute_not_exists(event_published_at)",
+                         remove=("announce_claimed_at",))
 
     def mark_event_published(self, job_id: str) -> None:
         """Note that the terminal event went out (so a redelivered ingest does not send it twice)."""

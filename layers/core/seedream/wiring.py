@@ -4,11 +4,12 @@
 variables each requires, checked at init); each function has its builder:
 
 - api (``API_PARTS``): store, submit queue, blobs, bus (cancel), provider limits (no keys, no HTTP client);
-- submit (``SUBMIT_PARTS``): store, blobs, bus, providers (HTTP client made at init), and ``PUBLIC_BASE_URL``;
+- submit (``SUBMIT_PARTS``): store, submit queue (a job held back by 429s goes back on it), blobs, bus, providers
+  (HTTP client made at init), and ``PUBLIC_BASE_URL``;
 - webhook (``WEBHOOK_PARTS``): the callback ledger, ingest queue, providers (the HTTP client is
   made on first need: fetching a WaveSpeed secret or the Atlas Cloud JWKS, which most instances never do);
 - ingest (``INGEST_PARTS``): store, blobs, uploader, bus, providers, fetcher (Pillow and the download client);
-- reconcile (``RECONCILE_PARTS``): store, ingest queue, bus, providers (status reads);
+- reconcile (``RECONCILE_PARTS``): store, blobs (deleting a failed job's outputs), ingest queue, bus, providers (status reads);
 - intake (``INTAKE_PARTS``): the api's parts for ``accept`` (the S3 and EventBridge doors).
 
 Every function that can end a job of another door also builds ``replies`` (``seedream.replies``: S3 result documents and
@@ -81,10 +82,10 @@ prices only); ``providers`` are the full adapters; ``uploader`` and ``fetcher`` 
 answer a job's door when it ends (S3 result documents, Step Functions task tokens)."""
 
 API_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits")  # it ends only HTTP jobs: no replies
-SUBMIT_PARTS = ("store", "blobs", "bus", "providers", "replies")
+SUBMIT_PARTS = ("store", "submit_queue", "blobs", "bus", "providers", "replies")
 WEBHOOK_PARTS = ("ledger", "ingest_queue", "providers")
 INGEST_PARTS = ("store", "blobs", "uploader", "bus", "providers", "fetcher", "replies")
-RECONCILE_PARTS = ("store", "ingest_queue", "bus", "providers", "replies")
+RECONCILE_PARTS = ("store", "blobs", "ingest_queue", "bus", "providers", "replies")
 INTAKE_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits", "replies")
 
 

@@ -6,35 +6,15 @@
 - ``messages``  ``CompletionNotice``, ``SubmitMessage``, ``IngestMessage``: what moves between functions
 - ``events``    ``JobEvent``: the ``detail`` of the events on the bus
 
-This module holds only what they share and imports no pydantic model.
+This module holds only what they share (the statuses come from ``seedream.lifecycle``, the time helpers
+from ``seedream.clock``) and imports no pydantic model.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Literal
+from ..clock import after, iso, now_iso, parse_iso
+from ..lifecycle import OPEN, TERMINAL, JobStatus
 
 MODELS: tuple[str, ...] = ("seedream-v4", "seedream-v4.5", "seedream-v5.0-lite")
-JobStatus = Literal["queued", "submitted", "succeeded", "failed", "cancelled"]
-OPEN: tuple[str, ...] = ("queued", "submitted")
-TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
-
-def now_iso() -> str:
-    """Current UTC time as ISO 8601 with milliseconds and ``Z`` (``2026-11-21T10:00:00.123Z``)."""
-    return iso(datetime.now(UTC))
-
-
-def iso(moment: datetime) -> str:
-    """``moment`` as ISO 8601 UTC with milliseconds and ``Z``."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> datetime:
-    """An ISO 8601 time as written by ``now_iso``/``iso`` (``Z`` suffix) → an aware datetime."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def after(text: str, seconds: float) -> str:
-    """The ISO time ``seconds`` after the ISO time ``text``."""
-    return iso(parse_iso(text) + timedelta(seconds=seconds))
+__all__ = ["MODELS", "OPEN", "TERMINAL", "JobStatus", "after", "iso", "now_iso", "parse_iso"]

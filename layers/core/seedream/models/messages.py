@@ -37,9 +37,12 @@ class CompletionNotice:
 
 @dataclass(frozen=True)
 class SubmitMessage:
-    """Body of a message on the submit queue."""
+    """Body of a message on the submit queue. A message sent again after providers answered 429 counts the
+    ``throttles`` so far and keeps when the first one came (``throttled_since``, ISO 8601)."""
 
     job_id: str
+    throttles: int = 0
+    throttled_since: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..lifecycle import JobClock
 from . import JobStatus
 from .origins import Origin
 from .requests import JobRequest
@@ -109,7 +110,7 @@ class JobRecord(BaseModel):
     outputs_dropped: int = 0
     """Outputs the provider sent beyond the request's ``max_images``: never stored."""
     deadline_at: str | None = None
-    """When the reconcile sweep looks at the job if it is still open (see ``seedream.deadlines``)."""
+    """When the reconcile sweep looks at the job if it is still open (see ``seedream.lifecycle``)."""
     reconcile: ReconcileRecord = Field(default_factory=ReconcileRecord)
     cancelled_at: str | None = None
     # table-only fields
@@ -120,8 +121,23 @@ class JobRecord(BaseModel):
     stored_outputs: dict[str, StoredOutput] = Field(default_factory=dict)
     """Outputs an unfinished ingest has already stored, by index; removed when the job finishes."""
     event_published_at: str | None = None
+    announce_claimed_at: str | None = None
+    """When the terminal move (or a later announcer) claimed the job's terminal event (``seedream.lifecycle``)."""
+    enqueued_at: str | None = None
+    """When the job's current submit message was sent (``created_at``, or its re-queue after a provider's 429)."""
+    lease_owner: str | None = None
+    """The ingest invocation at work on the job (its Lambda request id), until ``lease_until``."""
+    lease_until: str | None = None
     task_token: str | None = None
     """The Step Functions task token of a ``Job Requested`` (``SendTaskSuccess``/``SendTaskFailure`` when it ends)."""
+
+    def clock(self) -> JobClock:
+        """What the lifecycle's deadline rules look at (``seedream.lifecycle.DeadlinePolicy.judge``)."""
+        completion = self.callback
+        return JobClock(status=self.status, enqueued_at=self.enqueued_at or self.created_at,
+                        submitted_at=self.submitted_at,
+                        completion_at=completion.received_at if completion and not completion.ingest_failed_at else None,
+                        completion_failed=bool(completion and completion.ingest_failed_at), lease_until=self.lease_until)
 
     @classmethod
     def stored(cls, item: dict) -> JobRecord:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import InvalidRequest, ProviderRejected, ProviderUnavailable
@@ -242,8 +244,10 @@ def _call(client: Http, provider: str, method: str, url: str, api_key: str, **kw
     except httpx.TransportError as exc:
         raise ProviderUnavailable(f"{provider} could not be reached: {exc}") from exc
     if response.status_code == 429 or response.status_code >= 500:
-        raise ProviderUnavailable(f"{provider} answered HTTP {response.status_code}: {_message(response)}",
-                                  code="provider_rate_limited" if response.status_code == 429 else None)
+        unavailable = ProviderUnavailable(f"{provider} answered HTTP {response.status_code}: {_message(response)}",
+                                          code="provider_rate_limited" if response.status_code == 429 else None)
+        unavailable.retry_after = retry_after_seconds(response.headers.get("retry-after"))
+        raise unavailable
     if response.status_code >= 400:
         message = _message(response)
         rejected = ProviderRejected(f"{provider} refused the job (HTTP {response.status_code}): {message}")
@@ -253,6 +257,20 @@ def _call(client: Http, provider: str, method: str, url: str, api_key: str, **kw
         return response.json()
     except ValueError as exc:
         raise ProviderUnavailable(f"{provider} answered HTTP {response.status_code} with a body that is not JSON") from exc
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """A ``Retry-After`` header (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) in seconds from now, or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
 def _message(response: httpx.Response) -> str:

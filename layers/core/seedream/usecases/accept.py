@@ -73,7 +73,7 @@ def accept(svc: Services, payload: object, owner: str | None = None, entry: Entr
     entry = entry or Entry(origin=HttpOrigin(caller=owner))
     record = JobRecord(job_id=entry.job_id or str(uuid.uuid4()), status="queued", provider=order[0],
                        model=request.model, request=request, metadata=request.metadata, created_at=stamp,
-                       updated_at=stamp, provider_order=order, owner=owner, open_shard=OPEN_SHARD,
+                       updated_at=stamp, provider_order=order, owner=owner, open_shard=OPEN_SHARD, enqueued_at=stamp,
                        deadline_at=svc.settings.deadlines().queued(stamp), origin=entry.origin,
                        reference=entry.reference, task_token=entry.task_token)
     svc.store.create(record)

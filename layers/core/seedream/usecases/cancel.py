@@ -8,7 +8,7 @@ from ..errors import JobError, JobNotFound
 from ..models.records import JobRecord
 from ..services import Services
 from ..store import Conflict
-from .finish import announce
+from .finish import announce, discard_outputs
 from .read import owned
 
 logger = Logger(child=True)
@@ -24,8 +24,8 @@ class JobFinished(JobError):
 def cancel(svc: Services, job_id: str, owner: str | None = None) -> JobRecord:
     """Move an open job to ``cancelled`` and publish ``Job Cancelled``; returns the job.
 
-    A callback that arrives later is acknowledged and ignored, and an ingest already running
-    stores nothing (``ingest`` deletes what it wrote when it finds the job cancelled). None of the
+    A callback that arrives later is acknowledged and ignored; what an ingest stored is deleted, here, and
+    by an ingest still running when it finds the job cancelled (``seedream.lifecycle``). None of the
     three providers documents a cancel call we could verify (evolink's task object shows
     ``task_info.can_cancel`` but no endpoint), so nothing is sent to the provider; its task runs to
     its end. Only the job's owner may cancel it. Raises ``JobNotFound`` or ``JobFinished`` (409, ``job_finished``).
@@ -39,6 +39,8 @@ def cancel(svc: Services, job_id: str, owner: str | None = None) -> JobRecord:
             raise JobNotFound(f"no job with id {job_id!r}") from None
         raise JobFinished(f"job {job_id} already {conflict.current.status}; only an open job can be cancelled",
                           details={"status": conflict.current.status}) from None
+    if record.callback is not None:  # a completion was recorded: an ingest may have stored outputs
+        discard_outputs(svc, job_id)
     announce(svc, record)
     logger.info("job cancelled", extra={"job_id": job_id})
     return record

@@ -10,16 +10,18 @@ Resuming: each output, once streamed to S3, is recorded on the job (``stored_out
 sha256 computed while streaming, the object's ETag, the provider task). A retried message keeps
 every recorded output of the same task whose object still has that ETag and size, and fetches
 only the rest. The job's ``outputs`` are set only with ``succeeded``, all at once, so a
-finished job never shows a partial set; a job that fails leaves no objects behind.
+finished job never shows a partial set; a job that fails or is cancelled keeps no objects, whoever ends
+it and whenever (``seedream.lifecycle``).
 """
 
 from __future__ import annotations
 
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from aws_lambda_powertools import Logger, Metrics
@@ -27,14 +29,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ..blobs import output_key
 from ..errors import JobError, OutputRejected, OutputUnavailable, ProviderFailed, ProviderUnavailable
-from ..models import TERMINAL
+from ..models import TERMINAL, iso
 from ..models.messages import CompletionNotice, IngestMessage
 from ..models.records import JobRecord, Output, StoredOutput
 from ..providers.base import NotTerminal, estimated_cost_usd
 from ..services import Services
 from ..store import Conflict
 from ..uploads import DOWNLOAD_CONCURRENCY
-from .finish import announce, fail
+from .finish import announce, announce_unclaimed, discard_outputs, fail
 
 logger = Logger(child=True)
 metrics = Metrics()  # Powertools' metric set is shared per process: the function's @log_metrics flushes these
@@ -42,12 +44,15 @@ metrics = Metrics()  # Powertools' metric set is shared per process: the functio
 IngestOutcome = Literal["succeeded", "failed", "skipped", "pending"]
 
 
-def ingest(svc: Services, message: IngestMessage, final_attempt: bool = False) -> IngestOutcome:
+def ingest(svc: Services, message: IngestMessage, final_attempt: bool = False, *, lease_seconds: float = 300.0,
+           lease_owner: str | None = None) -> IngestOutcome:
     """Store a finished job's outputs and finish it; publish the event. Returns the outcome.
 
-    ``skipped``: unknown job, or already finished (its event is re-sent if it never went out);
-    ``pending``: the provider's status API does not confirm the completion yet (evolink's early
-    "completed"): it is forgotten and the job left to its deadline, not retried.
+    The job is leased to this ingest for ``lease_seconds`` (the invocation's remaining time: no ingest outlives
+    it), so the sweep never fails it meanwhile (``seedream.lifecycle``). ``skipped``: unknown job, ended
+    (whatever an earlier attempt stored for a job that did not succeed is deleted, and an abandoned terminal
+    event is sent), or leased to another ingest; ``pending``: the provider's status API does not confirm the
+    completion yet (evolink's early "completed"): it is forgotten and the job left to its deadline, not retried.
     Raises ``OutputUnavailable`` / ``ProviderUnavailable`` for transient trouble: the message is
     retried, the job stays open (a later genuine callback or the sweep may record the completion
     again), and the outputs stored so far are kept for the retry. On the ``final_attempt`` (the
@@ -55,27 +60,48 @@ def ingest(svc: Services, message: IngestMessage, final_attempt: bool = False) -
     and the last error, and whatever it had stored is deleted.
     """
     svc.need("store", "blobs", "uploader", "bus", "providers", "fetcher")
+    owner = lease_owner or uuid.uuid4().hex
     record = svc.store.find(message.job_id)
     if record is None:
         logger.warning("ingest for an unknown job", extra={"job_id": message.job_id})
         return "skipped"
+    if record.status not in TERMINAL:
+        until = iso(datetime.now(UTC) + timedelta(seconds=lease_seconds))
+        try:
+            record = svc.store.take_lease(record.job_id, owner, until)
+        except Conflict as conflict:
+            if conflict.current is None or conflict.current.status not in TERMINAL:
+                logger.info("another ingest holds the job", extra={"job_id": message.job_id})
+                return "skipped"
+            record = conflict.current
     if record.status in TERMINAL:
-        if not record.event_published_at:
-            announce(svc, record)
+        _ended(svc, record)
         return "skipped"
     try:
-        return _ingest(svc, record, message.notice)
+        return _ingest(svc, record, message.notice, owner)
     except (OutputUnavailable, ProviderUnavailable) as exc:
         _ingest_failed(svc, record, exc, final_attempt)
         raise
+    except Exception:  # anything else: give the lease back so the message's retry can take it at once
+        with suppress(Exception):
+            svc.store.release_lease(record.job_id, owner)
+        raise
 
 
-def _ingest(svc: Services, record: JobRecord, notice: CompletionNotice) -> IngestOutcome:
+def _ended(svc: Services, record: JobRecord) -> None:
+    """An ingest found its job ended: nothing of a job that did not succeed stays in S3; an abandoned terminal
+    event goes out."""
+    if record.status != "succeeded":
+        discard_outputs(svc, record.job_id)
+    announce_unclaimed(svc, record)
+
+
+def _ingest(svc: Services, record: JobRecord, notice: CompletionNotice, owner: str) -> IngestOutcome:
     provider = svc.providers[notice.provider]
     try:
         notice = provider.resolve(notice)
     except NotTerminal as status:
-        recheck = svc.settings.deadlines().still_running(record.created_at, 1, datetime.now(UTC))
+        recheck = svc.settings.deadlines().still_running(record.submitted_at or record.created_at, 1, datetime.now(UTC))
         with suppress(Conflict):
             svc.store.release_completion(record.job_id, recheck)
         logger.info("completion not confirmed by the provider yet", extra={"job_id": record.job_id,
@@ -103,24 +129,32 @@ def _ingest(svc: Services, record: JobRecord, notice: CompletionNotice) -> Inges
     try:
         outputs = store_outputs(svc, record, notice)
     except OutputRejected as exc:
-        svc.blobs.delete_prefix(f"outputs/{record.job_id}/")
         return _failed(svc, record.job_id, exc, extra)
+    except Conflict:  # the job ended while its outputs were being stored (every upload has finished by now)
+        _ended_meanwhile(svc, record.job_id)
+        return "skipped"
     cost = estimated_cost_usd(provider.limits(record.model), record.request.max_images, len(outputs))
     try:
-        finished = svc.store.mark_succeeded(record.job_id, outputs, extra | {"estimated_cost_usd": cost})
-    except Conflict as conflict:
-        if conflict.current is not None and conflict.current.status == "cancelled":
-            svc.blobs.delete_prefix(f"outputs/{record.job_id}/")  # cancelled meanwhile: nothing is kept
+        finished = svc.store.mark_succeeded(record.job_id, outputs, extra | {"estimated_cost_usd": cost},
+                                            lease_owner=owner)
+    except Conflict:
+        _ended_meanwhile(svc, record.job_id)
         return "skipped"
     announce(svc, finished)
     logger.info("job succeeded", extra={"job_id": record.job_id, "outputs": len(outputs)})
     return "succeeded"
 
 
+def _ended_meanwhile(svc: Services, job_id: str) -> None:
+    """The job was cancelled (or failed) while this ingest wrote its outputs: what it wrote goes."""
+    current = svc.store.find(job_id)
+    if current is not None and current.status in TERMINAL:
+        _ended(svc, current)
+
+
 def _ingest_failed(svc: Services, record: JobRecord, exc: JobError, final_attempt: bool) -> None:
-    """A transient failure: noted on the recorded completion, or (last receive) the end of the job."""
+    """A transient failure: noted on the recorded completion (the lease ends), or (last receive) the end of the job."""
     if final_attempt:
-        svc.blobs.delete_prefix(f"outputs/{record.job_id}/")
         fail(svc, record.job_id, JobError(f"the outputs could not be stored after "
                                           f"{svc.settings.ingest_max_receives} tries; last error: {exc.message}",
                                           code="ingest_failed"))

@@ -1,14 +1,26 @@
-"""Submit a job: hand it to its providers in order, each time with a fresh callback URL."""
+"""Submit a job: hand it to its providers in order, each time with a fresh callback URL.
+
+A provider's 429 is back-pressure, not a failure (``seedream.lifecycle``): when every provider tried
+answered 429, the job goes back on the submit queue as a new message, delayed by the provider's
+``Retry-After`` (else ``THROTTLE_BASE_SECONDS`` doubling per throttle, at most SQS's 900 s, with jitter),
+so waiting uses up none of the message's receives; only after ``SUBMIT_BACKPRESSURE_MAX_SECONDS`` of
+429s is the job failed (``submit_failed``). Any other failure (5xx, timeout, refused connection) counts
+against the message's receives, and its last receive ends the job.
+"""
 
 from __future__ import annotations
 
+import random
+from contextlib import suppress
+from datetime import UTC, datetime
 from typing import Literal
 
 from aws_lambda_powertools import Logger
 
 from ..errors import JobError, ProviderRejected, ProviderUnavailable
-from ..models import now_iso
-from ..models.records import Attempt
+from ..models import iso, now_iso, parse_iso
+from ..models.messages import SubmitMessage
+from ..models.records import Attempt, JobRecord
 from ..models.requests import JobRequest
 from ..services import Services
 from ..settings import Settings
@@ -18,7 +30,11 @@ from .finish import fail, progressed
 
 logger = Logger(child=True)
 
-SubmitOutcome = Literal["submitted", "skipped", "rejected"]
+SubmitOutcome = Literal["submitted", "skipped", "rejected", "throttled"]
+THROTTLE_BASE_SECONDS = 2.0
+"""The delay after a 429 without ``Retry-After``: doubled per throttle of the same job, up to 900 s."""
+MAX_DELAY_SECONDS = 900
+"""SQS's longest ``DelaySeconds``."""
 
 
 def callback_url(settings: Settings, provider: str, job_id: str, token: str) -> str:
@@ -34,8 +50,11 @@ def provider_image_urls(svc: Services, request: JobRequest) -> list[str]:
             for u in request.images]
 
 
-def submit(svc: Services, job_id: str, final_attempt: bool = False) -> SubmitOutcome:
+def submit(svc: Services, message: SubmitMessage | str, final_attempt: bool = False) -> SubmitOutcome:
     """Hand a ``queued`` job to its providers, in order, each with a fresh callback token; returns the outcome.
+
+    ``message`` is the submit queue message (or a bare job id). ``throttled``: every provider answered 429; the
+    job was queued again with a delay (module docstring).
 
     ``submitted`` (with its first deadline; ``Job Submitted`` is published, best effort); ``skipped``
     (not queued any more); ``rejected`` (a provider refused it for good: the job is ``failed`` with
@@ -47,10 +66,13 @@ def submit(svc: Services, job_id: str, final_attempt: bool = False) -> SubmitOut
     ``failed`` with ``submit_failed`` and the last error.
     """
     svc.need("store", "blobs", "providers")
+    message = message if isinstance(message, SubmitMessage) else SubmitMessage(job_id=message)
+    job_id = message.job_id
     record = svc.store.get(job_id)
     if record.status != "queued":
         return "skipped"
     unavailable: ProviderUnavailable | None = None
+    throttled: list[ProviderUnavailable] = []
     order = record.provider_order or [record.request.provider]
     for name in order:
         provider = svc.providers[name]
@@ -74,11 +96,13 @@ def submit(svc: Services, job_id: str, final_attempt: bool = False) -> SubmitOut
                                               message=exc.message))
             logger.warning("provider unavailable", extra={"job_id": job_id, "provider": name, "code": exc.code})
             unavailable = exc
+            if exc.throttled:
+                throttled.append(exc)
             continue
         submitted_at = now_iso()
         attempt = Attempt(provider=name, at=submitted_at, outcome="submitted", provider_task_id=result.provider_task_id)
         request = record.request
-        deadline = svc.settings.deadlines().submitted(record.created_at, submitted_at, name, request.model,
+        deadline = svc.settings.deadlines().submitted(submitted_at, name, request.model,
                                                       request.max_images, request.width, request.height)
         try:
             svc.store.mark_submitted(job_id, attempt, submitted_at, deadline)
@@ -94,11 +118,45 @@ def submit(svc: Services, job_id: str, final_attempt: bool = False) -> SubmitOut
                                             "provider_task_id": result.provider_task_id})
         return "submitted"
     assert unavailable is not None
+    if len(throttled) == len(order):  # every provider said "not now": wait, do not fail
+        return _hold_back(svc, record, message, throttled)
     if final_attempt:
         tried = len(order)
         fail(svc, job_id, JobError(f"no provider took the job on the last try ({tried} provider(s) each time); "
                                    f"last error: {unavailable.message}", code="submit_failed"))
     raise unavailable
+
+
+def throttle_delay(throttles: int, retry_after: list[float], jitter: float | None = None) -> float:
+    """Seconds to hold a job back after its ``throttles``-th round of 429s: the shortest ``Retry-After`` the
+    providers asked for, else ``THROTTLE_BASE_SECONDS × 2^throttles``; times ``jitter`` (default random in
+    1.0..1.25, so a burst does not come back at once), within 1..900 s."""
+    delay = min(retry_after) if retry_after else THROTTLE_BASE_SECONDS * 2 ** throttles
+    jitter = random.uniform(1.0, 1.25) if jitter is None else jitter  # noqa: S311 - spreading retries, not security
+    return min(MAX_DELAY_SECONDS, max(1.0, delay * jitter))
+
+
+def _hold_back(svc: Services, record: JobRecord, message: SubmitMessage,
+               throttled: list[ProviderUnavailable]) -> SubmitOutcome:
+    """Queue the job again as a new message, delayed as its providers asked; ``submit_failed`` once the 429s have
+    lasted ``SUBMIT_BACKPRESSURE_MAX_SECONDS``."""
+    svc.need("queues")
+    now = datetime.now(UTC)
+    since = message.throttled_since or iso(now)
+    held = (now - parse_iso(since)).total_seconds()
+    if held >= svc.settings.submit_backpressure_max_seconds:
+        fail(svc, record.job_id, JobError(f"every provider answered 429 (rate limited) for {held:.0f} s; last: "
+                                          f"{throttled[-1].message}", code="submit_failed"))
+        return "rejected"
+    delay = throttle_delay(message.throttles, [t.retry_after for t in throttled if t.retry_after is not None])
+    again = SubmitMessage(job_id=record.job_id, throttles=message.throttles + 1, throttled_since=since)
+    svc.queues.send_submit(again, delay_seconds=round(delay))
+    stamp = now_iso()
+    with suppress(Conflict):  # cancelled meanwhile: the new message finds it so and stops
+        svc.store.requeue(record.job_id, stamp, svc.settings.deadlines().queued(stamp))
+    logger.info("providers rate limited; job queued again", extra={"job_id": record.job_id, "delay_seconds": round(delay),
+                                                                   "throttles": again.throttles})
+    return "throttled"
 
 
 def _add_attempt(svc: Services, job_id: str, attempt: Attempt) -> None:
