@@ -1,7 +1,7 @@
 """Read ``template.yaml`` and create its resources in a moto server: the local stack *is* the template.
 
 Tables (keys, indexes, TTL), queues (visibility timeouts, redrive to DLQs), the buckets (with their
-EventBridge notifications), the event bus, the EventBridge rules with their SQS targets, the provider
+versioning and EventBridge notifications), the event bus, the EventBridge rules with their SQS targets, the provider
 secret and the KMS keys they name are created from the template's own properties (other resource
 types, such as log groups, alarms and topics, are not created); function
 environments and routes/queue triggers are resolved from the same document. Nothing here is a
@@ -272,6 +272,8 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
             rules = [{"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
                      for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
             s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         if "PublicAccessBlockConfiguration" in props:
             s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
         if props.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):

@@ -57,7 +57,7 @@ def test_a_provider_that_stays_unavailable_ends_the_job_and_keeps_the_message_in
 
     def in_dlq():
         for message in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", []):
-            if json.loads(message["Body"]) == {"job_id": job_id}:
+            if json.loads(message["Body"])["job_id"] == job_id:
                 sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
                 return True
         return False

@@ -18,7 +18,16 @@ from seedream.usecases.intake import Arrival, intake, read_arrival
 from seedream.usecases.read import job_view
 from seedream.usecases.submit import submit
 
-from .usecase_helpers import BODY, FakeStates, png_bytes, queue_bodies, tap_events
+from .usecase_helpers import (
+    BODY,
+    FakeStates,
+    callback,
+    ingest_from_queue,
+    png_bytes,
+    queue_bodies,
+    serve_outputs,
+    tap_events,
+)
 
 SEQUENCER = itertools.count(0x00655C7A1F00000000)
 
@@ -241,3 +250,33 @@ def test_on_the_last_receive_a_request_that_cannot_be_queued_is_refused_to_its_d
     assert rejected["detail"]["error"]["code"] == "queue_unavailable" and rejected["detail"]["reference"] == "r-9"
     assert [(name, args["error"]) for name, args in states.calls] == [("SendTaskFailure", "queue_unavailable")]
     assert jobs(aws) == 0
+
+
+def versioned_manifest(svc, name: str, data: bytes) -> Arrival:
+    """Upload ``requests/<name>.json`` to the versioned bucket and read the event S3 sends for that version."""
+    key = f"requests/{name}.json"
+    put = svc.blobs.s3.put_object(Bucket=svc.settings.bucket, Key=key, Body=data)
+    event = s3_event(svc.settings.bucket, key, put["ETag"].strip('"'), version=put["VersionId"])
+    return read_arrival(svc.settings, json.dumps(event))
+
+
+def test_a_manifest_overwritten_while_its_job_runs_is_answered_by_its_newest_version_only(svc, aws, provider_http):
+    first = intake(svc, versioned_manifest(svc, "mugs", json.dumps(BODY).encode()))
+    assert first.outcome == "accepted"
+    assert intake(svc, versioned_manifest(svc, "mugs", b'{"model": ')).outcome == "rejected"  # replaced: invalid
+    assert submit(svc, first.job_id) == "submitted"
+    callback(svc, provider_http, first.job_id, outputs=serve_outputs(provider_http, first.job_id, 2))
+    assert ingest_from_queue(svc) == ["succeeded"]  # the old version's job ends ...
+    answers = results(svc)  # ... and the name keeps the newest version's answer alone
+    assert list(answers) == ["results/mugs.error.json"] and answers["results/mugs.error.json"]["error"]["code"] == "invalid_json"
+
+
+def test_the_newest_manifest_replaces_an_older_answer_of_its_name(svc, aws, provider_http):
+    refused = intake(svc, versioned_manifest(svc, "bowls", b"[1, 2"))
+    assert refused.outcome == "rejected" and list(results(svc)) == ["results/bowls.error.json"]
+    fixed = intake(svc, versioned_manifest(svc, "bowls", json.dumps(BODY).encode()))
+    assert submit(svc, fixed.job_id) == "submitted"
+    callback(svc, provider_http, fixed.job_id, outputs=serve_outputs(provider_http, fixed.job_id, 2))
+    assert ingest_from_queue(svc) == ["succeeded"]
+    answers = results(svc)
+    assert list(answers) == ["results/bowls.json"] and answers["results/bowls.json"]["status"] == "succeeded"

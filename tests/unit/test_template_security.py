@@ -31,7 +31,8 @@ SUBMIT_QUEUE = "SubmitQueue.Arn"
 INGEST_QUEUE = "IngestQueue.Arn"
 GET_SECRET = ("secretsmanager:GetSecretValue", SECRET)
 PUT_EVENTS = ("events:PutEvents", BUS)
-REPLIES = {("s3:PutObject", "${JobsBucket.Arn}/results/*"), ("states:SendTaskSuccess", "*"),
+REPLIES = {("s3:PutObject", "${JobsBucket.Arn}/results/*"), ("s3:DeleteObject", "${JobsBucket.Arn}/results/*"),
+           ("s3:GetObject", "${JobsBucket.Arn}/requests/*"), ("states:SendTaskSuccess", "*"),
            ("states:SendTaskFailure", "*")}
 """``DoorRepliesPolicy``: what a function that can end (or refuse) a door's job needs to answer that door."""
 
@@ -161,7 +162,7 @@ def test_no_function_scans_deletes_tables_writes_in_batches_or_uses_wildcards(fu
 
 def test_ingest_touches_only_outputs_and_lists_only_under_outputs():
     s3 = [st for st in statements("IngestFunction") if any(a.startswith("s3:") for a in as_list(st["Action"]))
-          and st.get("Sid") != "ResultDocuments"]  # the door replies' results/*.json (DoorRepliesPolicy)
+          and st.get("Sid") not in ("ResultDocuments", "NewestManifest")]  # the door replies (DoorRepliesPolicy)
     for st in s3:
         if as_list(st["Action"]) == ["s3:ListBucket"]:
             assert name(st["Resource"]) == "JobsBucket.Arn"

@@ -2,7 +2,11 @@
 
 - S3 door: the job document to ``results/<name>.json`` when the job ends (``models.views.JobDocument``:
   the ``GET /v1/jobs/{job_id}`` fields with ``s3_uri``s, no presigned URLs), or the API's error body to
-  ``results/<name>.error.json`` when the manifest is refused (``seedream.doors``).
+  ``results/<name>.error.json`` when the manifest is refused (``seedream.doors``). A name has one answer,
+  its newest version's: a manifest overwritten since (another version at ``requests/<name>.json``; the
+  template's bucket keeps versions, and in a bucket without them every manifest counts as the newest) is
+  not answered, writing one answer deletes the other, and an answer written while the manifest was being
+  replaced is taken back.
 - A Step Functions task token (``Job Requested`` with ``task_token``): ``SendTaskSuccess`` with the job
   document when the job succeeds; ``SendTaskFailure`` with ``error`` = the job's error code (``job_cancelled``
   for a cancelled job) and ``cause`` = its message when it fails, is cancelled or is refused.
@@ -67,7 +71,8 @@ class Replies:
                 self._answer("send_task_failure", record.job_id, taskToken=record.task_token, error=code[:256],
                              cause=message)
         if isinstance(record.origin, S3Origin):
-            self._put(result_key(manifest_name(record.origin.key) or record.job_id), document)
+            name = manifest_name(record.origin.key) or record.job_id
+            self._answer_name(record.origin, result_key(name), error_key(name), document)
 
     def refused(self, origin: Origin, error: JobError, task_token: str | None = None) -> None:
         """Reply to a refused request: ``SendTaskFailure`` for its token, the error body for its manifest."""
@@ -76,10 +81,31 @@ class Replies:
         if isinstance(origin, S3Origin):
             name = manifest_name(origin.key)
             if name is not None:
-                self._put(error_key(name), json.dumps(error.to_body(), indent=2))
+                self._answer_name(origin, error_key(name), result_key(name), json.dumps(error.to_body(), indent=2))
 
-    def _put(self, key: str, document: str) -> None:
+    def _answer_name(self, origin: S3Origin, key: str, other: str, document: str) -> None:
+        """``document`` at ``key`` and no ``other`` answer, if ``origin`` is its name's newest manifest."""
+        if not self._newest(origin):
+            logger.info("manifest replaced since; its newest version answers", extra={"key": origin.key})
+            return
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=document.encode("utf-8"), ContentType="application/json")
+        self.s3.delete_object(Bucket=self.bucket, Key=other)
+        if not self._newest(origin):  # replaced while we wrote: the newer one's answer stands
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def _newest(self, origin: S3Origin) -> bool:
+        """True when ``requests/<name>.json`` is still the version ``origin`` names (or is gone, or has no versions)."""
+        from botocore.exceptions import ClientError
+
+        if not origin.version_id:
+            return True
+        try:
+            head = self.s3.head_object(Bucket=origin.bucket, Key=origin.key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return True  # deleted since: nothing newer to answer for
+            raise
+        return head.get("VersionId") == origin.version_id
 
     def _answer(self, operation: str, job_id: str | None, **arguments) -> None:
         from botocore.exceptions import ClientError
