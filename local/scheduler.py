@@ -4,6 +4,8 @@ The template's ``Schedule`` events (``rate(1 minute)``) become a thread that inv
 with a scheduled event shaped like ``events/reconcile-schedule.json`` (``sam local generate-event
 cloudwatch scheduled-event``) every ``interval`` seconds — locally a few seconds instead of the
 deployed minute, so that deadlines scaled for a machine are met. ``tick()`` runs one at once.
+As EventBridge does, it invokes nothing while its rule (the ``AWS::Events::Rule`` SAM makes of the event,
+created in moto by ``local.template``) is disabled.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from .runtime import LocalFunction
@@ -26,8 +29,13 @@ def scheduled_event(rule_name: str) -> dict:
 
 
 class Schedule:
-    def __init__(self, function: LocalFunction, interval: float):
+    """``rule_name``: the rule the scheduled events name; ``enabled()``: whether that rule is enabled now."""
+
+    def __init__(self, function: LocalFunction, interval: float, rule_name: str | None = None,
+                 enabled: Callable[[], bool] | None = None):
         self.function, self.interval = function, interval
+        self.rule_name = rule_name or f"{function.spec.logical_id}-schedule"
+        self.enabled = enabled or (lambda: True)
         self.runs = 0
         self.last_result: dict | None = None
         self._stop = threading.Event()
@@ -51,7 +59,7 @@ class Schedule:
 
     def tick(self) -> dict | None:
         """One scheduled invocation now; returns what the function returned."""
-        self.last_result = self.function.invoke(scheduled_event(f"{self.function.spec.logical_id}-schedule"))
+        self.last_result = self.function.invoke(scheduled_event(self.rule_name))
         self.runs += 1
         return self.last_result
 
@@ -61,6 +69,7 @@ class Schedule:
             if self._stop.is_set():
                 return
             try:
-                self.tick()
+                if self.enabled():
+                    self.tick()
             except Exception:  # a failed run is logged and the next one comes, as with EventBridge
                 log.exception("scheduled run of %s failed", self.function.spec.logical_id)

@@ -37,9 +37,12 @@ from .runtime import LocalFunction
 from .scheduler import Schedule
 from .simulator import ProviderSimulator
 from .tasks import TaskAnswers
-from .template import REGION, Function, LocalResources, create_resources, load_template
+from .template import REGION, STACK_NAME, Function, LocalResources, create_resources, load_template
 
 EVENTS_TAP_QUEUE = "seedream-local-events-tap"
+ALARM_EMAIL = "alarms@example.invalid"
+"""The local stack's ``AlarmEmail`` parameter: the template then subscribes it to the alarm topic, as a deployed
+stack with ``AlarmEmail`` set (moto sends no mail and confirms it at once; ``.invalid`` is never a real domain)."""
 PORT_VARIABLES = {"api": "API_PORT", "moto": "MOTO_PORT", "simulator": "SIMULATOR_PORT"}
 
 
@@ -172,8 +175,10 @@ class LocalStack:
         os.environ.pop("AWS_PROFILE", None)
         self.session = boto3.session.Session(region_name=REGION)
         parameters = {"PublicBaseUrl": self.api_url, "WaveSpeedBaseUrl": self.simulator.base_url,
-                      "AtlasCloudBaseUrl": self.simulator.base_url, "EvolinkBaseUrl": self.simulator.base_url}
-        self.resources = create_resources(self.session, load_template(), parameters, secret_value=self.keys)
+                      "AtlasCloudBaseUrl": self.simulator.base_url, "EvolinkBaseUrl": self.simulator.base_url,
+                      "AlarmEmail": ALARM_EMAIL}
+        self.resources = create_resources(self.session, load_template(), parameters, secret_value=self.keys,
+                                          api_url=self.api_url)
         self._tap_events()
         local_env = local_environment()
         os.environ.update(common_environment(list(self.resources.functions.values())))
@@ -191,7 +196,9 @@ class LocalStack:
                 pump.start()
                 self.pumps.append(pump)
             if spec.schedules:
-                self.schedules[name] = Schedule(self.functions[name], self.reconcile_seconds)
+                rule = spec.schedule_rules[0] if spec.schedule_rules else None
+                self.schedules[name] = Schedule(self.functions[name], self.reconcile_seconds, rule,
+                                                enabled=self._rule_enabled(rule) if rule else None)
                 self.schedules[name].start()
 
     def stop(self) -> None:
@@ -235,6 +242,10 @@ class LocalStack:
                         EventPattern=json.dumps({"source": [{"anything-but": ["aws.s3"]}]}))
         events.put_targets(Rule="local-events-tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
 
+    def _rule_enabled(self, rule: str):
+        events = self.session.client("events")
+        return lambda: events.describe_rule(Name=rule)["State"] == "ENABLED"
+
     def pump(self, function_logical_id: str) -> QueuePump:
         """The pump feeding ``function_logical_id`` (pause/resume it to hold messages on the queue)."""
         return next(p for p in self.pumps if p.function.spec.logical_id == function_logical_id)
@@ -251,9 +262,11 @@ class LocalStack:
         lines += [
             f"AWS (moto)     {self.moto_url}   AWS_ENDPOINT_URL={self.moto_url} AWS_ACCESS_KEY_ID=local "
             f"AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={REGION}",
+            f"  stack        {STACK_NAME}  (CloudFormation: the template's outputs; check it with .venv/bin/seedream doctor)",
             f"  bucket       {self.name('JobsBucket')}",
             f"  jobs table   {self.name('JobsTable')}",
             f"  event bus    {self.name('JobsBus')}  (copied to queue {self.events_queue_url})",
+            f"  alarm topic  {self.name('AlarmTopic')}  (AlarmEmail {ALARM_EMAIL} subscribed; nothing is sent)",
         ]
         for logical_id, url in self.resources.queue_urls.items():
             lines.append(f"  queue        {logical_id:12} {url}")
@@ -264,8 +277,8 @@ class LocalStack:
             "(task-token answers are recorded: local.tasks)",
         ]
         for name, schedule in self.schedules.items():
-            lines.append(f"  schedule     {name} every {schedule.interval:g} s (RECONCILE_SECONDS; deployed: "
-                         f"{', '.join(self.resources.functions[name].schedules)})")
+            lines.append(f"  schedule     {name} every {schedule.interval:g} s while rule {schedule.rule_name} is enabled "
+                         f"(RECONCILE_SECONDS; deployed: {', '.join(self.resources.functions[name].schedules)})")
         lines.append(f"Providers      {self.simulator.base_url}   (simulator: wavespeed, atlascloud, evolink; "
                      f"faults: POST {self.simulator.base_url}/_sim/faults)")
         return lines

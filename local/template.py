@@ -2,9 +2,13 @@
 
 Tables (keys, indexes, TTL), queues (visibility timeouts, redrive to DLQs), the buckets (with their
 versioning and EventBridge notifications), the event bus, the EventBridge rules with their SQS targets, the provider
-secret and the KMS keys they name are created from the template's own properties (other resource
-types, such as log groups, alarms and topics, are not created); function
-environments and routes/queue triggers are resolved from the same document. Nothing here is a
+secret, the SNS topics and their subscriptions, and the KMS keys they name are created from the
+template's own properties; a function's ``Schedule`` event becomes the rule SAM makes of it
+(``<Function><Event>``, enabled, with its schedule expression). Other resource types (log groups,
+alarms) are not created, nor a resource whose ``Condition`` is false. Function environments and
+routes/queue triggers are resolved from the same document, and so are the template's ``Outputs``:
+a CloudFormation stack named :data:`STACK_NAME` holds them (``describe-stacks`` answers as for a
+deployed stack; an HTTP API's ``execute-api`` URL resolves to the local gateway's). Nothing here is a
 second hand-written copy of the stack.
 """
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+STACK_NAME = "seedream-local"
+"""``AWS::StackName`` locally, and the name of the CloudFormation stack that holds the resolved ``Outputs``."""
+EXECUTE_API_URL = re.compile(r"^https://\$\{(\w+)\}\.execute-api\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}")
+"""``!Sub "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}..."``: an HTTP API's own URL."""
 
 
 def plain(node: Any) -> Any:
@@ -62,6 +71,8 @@ class Function:
     """(queue logical id, batch size)."""
     schedules: list[str] = field(default_factory=list)
     """Schedule expressions of its ``Schedule``/``ScheduleV2`` events (``rate(1 minute)``)."""
+    schedule_rules: list[str] = field(default_factory=list)
+    """Names of the EventBridge rules made of its ``Schedule`` events (``seedream-local-ReconcileFunctionSweep``)."""
 
 
 @dataclass
@@ -71,16 +82,21 @@ class LocalResources:
     attrs: dict[tuple[str, str], str]
     functions: dict[str, Function]
     queue_urls: dict[str, str]
+    outputs: dict[str, str] = field(default_factory=dict)
+    """The template's ``Outputs``, resolved (those whose ``Condition`` holds); also the stack :data:`STACK_NAME`'s."""
 
 
 class Resolver:
     """Evaluates the intrinsics our template uses against the local resources."""
 
-    def __init__(self, template: dict, names: dict[str, str], attrs: dict, parameters: dict[str, str]):
+    def __init__(self, template: dict, names: dict[str, str], attrs: dict, parameters: dict[str, str],
+                 api_urls: dict[str, str] | None = None):
         self.template = template
         self.names = names
         self.attrs = attrs
         self.parameters = parameters
+        self.api_urls = api_urls or {}
+        """HTTP API logical id → the URL it is served at locally (its ``execute-api`` URL resolves to that)."""
 
     def ref(self, name: str) -> str:
         if name == "AWS::Region":
@@ -88,7 +104,7 @@ class Resolver:
         if name == "AWS::AccountId":
             return ACCOUNT
         if name == "AWS::StackName":
-            return "seedream-local"
+            return STACK_NAME
         if name == "AWS::URLSuffix":
             return "amazonaws.com"
         if name in self.parameters:
@@ -102,6 +118,9 @@ class Resolver:
 
     def sub(self, arg: str | list) -> str:
         text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.value(arg[1]))
+        api = EXECUTE_API_URL.match(text)
+        if api and api.group(1) in self.api_urls:
+            text = self.api_urls[api.group(1)].rstrip("/") + text[api.end():]
 
         def repl(match: re.Match) -> str:
             token = match.group(1)
@@ -190,7 +209,7 @@ def create_rule(events, logical_id: str, props: dict) -> tuple[str, str]:
     same ``id`` each time, ``time`` as a number and ``eTag`` for ``etag``; the stack's rules do not depend
     on any of that (``usecases.intake`` keys S3 requests by bucket/key/version)."""
     bus = props.get("EventBusName", "default")
-    name = props.get("Name", f"seedream-local-{logical_id}")
+    name = props.get("Name", f"{STACK_NAME}-{logical_id}")
     arn = events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"]),
                           State=props.get("State", "ENABLED"))["RuleArn"]
     targets = [{k: target[k] for k in RULE_TARGET_KEYS if k in target} for target in props.get("Targets", [])]
@@ -213,13 +232,40 @@ def http_routes(template: dict, properties: dict) -> list[tuple[str, str, bool]]
     return routes
 
 
+def schedule_rule(events, function_logical_id: str, event_name: str, props: dict) -> tuple[str, str, str]:
+    """The ``AWS::Events::Rule`` SAM makes of a function's ``Schedule`` event (logical id ``<Function><Event>``),
+    enabled unless the event says ``Enabled: false`` or ``State: DISABLED``; returns ``(logical id, name, arn)``.
+    It has no target locally: ``local.scheduler`` invokes the function while the rule is enabled."""
+    logical_id = f"{function_logical_id}{event_name}"
+    name = props.get("Name") or f"{STACK_NAME}-{logical_id}"
+    state = props.get("State") or ("DISABLED" if props.get("Enabled") is False else "ENABLED")
+    arn = events.put_rule(Name=name, ScheduleExpression=str(props.get("Schedule") or props.get("ScheduleExpression")),
+                          State=state, Description=props.get("Description", ""))["RuleArn"]
+    return logical_id, name, arn
+
+
+def create_stack(cloudformation, name: str, outputs: dict[str, str], descriptions: dict[str, str]) -> None:
+    """A CloudFormation stack ``name`` whose ``Outputs`` are ``outputs`` as literal values (its one resource is a
+    ``WaitConditionHandle``, which makes nothing): ``describe-stacks`` then answers as for the deployed stack."""
+    body = {"Resources": {"LocalStack": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": {key: {"Value": value} | ({"Description": descriptions[key]} if descriptions.get(key) else {})
+                        for key, value in outputs.items()}}
+    # moto's CloudFormation creates no WaitConditionHandle (there is nothing to create) and warns that it does not
+    warnings.filterwarnings("ignore", message="Tried to parse AWS::CloudFormation::WaitConditionHandle",
+                            category=UserWarning)
+    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(body))
+
+
 def create_resources(session, template: dict, parameters: dict[str, str] | None = None,
-                     secret_value: dict | None = None) -> LocalResources:
-    """Create the template's data resources in moto (via ``session``, a boto3 Session) and resolve functions."""
+                     secret_value: dict | None = None, api_url: str | None = None) -> LocalResources:
+    """Create the template's data resources in moto (via ``session``, a boto3 Session), resolve functions and the
+    ``Outputs`` and hold them in the CloudFormation stack :data:`STACK_NAME`. ``api_url``: where the local gateway
+    serves the template's HTTP APIs (their ``execute-api`` URLs resolve to it)."""
     resources = template["Resources"]
     names: dict[str, str] = {}
     attrs: dict[tuple[str, str], str] = {}
-    resolver = Resolver(template, names, attrs, parameters or {})
+    api_urls = {lid: api_url for lid, res in resources.items() if api_url and res["Type"] == "AWS::Serverless::HttpApi"}
+    resolver = Resolver(template, names, attrs, parameters or {}, api_urls)
     queue_urls: dict[str, str] = {}
 
     dynamodb = session.client("dynamodb")
@@ -228,13 +274,16 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
     events = session.client("events")
     secrets = session.client("secretsmanager")
     kms = session.client("kms")
+    sns = session.client("sns")
 
     def of_type(kind: str):
-        return [(lid, res) for lid, res in resources.items() if res["Type"] == kind]
+        """The resources of type ``kind`` that the stack would make (their ``Condition``, if any, holds)."""
+        return [(lid, res) for lid, res in resources.items()
+                if res["Type"] == kind and ("Condition" not in res or resolver.condition(res["Condition"]))]
 
     # KMS keys first: queues, tables and the secret name them (moto stores the key id and encrypts nothing).
     for logical_id, _ in of_type("AWS::KMS::Key"):
-        key = kms.create_key(Description=f"seedream-local-{logical_id}")["KeyMetadata"]
+        key = kms.create_key(Description=f"{STACK_NAME}-{logical_id}")["KeyMetadata"]
         names[logical_id] = key["KeyId"]
         attrs[(logical_id, "Arn")] = key["Arn"]
         attrs[(logical_id, "KeyId")] = key["KeyId"]
@@ -244,7 +293,7 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
     for logical_id, res in queues:
         props = resolver.value(res.get("Properties", {}))
         fifo = ".fifo" if props.get("FifoQueue") else ""
-        name = props.get("QueueName", f"seedream-local-{logical_id}{fifo}")
+        name = props.get("QueueName", f"{STACK_NAME}-{logical_id}{fifo}")
         url = sqs.create_queue(QueueName=name, Attributes=queue_attributes(props))["QueueUrl"]
         names[logical_id] = url
         queue_urls[logical_id] = url
@@ -254,7 +303,7 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
 
     for logical_id, res in of_type("AWS::DynamoDB::Table"):
         props = resolver.value(res["Properties"])
-        name = props.get("TableName", f"seedream-local-{logical_id}")
+        name = props.get("TableName", f"{STACK_NAME}-{logical_id}")
         dynamodb.create_table(TableName=name, **table_arguments(props))
         if "TimeToLiveSpecification" in props:
             dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
@@ -265,7 +314,7 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
     buckets = sorted(of_type("AWS::S3::Bucket"), key=lambda item: "LoggingConfiguration" in item[1].get("Properties", {}))
     for logical_id, res in buckets:
         props = resolver.value(res.get("Properties", {}))
-        name = props.get("BucketName", f"seedream-local-{logical_id.lower()}")
+        name = props.get("BucketName", f"{STACK_NAME}-{logical_id.lower()}")
         s3.create_bucket(Bucket=name)
         if "BucketEncryption" in props:
             # CloudFormation says ServerSideEncryptionByDefault where the S3 API says ApplyServerSideEncryptionByDefault
@@ -295,8 +344,22 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
     for logical_id, res in of_type("AWS::SecretsManager::Secret"):
         props = resolver.value(res["Properties"])
         value = json.dumps(secret_value) if secret_value is not None else props.get("SecretString", "{}")
-        arn = secrets.create_secret(Name=props.get("Name", f"seedream-local-{logical_id}"), SecretString=value)["ARN"]
+        arn = secrets.create_secret(Name=props.get("Name", f"{STACK_NAME}-{logical_id}"), SecretString=value)["ARN"]
         names[logical_id] = arn
+
+    for logical_id, res in of_type("AWS::SNS::Topic"):
+        props = resolver.value(res.get("Properties", {}))
+        name = props.get("TopicName", f"{STACK_NAME}-{logical_id}")
+        topic_attributes = {k: env_value(props[k]) for k in ("DisplayName", "KmsMasterKeyId") if k in props}
+        arn = sns.create_topic(Name=name, Attributes=topic_attributes)["TopicArn"]
+        names[logical_id] = arn
+        attrs[(logical_id, "TopicArn")] = arn
+        attrs[(logical_id, "TopicName")] = name
+
+    for logical_id, res in of_type("AWS::SNS::Subscription"):  # moto confirms every subscription at once
+        props = resolver.value(res["Properties"])
+        names[logical_id] = sns.subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"],
+                                          Endpoint=props["Endpoint"])["SubscriptionArn"]
 
     for logical_id, _ in of_type("AWS::Serverless::HttpApi"):
         names.setdefault(logical_id, "local")
@@ -312,13 +375,23 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
             environment={k: env_value(resolver.value(v)) for k, v in env.items()},
             routes=http_routes(template, props),
         )
-        for event in props.get("Events", {}).values():
+        for event_name, event in props.get("Events", {}).items():
             if event["Type"] == "SQS":
                 queue = event["Properties"]["Queue"]["Fn::GetAtt"]
                 queue_logical = queue.split(".", 1)[0] if isinstance(queue, str) else queue[0]
                 function.queues.append((queue_logical, int(event["Properties"].get("BatchSize", 10))))
             elif event["Type"] in ("Schedule", "ScheduleV2"):
-                props = event["Properties"]
-                function.schedules.append(str(props.get("Schedule") or props.get("ScheduleExpression")))
+                schedule = resolver.value(event["Properties"])
+                function.schedules.append(str(schedule.get("Schedule") or schedule.get("ScheduleExpression")))
+                if event["Type"] == "Schedule":
+                    rule_id, name, arn = schedule_rule(events, logical_id, event_name, schedule)
+                    names[rule_id], attrs[(rule_id, "Arn")] = name, arn
+                    function.schedule_rules.append(names[rule_id])
         functions[logical_id] = function
-    return LocalResources(names=names, attrs=attrs, functions=functions, queue_urls=queue_urls)
+
+    declared = template.get("Outputs", {})
+    outputs = {key: str(resolver.value(output["Value"])) for key, output in declared.items()
+               if "Condition" not in output or resolver.condition(output["Condition"])}
+    create_stack(session.client("cloudformation"), STACK_NAME, outputs,
+                 {key: str(output.get("Description", "")) for key, output in declared.items()})
+    return LocalResources(names=names, attrs=attrs, functions=functions, queue_urls=queue_urls, outputs=outputs)

@@ -8,6 +8,8 @@ USAGE = 2
 """A usage error, an API error, an unreachable stack or a time-out."""
 JOB_FAILED = 1
 """The job ended ``failed`` or ``cancelled``."""
+CHECK_FAILED = 1
+"""``seedream doctor``: a check does not hold."""
 INTERRUPTED = 130
 
 

@@ -1,8 +1,11 @@
-"""The ``seedream`` command: submit, wait, get, cancel, list and events, against the local or a deployed stack.
+"""The ``seedream`` command: submit, wait, get, cancel, list, events and doctor, against the local or a deployed stack.
 
-Exit status: 0 done; 1 the job failed or was cancelled; 2 a usage error, an API error, an unreachable
-stack or a time-out (one line on stderr, never a traceback); 130 interrupted. The final job JSON is the
-last thing on stdout; progress and messages go to stderr.
+Exit status: 0 done; 1 the job failed or was cancelled (doctor: a check does not hold); 2 a usage error, an
+API error, an unreachable stack or a time-out (one line on stderr, never a traceback); 130 interrupted. The
+final job JSON is the last thing on stdout; progress and messages go to stderr.
+
+The target options (``--api-url``, ``--stack``, ``--region``, ``--bucket``) belong to ``seedream`` itself and
+go before the command: ``seedream --stack NAME doctor``.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from pathlib import Path
 
 import click
 
-from .errors import INTERRUPTED, JOB_FAILED, USAGE, ApiError, CliError
+from . import doctor as doctor_checks
+from .errors import CHECK_FAILED, INTERRUPTED, JOB_FAILED, USAGE, ApiError, CliError
 from .events import follow_events, queue_url_of
 from .jobs import Source, follow, sources_from, upload
 from .progress import Reporter
-from .target import Target, resolve
+from .target import Target, resolve, resolve_stack
 
-PROVIDERS = ("wavespeed", "atlascloud", "evolink", "auto")
+PROVIDERS = (*doctor_checks.PROVIDERS, "auto")
 MODELS = ("seedream-v4", "seedream-v4.5", "seedream-v5.0-lite")
 STATUSES = ("queued", "submitted", "succeeded", "failed", "cancelled")
 SIZE = re.compile(r"^(\d+)\s*[*xX×]\s*(\d+)$")
@@ -41,6 +45,11 @@ class Options:
     @cached_property
     def target(self) -> Target:
         return resolve(self.api_url, self.stack, self.region, self.bucket, self.region_given)
+
+    @cached_property
+    def stack_target(self) -> Target:
+        """The target with its stack's outputs: ``--stack NAME``, or the local stack's (``doctor``)."""
+        return resolve_stack(self.api_url, self.stack, self.region, self.bucket)
 
     @property
     def again(self) -> str:
@@ -74,6 +83,9 @@ def _guarded(call: Callable[[], object]) -> int:
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else "seedream"
         message = " ".join(exc.format_message().split())
+        if isinstance(exc, click.NoSuchOption) and exc.ctx and exc.ctx.parent and exc.option_name in _group_options():
+            message = (f"{message.rstrip('.')}: {exc.option_name} is an option of seedream itself and goes before "
+                       f"the command: seedream {exc.option_name} … {exc.ctx.info_name}")
         click.echo(f"{where}: error: {message} (see: {where} --help)", err=True)
         return USAGE
     except click.ClickException as exc:
@@ -91,6 +103,10 @@ def _guarded(call: Callable[[], object]) -> int:
                    err=True)
         return USAGE
     return result if isinstance(result, int) else 0
+
+
+def _group_options() -> set[str]:
+    return {name for param in cli.params for name in param.opts}
 
 
 class Cli(click.Group):
@@ -116,7 +132,9 @@ def cli(ctx: click.Context, api_url: str | None, stack: str | None, region: str 
     Targets: the local stack by default (make up; its dummy credentials and moto
     endpoint are used automatically), --api-url for any API (default credential chain),
     --stack NAME for a deployed stack.
-    Exit status: 0 ok, 1 the job failed or was cancelled, 2 usage/API error or time-out.
+    Exit status: 0 ok, 1 the job failed or was cancelled (doctor: a check failed),
+    2 usage/API error or time-out.
+    These options go before the command: seedream --stack NAME doctor.
     """
     given = ctx.get_parameter_source("region") == click.core.ParameterSource.COMMANDLINE
     ctx.obj = Options(api_url, stack, region, bucket, region_given=given)
@@ -272,3 +290,33 @@ def events(obj: Options, queue_url, job_id, count, timeout, raw) -> int:
     if count is not None and printed < count and not interrupted:
         raise CliError(f"{printed} of {count} events came within {timeout:g} s", exit_code=JOB_FAILED)
     return 0
+
+
+@cli.command(short_help="Check a stack: outputs, keys, webhook, queues, alarms, schedule.")
+@click.pass_obj
+def doctor(obj: Options) -> int:
+    """Check that a stack is ready, one line per check: ✔, or ✘ and what to do. Read-only: it creates
+    no job, changes nothing and never prints a key.
+
+    \b
+    Checks: the stack's outputs; an api_key for every provider (all three are enabled);
+    WaveSpeed's webhook secret (set, or fetchable with its key); the public webhook route
+    answers 401 to an unsigned callback; the bus, the queues and their DLQs exist; the DLQs
+    are empty; the alarm topic has a confirmed subscription; the reconcile schedule is enabled.
+
+    \b
+    Target: seedream --stack NAME doctor (CloudFormation with the default credential chain);
+    without --stack, the local stack (make up). Exit 0 when every check holds, 1 when one
+    does not, 2 when the stack cannot be read.
+    """
+    target = obj.stack_target
+    reporter = Reporter()
+    reporter.say(f"checking stack {target.stack} in {target.region}")
+    failed = total = 0
+    with target.aws_errors(f"checking stack {target.stack}"):
+        for check in doctor_checks.Doctor(target).checks():
+            click.echo(check.line())
+            total += 1
+            failed += not check.ok
+    reporter.say(f"{total - failed} of {total} checks hold" if failed else f"all {total} checks hold")
+    return CHECK_FAILED if failed else 0

@@ -6,7 +6,13 @@
   events tap queue. Nothing needs exporting.
 - **``--api-url URL``** (or ``SEEDREAM_API_URL``): the default credential chain; the region from
   an ``execute-api`` host name, else ``--region``/``AWS_REGION``. Local files need ``--bucket``.
-- **``--stack NAME``**: the stack's outputs from CloudFormation (``ApiUrl``, ``BucketName``, ``EventBusName``).
+- **``--stack NAME``**: the stack's outputs from CloudFormation (``ApiUrl``, ``BucketName``, ``EventBusName``; all of
+  them in ``Target.outputs``), with the default credential chain. boto3 honours ``AWS_ENDPOINT_URL``: with the
+  variables ``make up`` prints exported, ``--stack seedream-local`` is the local stack's CloudFormation stack in moto.
+
+``seedream doctor`` reads a stack's outputs whatever the target (:func:`resolve_stack`): ``--stack NAME``, or by
+default the local stack's own CloudFormation stack (:data:`LOCAL_STACK`, at the local moto endpoint with the
+dummy credentials: nothing needs exporting).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from ipaddress import ip_address
 from urllib.parse import urlsplit
@@ -39,6 +45,8 @@ LOCAL_BUCKET = "seedream-local-jobsbucket"
 """``LocalStack.name("JobsBucket")`` (``tests/cli`` checks they agree)."""
 LOCAL_EVENTS_QUEUE = "seedream-local-events-tap"
 """``local.stack.EVENTS_TAP_QUEUE``: the local stack copies every bus event to it."""
+LOCAL_STACK = "seedream-local"
+"""``local.template.STACK_NAME``: the CloudFormation stack in moto that holds the local stack's outputs."""
 EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 
 
@@ -79,6 +87,8 @@ class Target:
     bucket: str | None = None
     bus: str | None = None
     stack: str | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+    """The stack's CloudFormation outputs (``--stack``; empty for an API URL)."""
 
     def aws(self, service: str):
         return self.session.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
@@ -131,19 +141,35 @@ def resolve(api_url: str | None, stack: str | None, region: str | None, bucket: 
     return Target(url, session, session.region_name, False, bucket=bucket)
 
 
-def _from_stack(name: str, region: str | None, bucket: str | None) -> Target:
-    session = boto3.session.Session(region_name=region)
+def resolve_stack(api_url: str | None, stack: str | None, region: str | None, bucket: str | None) -> Target:
+    """A target whose stack outputs are read (``doctor``): ``--stack NAME``, else the local stack's own
+    CloudFormation stack (:data:`LOCAL_STACK` at the local moto endpoint, with the dummy credentials)."""
+    if api_url and stack:
+        raise CliError("give --api-url or --stack, not both")
+    if stack:
+        return _from_stack(stack, region, bucket)
+    if api_url and not is_loopback(urlsplit(api_url).hostname):
+        raise CliError("this command reads a stack's outputs: give --stack NAME (--api-url names an API, not a stack)")
+    session = boto3.session.Session(**LOCAL_CREDENTIALS, region_name=LOCAL_REGION)
+    return _from_stack(LOCAL_STACK, LOCAL_REGION, bucket, session=session, endpoint_url=local_endpoint_url())
+
+
+def _from_stack(name: str, region: str | None, bucket: str | None, *, session: boto3.session.Session | None = None,
+                endpoint_url: str | None = None) -> Target:
+    """``session``/``endpoint_url`` given: the local stack's (``local`` then holds); else the default chain."""
+    session = session or boto3.session.Session(region_name=region)
     if not session.region_name:
         raise CliError(f"no region to find stack {name} in: pass --region or set AWS_REGION")
-    target = Target("", session, session.region_name, False, stack=name)
+    target = Target("", session, session.region_name, endpoint_url is not None, endpoint_url, stack=name)
     with target.aws_errors(f"describing stack {name}"):
         try:
-            stacks = session.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
+            stacks = target.aws("cloudformation").describe_stacks(StackName=name)["Stacks"]
         except NoRegionError:
             raise CliError(f"no region to find stack {name} in: pass --region or set AWS_REGION") from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     if "ApiUrl" not in outputs:
         raise CliError(f"stack {name} in {session.region_name} has no ApiUrl output (is it a seedream jobs stack?)")
+    target.outputs = outputs
     target.api_url = outputs["ApiUrl"].rstrip("/")
     target.bucket = bucket or outputs.get("BucketName")
     target.bus = outputs.get("EventBusName")

@@ -83,16 +83,21 @@ Resources:
     assert Resolver(template, {}, {}, {"Stage": "prod"}).value({"Fn::If": ["Both", 1, 2]}) == 2
 
 
+@pytest.fixture
+def in_process_moto(monkeypatch):
+    """Dummy credentials and no local stack's endpoint: ``mock_aws()`` in this process answers boto3."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
 def test_a_broken_template_is_a_value_error():
     with pytest.raises(ValueError, match="broken.yaml"):
         loads_template("Resources: [\n", "broken.yaml")
 
 
-def test_create_resources_builds_indexes_queue_attributes_and_plain_environments(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def test_create_resources_builds_indexes_queue_attributes_and_plain_environments(in_process_moto):
     template = loads_template("""
 Resources:
   Table:
@@ -143,3 +148,65 @@ Resources:
                                     "FLAG": "true", "COUNT": "3"}
     assert all(type(k) is str and type(v) is str for k, v in function.environment.items())
     assert function.queues == [("Work", 4)] and function.routes == []
+
+
+def test_topics_conditional_subscriptions_schedule_rules_and_the_outputs_stack(in_process_moto):
+    """SNS topics (a subscription only when its Condition holds), the rule SAM makes of a ``Schedule`` event, and the
+    ``Outputs`` resolved (an HTTP API's execute-api URL is the local gateway's) into a CloudFormation stack."""
+    template = loads_template("""
+Parameters:
+  AlarmEmail: {Type: String, Default: ""}
+Conditions:
+  HasAlarmEmail: !Not [!Equals [!Ref AlarmEmail, ""]]
+Resources:
+  Api: {Type: AWS::Serverless::HttpApi}
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties: {DisplayName: Alarms}
+  Mail:
+    Type: AWS::SNS::Subscription
+    Condition: HasAlarmEmail
+    Properties: {TopicArn: !Ref Topic, Protocol: email, Endpoint: !Ref AlarmEmail}
+  Sweeper:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/reconcile/
+      Handler: app.lambda_handler
+      Events:
+        Tick: {Type: Schedule, Properties: {Schedule: rate(5 minutes), Description: sweep}}
+        Paused: {Type: Schedule, Properties: {Schedule: rate(1 hour), Enabled: false}}
+Outputs:
+  ApiUrl:
+    Description: the API
+    Value: !Sub "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1"
+  TopicArn: {Value: !Ref Topic}
+  RuleName: {Value: !Ref SweeperTick}
+  Mail:
+    Condition: HasAlarmEmail
+    Value: !Ref AlarmEmail
+""")
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        without = create_resources(session, template, api_url="http://127.0.0.1:3999")
+        sns, events = session.client("sns"), session.client("events")
+        topic = without.names["Topic"]
+        assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["DisplayName"] == "Alarms"
+        assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []  # no AlarmEmail: no Mail
+        tick = events.describe_rule(Name="seedream-local-SweeperTick")
+        assert (tick["ScheduleExpression"], tick["State"], tick["Description"]) == ("rate(5 minutes)", "ENABLED", "sweep")
+        assert events.describe_rule(Name="seedream-local-SweeperPaused")["State"] == "DISABLED"
+        assert without.functions["Sweeper"].schedule_rules == ["seedream-local-SweeperTick", "seedream-local-SweeperPaused"]
+        assert without.outputs == {"ApiUrl": "http://127.0.0.1:3999/v1", "TopicArn": topic,
+                                   "RuleName": "seedream-local-SweeperTick"}
+        described = session.client("cloudformation").describe_stacks(StackName="seedream-local")["Stacks"][0]
+        assert {o["OutputKey"]: (o["OutputValue"], o.get("Description")) for o in described["Outputs"]} == {
+            "ApiUrl": ("http://127.0.0.1:3999/v1", "the API"), "TopicArn": (topic, None),
+            "RuleName": ("seedream-local-SweeperTick", None)}
+
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        subscribed = create_resources(session, template, {"AlarmEmail": "alarms@example.invalid"})
+        subscriptions = session.client("sns").list_subscriptions_by_topic(TopicArn=subscribed.names["Topic"])
+        assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions["Subscriptions"]] == [("email", "alarms@example.invalid")]
+        assert subscribed.outputs["Mail"] == "alarms@example.invalid"
+        assert subscribed.outputs["ApiUrl"] == "https://local.execute-api.us-east-1.amazonaws.com/v1"  # no api_url given
