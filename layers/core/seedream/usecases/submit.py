@@ -132,7 +132,7 @@ def throttle_delay(throttles: int, retry_after: list[float], jitter: float | Non
     providers asked for, else ``THROTTLE_BASE_SECONDS × 2^throttles``; times ``jitter`` (default random in
     1.0..1.25, so a burst does not come back at once), within 1..900 s."""
     delay = min(retry_after) if retry_after else THROTTLE_BASE_SECONDS * 2 ** throttles
-    jitter = random.uniform(1.0, 1.25) if jitter is None else jitter  # noqa: S311 - spreading retries, not security
+    jitter = random.uniform(1.0, 1.25) if jitter is None else jitter  # noqa: S311  # nosec B311 - spreads retries
     return min(MAX_DELAY_SECONDS, max(1.0, delay * jitter))
 
 
