@@ -1,6 +1,6 @@
 """Read ``template.yaml`` and create its resources in a moto server: the local stack *is* the template.
 
-Tables (keys, indexes, TTL), queues (visibility timeouts, redrive to DLQs), the buckets (with their
+Tables (keys, indexes, TTL), queues (visibility timeouts, redrive to DLQs), the buckets (versioning, their
 EventBridge notifications), the event bus, the EventBridge rules with their SQS targets, the provider
 secret and the KMS keys they name are created from the template's own properties (other resource
 types, such as log groups, alarms and topics, are not created); function
@@ -71,6 +71,8 @@ class LocalResources:
     attrs: dict[tuple[str, str], str]
     functions: dict[str, Function]
     queue_urls: dict[str, str]
+    resolver: Resolver | None = None
+    """The template's intrinsics against these resources (``local.iam`` resolves the roles with it)."""
 
 
 class Resolver:
@@ -91,6 +93,8 @@ class Resolver:
             return "seedream-local"
         if name == "AWS::URLSuffix":
             return "amazonaws.com"
+        if name == "AWS::Partition":
+            return "aws"
         if name in self.parameters:
             return self.parameters[name]
         if name in self.template.get("Parameters", {}):
@@ -272,6 +276,8 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
             rules = [{"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
                      for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
             s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        if "VersioningConfiguration" in props:  # S3 events then name the object version (the S3 door reads it)
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=props["VersioningConfiguration"])
         if "PublicAccessBlockConfiguration" in props:
             s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
         if props.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
@@ -319,4 +325,4 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
                 props = event["Properties"]
                 function.schedules.append(str(props.get("Schedule") or props.get("ScheduleExpression")))
         functions[logical_id] = function
-    return LocalResources(names=names, attrs=attrs, functions=functions, queue_urls=queue_urls)
+    return LocalResources(names=names, attrs=attrs, functions=functions, queue_urls=queue_urls, resolver=resolver)
