@@ -15,6 +15,9 @@ between functions is never silently read with another function's value. Imports 
 (one lock), and the stack imports every function before any request or queue message is served.
 Modules of the shared layer (``seedream.*``) are imported once per process, by the first function
 that needs them, and read module-level settings with that function's environment.
+
+While its module is imported and while it is invoked, a function is ``running`` for ``local.aws_calls``: the AWS
+clients it makes then are its own, and their calls are recorded as its calls.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from .aws_calls import running
 from .template import ACCOUNT, REGION, ROOT, Function
 
 LAYER = ROOT / "layers" / "core"
@@ -90,7 +94,7 @@ class LocalFunction:
         module = importlib.util.module_from_spec(loader)
         sys.modules[module_name] = module
         try:
-            with environment_applied(self.environment):
+            with environment_applied(self.environment), running(spec.logical_id):
                 loader.loader.exec_module(module)
         except BaseException:
             sys.modules.pop(module_name, None)
@@ -99,6 +103,6 @@ class LocalFunction:
         self.module = module
 
     def invoke(self, event: dict):
-        with self._lock:
+        with self._lock, running(self.spec.logical_id):  # its clients' calls are its own (local.aws_calls)
             context = LambdaContext(self.spec.logical_id, self.spec.timeout, aws_request_id=str(uuid.uuid4()))
             return self.handler(event, context)

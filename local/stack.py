@@ -8,6 +8,9 @@ One stack per process. Every function is imported with its own resolved environm
 AWS settings (moto endpoint, dummy credentials), the variables every function has with the same
 value (the template's ``Globals``) and a few local-only settings (``local_environment()``).
 
+Every AWS call a function makes is recorded, attributed to that function (``local.aws_calls``; ``stack.calls``), and
+``stack.audit()`` evaluates them against the roles in the template (``local.iam``): ``make up`` prints it when stopped.
+
 Every server binds 127.0.0.1, all three before anything else is set up; a port that cannot be
 bound is a :class:`PortError` naming the variable that changes it (``make up`` prints it as one
 line and exits with status 2).
@@ -31,7 +34,10 @@ from urllib.parse import urlsplit
 import boto3
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
+from . import aws_calls
 from .gateway import Gateway, Route, serve
+from .iam import Findings
+from .iam import audit as audit_roles
 from .pumps import QueuePump
 from .runtime import LocalFunction
 from .scheduler import Schedule
@@ -123,6 +129,8 @@ class LocalStack:
             else reconcile_seconds
         """Seconds between scheduled runs (the template's ``rate(1 minute)``, scaled for a machine)."""
         self.resources: LocalResources | None = None
+        self.calls: aws_calls.CallLog | None = None
+        """The AWS calls of its functions, each attributed to its function (``local.aws_calls``)."""
         self._moto = None
         self._moto_thread: threading.Thread | None = None
         self.simulator: ProviderSimulator | None = None
@@ -177,9 +185,11 @@ class LocalStack:
         parameters = {"PublicBaseUrl": self.api_url, "WaveSpeedBaseUrl": self.simulator.base_url,
                       "AtlasCloudBaseUrl": self.simulator.base_url, "EvolinkBaseUrl": self.simulator.base_url,
                       "AlarmEmail": ALARM_EMAIL}
-        self.resources = create_resources(self.session, load_template(), parameters, secret_value=self.keys,
+        self.template = load_template()
+        self.resources = create_resources(self.session, self.template, parameters, secret_value=self.keys,
                                           api_url=self.api_url)
         self._tap_events()
+        self.calls = aws_calls.start(self)  # before the functions make their clients
         local_env = local_environment()
         os.environ.update(common_environment(list(self.resources.functions.values())))
         os.environ.update(local_env)
@@ -202,6 +212,8 @@ class LocalStack:
                 self.schedules[name].start()
 
     def stop(self) -> None:
+        if self.calls:
+            aws_calls.stop(self.calls)
         for schedule in self.schedules.values():
             schedule.stop()
         self.schedules = {}
@@ -245,6 +257,10 @@ class LocalStack:
     def _rule_enabled(self, rule: str):
         events = self.session.client("events")
         return lambda: events.describe_rule(Name=rule)["State"] == "ENABLED"
+
+    def audit(self) -> Findings:
+        """Its functions' calls so far against their roles in the template (``local.iam``)."""
+        return audit_roles(self.template, self.resources, self.calls.calls)
 
     def pump(self, function_logical_id: str) -> QueuePump:
         """The pump feeding ``function_logical_id`` (pause/resume it to hold messages on the queue)."""
@@ -322,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     stack.stop()
+    print("AWS calls of each function, and whether its role in template.yaml allows them (local.iam):")
+    print("\n".join(stack.audit().table()), flush=True)
     return 0
 
 

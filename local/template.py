@@ -84,6 +84,8 @@ class LocalResources:
     queue_urls: dict[str, str]
     outputs: dict[str, str] = field(default_factory=dict)
     """The template's ``Outputs``, resolved (those whose ``Condition`` holds); also the stack :data:`STACK_NAME`'s."""
+    resolver: Resolver | None = None
+    """The template's intrinsics against these resources (``local.iam`` resolves the roles with it)."""
 
 
 class Resolver:
@@ -107,6 +109,8 @@ class Resolver:
             return STACK_NAME
         if name == "AWS::URLSuffix":
             return "amazonaws.com"
+        if name == "AWS::Partition":
+            return "aws"
         if name in self.parameters:
             return self.parameters[name]
         if name in self.template.get("Parameters", {}):
@@ -321,8 +325,8 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
             rules = [{"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
                      for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
             s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
-        if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
-            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        if "VersioningConfiguration" in props:  # S3 events then name the object version (the S3 door reads it)
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=props["VersioningConfiguration"])
         if "PublicAccessBlockConfiguration" in props:
             s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
         if props.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
@@ -394,4 +398,5 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
                if "Condition" not in output or resolver.condition(output["Condition"])}
     create_stack(session.client("cloudformation"), STACK_NAME, outputs,
                  {key: str(output.get("Description", "")) for key, output in declared.items()})
-    return LocalResources(names=names, attrs=attrs, functions=functions, queue_urls=queue_urls, outputs=outputs)
+    return LocalResources(names=names, attrs=attrs, functions=functions, queue_urls=queue_urls, outputs=outputs,
+                          resolver=resolver)

@@ -89,11 +89,12 @@ def json_response(status: int, obj, headers: dict | None = None) -> Response:
     return bytes_response(status, dumps(obj), "application/json", headers)
 
 
-def stream_response(length: int, chunks, content_type: str = "image/png") -> Response:
-    """A streamed body (a generator) announced with ``Content-Length: length``; for HEAD the
-    generator is never started."""
+def stream_response(length: int | None, chunks, content_type: str = "image/png") -> Response:
+    """A streamed body (a generator) announced with ``Content-Length: length`` (None: no length, the body
+    ends where the stream does); for HEAD the generator is never started."""
     response = Response(chunks, status=_status(200), content_type=content_type, direct_passthrough=True)
-    response.headers["Content-Length"] = str(length)
+    if length is not None:
+        response.headers["Content-Length"] = str(length)
     return response
 
 

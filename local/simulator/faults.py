@@ -16,10 +16,12 @@ request answers 503, even for a task submitted before.
   ``processing`` on every provider's status endpoint forever and no callback is sent; a WaveSpeed
   ``enable_sync_mode`` submit answers with the ``processing`` prediction).
 - ``outputs``: ``normal``; ``not_image`` (200 with an HTML page, ``Content-Type`` from
-  ``not_image_content_type``); ``oversized`` (a PNG header followed by zeros, ``oversized_bytes``
-  long, streamed); ``slow`` (the real PNG in 16 KiB chunks, ``slow_chunk_delay`` s apart);
+  ``not_image_content_type``); ``oversized`` (a PNG header and IDAT chunk start followed by zeros,
+  ``oversized_bytes`` long, streamed); ``slow`` (the real PNG in 16 KiB chunks, ``slow_chunk_delay`` s apart);
   ``flaky`` (the first GET of each output answers 500); ``unavailable`` (every output request,
-  GET or HEAD, answers 503).
+  GET or HEAD, answers 503). ``outputs_from``: the first output index the ``outputs`` fault applies to (the
+  outputs before it are served normally). ``oversized_announced``: false streams ``oversized`` without a
+  ``Content-Length`` (as a CDN may), so only counting the bytes can stop it.
 - ``generation_seconds``: per-task generation time; ``None`` uses the simulator's own.
 - ``atlas_signature_header``: where Atlas Cloud callbacks carry the Ed25519 signature: ``ed25519``
   (``X-AtlasCloud-Webhook-Signature-Ed25519``, as today) or ``bare`` (``X-AtlasCloud-Webhook-Signature``,
@@ -37,6 +39,8 @@ FAULT_DEFAULTS: dict = {
     "task_result": "completed",  # completed | failed | timeout | nsfw | hang (never finishes, no callback)
     "outputs": "normal",        # normal | not_image | oversized | slow | flaky | unavailable (503, live)
     "oversized_bytes": 80 * 1024 * 1024,
+    "oversized_announced": True,  # False: no Content-Length (chunked), the size shows only while streaming
+    "outputs_from": 0,          # the first output index the outputs fault applies to
     "slow_chunk_delay": 0.05,   # seconds between 16 KiB chunks for outputs="slow"
     "not_image_content_type": "text/html; charset=utf-8",
     "generation_seconds": None,  # None: use the simulator's generation_seconds
@@ -77,6 +81,11 @@ def check_faults(faults: dict) -> dict:
         elif name == "oversized_bytes":
             if not is_int(value) or value < 64:
                 raise ValueError("oversized_bytes must be an integer >= 64")
+        elif name == "outputs_from":
+            if not is_int(value) or value < 0:
+                raise ValueError("outputs_from must be an integer >= 0")
+        elif name == "oversized_announced" and not isinstance(value, bool):
+            raise ValueError("oversized_announced must be true or false")
         elif name == "not_image_content_type" and not isinstance(value, str):
             raise ValueError("not_image_content_type must be a string")
         checked[name] = value

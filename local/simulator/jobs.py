@@ -93,10 +93,10 @@ def generate(sim: ProviderSimulator, task_id: str) -> None:
             status, error = "timeout", "simulated generation timeout"
         else:
             nsfw = result == "nsfw"
-            if faults["outputs"] in ("oversized", "not_image"):
-                blobs = [b""] * count  # served by the fault itself, nothing to render
-            else:
-                blobs = [png_bytes(p) for p in render_series(sources, w, h, count)]
+            faulty = range(faults["outputs_from"], count) if faults["outputs"] in ("oversized", "not_image") else ()
+            rendered = render_series(sources, w, h, count) if len(faulty) < count else []
+            # outputs the fault serves itself are not rendered
+            blobs = [b"" if i in faulty else png_bytes(rendered[i]) for i in range(count)]
             with sim._lock:
                 for i, blob in enumerate(blobs):
                     if blob:

@@ -1,9 +1,10 @@
 """Output serving: ``GET``/``HEAD /outputs/{task_id}/{index}.png`` and the ``outputs`` faults.
 
 Outputs are PNGs held in memory (rendered by ``jobs.generate``). The fault in force is the one the
-task was submitted with, except ``unavailable``, which also applies while it is currently set.
-``slow`` and ``oversized`` stream their bodies (a generator behind a fixed ``Content-Length``); when
-the simulator stops mid-stream the connection is dropped, so the client sees a short body.
+task was submitted with, except ``unavailable``, which also applies while it is currently set; either
+applies from the output index ``outputs_from`` on. ``slow`` and ``oversized`` stream their bodies (a
+generator behind a fixed ``Content-Length``, or none for ``oversized_announced=False``); when the
+simulator stops mid-stream the connection is dropped, so the client sees a short body.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ def serve(sim: ProviderSimulator, request: Request, id: str, index: int) -> Resp
         task = sim.tasks.get(id)
         data = sim._outputs.get(key)
         faults = task["faults"] if task else sim._faults
-        mode = task["faults"]["outputs"] if task else "normal"
-        unavailable = "unavailable" in (mode, sim._faults["outputs"])
+        mode = task["faults"]["outputs"] if task and index >= faults["outputs_from"] else "normal"
+        live = sim._faults["outputs"] if index >= sim._faults["outputs_from"] else "normal"
+        unavailable = "unavailable" in (mode, live)
         exists = task is not None and task["status"] == "completed" and 0 <= index < task["count"]
         if exists and not head and not unavailable:
             sim._output_gets[key] = sim._output_gets.get(key, 0) + 1
@@ -46,7 +48,8 @@ def serve(sim: ProviderSimulator, request: Request, id: str, index: int) -> Resp
         return bytes_response(200, NOT_IMAGE_PAGE, faults["not_image_content_type"])
     if mode == "oversized":
         total = int(faults["oversized_bytes"])
-        return stream_response(total, _oversized(sim, png_header(task["width"], task["height"])[:total], total))
+        return stream_response(total if faults["oversized_announced"] else None,
+                               _oversized(sim, png_header(task["width"], task["height"], total)[:total], total))
     if data is None:
         return bytes_response(404, b"Not Found", "text/plain")
     if mode == "slow":
@@ -55,7 +58,7 @@ def serve(sim: ProviderSimulator, request: Request, id: str, index: int) -> Resp
 
 
 def _oversized(sim: ProviderSimulator, prefix: bytes, total: int):
-    """A PNG header followed by zeros up to ``total`` bytes, 64 KiB at a time."""
+    """A PNG's header (and the start of its IDAT chunk) followed by zeros up to ``total`` bytes, 64 KiB at a time."""
     yield prefix
     remaining = total - len(prefix)
     filler = b"\0" * 65536

@@ -160,10 +160,15 @@ def png_bytes(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def png_header(width: int, height: int) -> bytes:
+def png_header(width: int, height: int, total: int | None = None) -> bytes:
+    """The PNG signature and IHDR; with ``total``, also the start of one IDAT chunk that fills a file of ``total``
+    bytes: an image reader then takes the file for a ``width`` x ``height`` PNG (its pixels are never read)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     chunk = b"IHDR" + ihdr
-    return PNG_SIGNATURE + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk) & 0xFFFFFFFF)
+    head = PNG_SIGNATURE + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk) & 0xFFFFFFFF)
+    if total is None:
+        return head
+    return head + struct.pack(">I", max(0, total - len(head) - 12)) + b"IDAT"
 
 
 def fetch_image(http: httpx.Client, url: str) -> Image.Image:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
 
 from local.client import JobsClient
 from local.stack import LocalStack
+from local.template import SQS_ATTRIBUTES
 from tests.support import waits
 
 pytestmark = pytest.mark.integration
@@ -30,10 +33,7 @@ def stack():
     os.environ.update(TEST_DEADLINES)
     with LocalStack(api_port=0, moto_port=0, simulator_port=0, generation_seconds=0.3, retry_delay=1,
                     reconcile_seconds=1) as running:
-        s3 = running.session.client("s3")
-        # observation only: versioning lets a test count how many times each output object was written
-        s3.put_bucket_versioning(Bucket=running.name("JobsBucket"), VersioningConfiguration={"Status": "Enabled"})
-        yield running
+        yield running  # the bucket is versioned (template.yaml): a test can count how often each output was written
 
 
 @pytest.fixture(autouse=True)
@@ -192,6 +192,21 @@ def wait_jwks_refetch_allowed(stack, timeout: float = 10.0) -> None:
 def settled(stack) -> bool:
     """Nothing left to happen on the queues: intake, submit and ingest queues drained by their pumps."""
     return all(queue_drained(stack, queue) for queue in ("IntakeQueue", "SubmitQueue", "IngestQueue"))
+
+
+@contextmanager
+def queue_gone(stack, logical_id: str) -> Iterator[None]:
+    """The queue deleted, once every queue has settled (sending to it fails with ``QueueDoesNotExist``: SQS is
+    unavailable to whoever sends there), then made again as it was, at the same URL."""
+    wait_until(lambda: settled(stack), 60)
+    sqs, url = stack.session.client("sqs"), stack.resources.queue_urls[logical_id]
+    kept = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    sqs.delete_queue(QueueUrl=url)
+    try:
+        yield
+    finally:
+        attributes = {k: v for k, v in kept.items() if k in (*SQS_ATTRIBUTES, "RedrivePolicy", "RedriveAllowPolicy")}
+        assert sqs.create_queue(QueueName=url.rsplit("/", 1)[1], Attributes=attributes)["QueueUrl"] == url
 
 
 def events_of(stack, job_id: str) -> list[dict]:

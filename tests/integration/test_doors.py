@@ -23,6 +23,7 @@ from .conftest import (
     events_of,
     item,
     queue_drained,
+    queue_gone,
     stored_keys,
     untaken_events,
     wait_status,
@@ -235,3 +236,43 @@ def test_one_jobs_lifecycle_events_arrive_in_order(stack, client, source_image):
     assert [e["detail"]["at"] for e in events] == [done["created_at"], done["submitted_at"], done["completed_at"]]
     assert {e["detail"]["origin"]["type"] for e in events} == {"http"} and events[0]["detail"]["origin"]["caller"]
     assert events[2]["detail"]["outputs"] == [o["s3_uri"] for o in done["outputs"]]
+
+
+def test_an_earlier_jobs_output_is_the_next_jobs_source_by_the_http_and_eventbridge_doors(stack, client, source_image):
+    first = client.create_job(request(images=[source_image])).json()["job_id"]
+    output = wait_status(stack, first, "succeeded")["outputs"][0]["s3_uri"]
+    assert output.startswith(f"s3://{stack.name('JobsBucket')}/outputs/{first}/")
+    by_http = client.create_job(request(images=[output]))
+    assert by_http.status_code == 202, by_http.text
+    event_id = requested(stack, request(images=[output]))
+    settled_intake(stack)
+    [by_event] = jobs_where(stack, "event_id", event_id)
+    for job_id in (by_http.json()["job_id"], by_event["job_id"]):
+        done = wait_status(stack, job_id, "succeeded", "failed")
+        assert done["status"] == "succeeded" and done["request"]["images"] == [output]
+        task = stack.simulator.tasks[done["provider_task_id"]]
+        assert f"/outputs/{first}/" in json.dumps(task)  # the provider got the output (presigned)
+
+
+def test_a_request_that_cannot_be_queued_is_retried_then_refused_to_its_door(stack):
+    name = f"unqueued-{uuid.uuid4().hex[:6]}"
+    with queue_gone(stack, "SubmitQueue"):
+        key, _ = upload(stack, name, request(images=["a.png"]), {"a.png": ASTRONAUT})
+        refused = wait_until(lambda: document(stack, f"results/{name}.error.json"), 60)
+    assert refused["error"]["code"] == "queue_unavailable" and "after 5 tries" in refused["error"]["message"]
+    assert jobs_where(stack, "key", key) == []  # each try removed the job it could not queue
+
+
+@pytest.mark.parametrize("faults, code", [
+    ({"submit_errors": [503] * 12}, "submit_failed"),  # submit's last try (5 receives per job)
+    ({"task_result": "hang"}, "provider_timeout"),  # the sweep, at the hard limit
+])
+def test_a_door_job_that_fails_later_is_answered_at_its_door(stack, source_image, faults, code):
+    stack.simulator.set_faults(**faults)
+    name, token = f"late-{code}-{uuid.uuid4().hex[:6]}", f"token-{uuid.uuid4()}"
+    upload(stack, name, request(images=["a.png"]), {"a.png": ASTRONAUT})
+    requested(stack, request(images=[source_image], task_token=token))
+    result = wait_until(lambda: document(stack, f"results/{name}.json"), 90)
+    assert result["status"] == "failed" and result["error"]["code"] == code
+    answer = stack.task_answers.wait(token, timeout=90)
+    assert answer is not None and answer["outcome"] == "failure" and answer["error"] == code

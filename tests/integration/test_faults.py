@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .conftest import event_for, item, output_versions, wait_ingest_settled, wait_status, wait_until
+from .conftest import event_for, item, output_versions, queue_gone, wait_ingest_settled, wait_status, wait_until
 
 
 def body(source_image, provider="wavespeed", **change):
@@ -66,3 +66,33 @@ def test_a_provider_that_stays_unavailable_ends_the_job_and_keeps_the_message_in
     ended = item(stack, job_id)  # ended on the message's last receive, before SQS moved it to the DLQ
     assert ended["status"] == "failed" and ended["error"]["code"] == "submit_failed"
     assert [a["outcome"] for a in ended["attempts"]] == ["provider_unavailable"] * 5
+
+
+def test_a_job_that_cannot_be_queued_answers_503_keeps_nothing_and_a_retry_is_taken(stack, client, source_image):
+    table = stack.session.resource("dynamodb").Table(stack.name("JobsTable"))
+    with queue_gone(stack, "SubmitQueue"):
+        before = table.scan(Select="COUNT", ConsistentRead=True)["Count"]
+        refused = client.create_job(body(source_image))
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "queue_unavailable"
+        assert table.scan(Select="COUNT", ConsistentRead=True)["Count"] == before  # the stored job was removed again
+    retried = client.create_job(body(source_image))
+    assert retried.status_code == 202
+    assert wait_status(stack, retried.json()["job_id"], "succeeded", "failed")["status"] == "succeeded"
+
+
+def test_an_oversized_output_without_a_length_fails_the_job_and_leaves_nothing_in_s3(stack, client, source_image,
+                                                                                       monkeypatch):
+    # the second output is streamed with no Content-Length: only counting stops it, once its multipart upload
+    # (8 MiB parts) is under way and the first output is stored; both are cleaned up
+    fetcher = stack.functions["IngestFunction"].module.svc.fetcher
+    monkeypatch.setattr(fetcher, "max_bytes", 36 * 1024 * 1024)
+    stack.simulator.set_faults(outputs="oversized", oversized_bytes=44 * 1024 * 1024, oversized_announced=False,
+                               outputs_from=1)
+    job_id = client.create_job(body(source_image)).json()["job_id"]
+    done = wait_status(stack, job_id, "succeeded", "failed")
+    assert done["status"] == "failed" and done["error"]["code"] == "output_too_large"
+    s3, bucket = stack.session.client("s3"), stack.name("JobsBucket")
+    assert s3.list_objects_v2(Bucket=bucket, Prefix=f"outputs/{job_id}/").get("KeyCount") == 0
+    assert output_versions(stack, job_id) == {f"outputs/{job_id}/00.png": 1}  # written once, then deleted
+    assert s3.list_multipart_uploads(Bucket=bucket, Prefix=f"outputs/{job_id}/").get("Uploads", []) == []
+    assert event_for(stack, job_id)["detail-type"] == "Job Failed"

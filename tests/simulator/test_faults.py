@@ -168,6 +168,18 @@ def test_oversized_output_streams(sim, receiver, client):
     assert head.status_code == 200 and head.headers["content-length"] == str(3 * 1024 * 1024) and head.content == b""
 
 
+def test_an_unannounced_oversized_output_from_the_second_on_has_no_length(sim, receiver, client):
+    sim.set_faults(outputs="oversized", oversized_bytes=3 * 1024 * 1024, oversized_announced=False, outputs_from=1)
+    name = tag("big-second")
+    assert evo_submit(client, sim, cb=receiver.url(name), n=2, size="1K").status_code == 200
+    (call,) = receiver.wait(name)
+    first, second = json.loads(call["body"])["results"]
+    assert Image.open(io.BytesIO(client.get(first).content)).size == (1024, 1024)  # before outputs_from: normal
+    with client.stream("GET", second) as r:
+        assert r.status_code == 200 and "content-length" not in r.headers
+        assert sum(len(chunk) for chunk in r.iter_bytes()) == 3 * 1024 * 1024
+
+
 def test_unavailable_outputs_answer_503(sim, receiver, client):
     sim.set_faults(outputs="unavailable")
     name = tag("unavail")
@@ -221,7 +233,8 @@ def test_output_streams_end_when_the_simulator_stops():
                                     {"outputs": "gone"}, {"submit_errors": [200]}, {"submit_errors": "500"},
                                     {"late_seconds": -1}, {"slow_chunk_delay": True}, {"oversized_bytes": 10},
                                     {"generation_seconds": "1"}, {"not_image_content_type": 3},
-                                    {"atlas_signature_header": "X-AtlasCloud-Webhook-Signature"}])
+                                    {"atlas_signature_header": "X-AtlasCloud-Webhook-Signature"},
+                                    {"outputs_from": -1}, {"oversized_announced": "no"}])
 def test_invalid_faults_are_refused(sim, faults):
     with pytest.raises(ValueError):
         sim.set_faults(**faults)
