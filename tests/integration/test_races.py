@@ -83,3 +83,18 @@ def _job_of_manifest(stack, key: str) -> dict | None:
 def _result_keys(stack, name: str) -> list[str]:
     listed = stack.session.client("s3").list_objects_v2(Bucket=stack.name("JobsBucket"), Prefix=f"results/{name}.")
     return sorted(o["Key"] for o in listed.get("Contents", []))
+
+
+def test_a_job_the_sweep_fails_with_its_ingest_lost_keeps_no_output(stack, client, source_image):
+    ingest = stack.pump("IngestFunction")
+    ingest.pause()  # the completion is recorded, but no ingest runs: as if its function died mid-download
+    try:
+        job_id = create(client, body(source_image, "wavespeed"))
+        wait_until(lambda: (item(stack, job_id) or {}).get("callback"), timeout=30)
+        stack.session.client("s3").put_object(Bucket=stack.name("JobsBucket"), Key=f"outputs/{job_id}/00.png",
+                                              Body=b"what a dead ingest left")
+        failed = wait_status(stack, job_id, "failed", timeout=90)  # at the task limit, re-read once before it
+        assert failed["error"]["code"] == "ingest_failed"
+    finally:
+        ingest.resume()
+    ended(stack, job_id, "failed", "ingest_failed")  # one Job Failed, and nothing under outputs/<job_id>/
