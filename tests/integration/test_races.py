@@ -12,8 +12,8 @@ import pytest
 
 from tests.support.signing import wavespeed_headers
 
-from .conftest import item, wait_status, wait_until
-from .test_every_job_ends import body, create, ended
+from .conftest import item, stored_keys, wait_status, wait_until
+from .test_every_job_ends import body, create, ended, in_dlq
 
 
 @pytest.mark.parametrize("offset", [round(i * 0.04, 2) for i in range(20)])
@@ -98,3 +98,29 @@ def test_a_job_the_sweep_fails_with_its_ingest_lost_keeps_no_output(stack, clien
     finally:
         ingest.resume()
     ended(stack, job_id, "failed", "ingest_failed")  # one Job Failed, and nothing under outputs/<job_id>/
+
+
+def test_a_cancelled_job_keeps_no_output_an_ingest_left(stack, client, source_image):
+    ingest = stack.pump("IngestFunction")
+    ingest.pause()  # a completion recorded; what a dead ingest stored is still there
+    try:
+        job_id = create(client, body(source_image, "wavespeed"))
+        wait_until(lambda: (item(stack, job_id) or {}).get("callback"), timeout=30)
+        stack.session.client("s3").put_object(Bucket=stack.name("JobsBucket"), Key=f"outputs/{job_id}/00.png",
+                                              Body=b"what a dead ingest left")
+        answer = client.request("POST", f"/v1/jobs/{job_id}/cancel")
+        assert answer.status_code == 200 and answer.json()["status"] == "cancelled"
+        assert stored_keys(stack, job_id) == []  # deleted by the cancel itself, before the ingest ever runs
+    finally:
+        ingest.resume()
+    ended(stack, job_id, "cancelled")
+
+
+@pytest.mark.parametrize("provider", ["wavespeed", "atlascloud", "evolink"])
+def test_a_429_holds_the_job_back_and_it_then_succeeds_without_using_a_receive(stack, client, source_image, provider):
+    stack.simulator.set_faults(submit_errors=[429, 429])  # each with Retry-After: 1
+    job_id = create(client, body(source_image, provider))
+    done = ended(stack, job_id, "succeeded")
+    assert [a["outcome"] for a in done["attempts"]] == ["provider_unavailable", "provider_unavailable", "submitted"]
+    assert "429" in done["attempts"][0]["message"] and done["enqueued_at"] > done["created_at"]
+    assert not in_dlq(stack, "SubmitDLQ", job_id)
