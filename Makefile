@@ -25,7 +25,7 @@ IMAGES ?= examples/astronaut.png
 ENTRY ?= http
 export PROVIDER MODEL MAX_IMAGES SIZE IMAGES PROMPT ENTRY
 
-.PHONY: help demo test up lint bench build deploy clean python-check
+.PHONY: help demo test up load lint bench build deploy clean python-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ test: $(STAMP) ## the whole test suite (unit + integration on the local stack)
 
 up: $(STAMP) ## the local stack in the foreground (API on http://127.0.0.1:3000)
 	$(VPY) -m local.stack
+
+load: $(STAMP) ## a burst of jobs at once on its own local stack, one table (N=1000, ENTRY=http|s3|eventbridge, GENERATION_SECONDS=1, PROVIDERS, FAULTS e.g. 429=0.2, TIMEOUT=600, JSON=path)
+	@$(VPY) -m local.load
 
 lint: $(STAMP) $(LINT_STAMP) $(SAM_STAMP) ## ruff, cfn-lint, checkov (template), bandit (code), sam validate --lint
 	$(VPY) -m ruff check .

@@ -17,11 +17,12 @@ from seedream_cli.client import sign
 
 
 class JobsClient:
-    def __init__(self, api_url: str, session: boto3.session.Session | None = None, region: str | None = None):
+    def __init__(self, api_url: str, session: boto3.session.Session | None = None, region: str | None = None,
+                 http: httpx.Client | None = None):
         self.api_url = api_url.rstrip("/")
         self.session = session or boto3.session.Session()
         self.region = region or self.session.region_name or "us-east-1"
-        self.http = httpx.Client(timeout=30)
+        self.http = http or httpx.Client(timeout=30)  # (its pool holds 100 connections: a burst brings its own)
 
     def request(self, method: str, path: str, body: dict | None = None, signed: bool = True) -> httpx.Response:
         data = json.dumps(body).encode() if body is not None else b""

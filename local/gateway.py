@@ -17,8 +17,14 @@ What it does as API Gateway does:
   ``arn:aws:iam::123456789012:user/<AKID>``), so two access keys are two callers; a header without
   a readable ``Credential`` is let through as caller ``local``;
 * a handler that raises (or returns something that is not a valid response) answers 500
-  ``{"message":"Internal Server Error"}``, with the traceback on stderr;
+  ``{"message":"Internal Server Error"}``, with the traceback on stderr; so does a function that
+  refuses the invocation at its concurrency limit (``local.runtime.Throttled``, only when its
+  ``wait_for_slot`` is off), as API Gateway answers Lambda's 429, without a traceback;
 * a handler result without ``statusCode`` is sent as a 200 JSON body (the v2 payload rule).
+
+Concurrency: one thread per connection; the listening socket's backlog is ``LISTEN_BACKLOG`` (1024,
+where ``socketserver`` says 5 and werkzeug 128), so a burst of connections waits to be accepted
+instead of being dropped. A request then waits for its function (``local.runtime``: up to its limit).
 
 Optionally (``log_requests=True``, on under ``make up``) each request is logged to stderr as
 ``METHOD /path STATUS N ms`` (the query string is left out: webhook URLs carry a token in it).
@@ -44,11 +50,14 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from .runtime import Throttled
 from .template import ACCOUNT
 
 TEXT_TYPES = ("json", "text/", "xml", "javascript", "x-www-form-urlencoded")
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "keep-alive"}
+LISTEN_BACKLOG = 1024
+"""Connections the kernel holds for a local server before it accepts them (capped by ``net.core.somaxconn``)."""
 
 
 class Invocable(Protocol):
@@ -159,7 +168,7 @@ def bind(port: int, host: str = "127.0.0.1") -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as socketserver does; a live listener still wins
         sock.bind((host, port))
-        sock.listen(128)
+        sock.listen(LISTEN_BACKLOG)
     except BaseException:
         sock.close()
         raise
@@ -229,6 +238,8 @@ class Gateway:
             return _message(403, "Forbidden")
         try:
             return to_response(route.function.invoke(build_event(route, request, params)))
+        except Throttled:  # Lambda refused the invoke (429); API Gateway answers 500
+            return _message(500, "Internal Server Error")
         except Exception:  # an unhandled handler error is a 500, as API Gateway answers it
             traceback.print_exc()
             return _message(500, "Internal Server Error")

@@ -1,7 +1,32 @@
 """Loads the functions' handlers the way Lambda does (``CodeUri`` + ``Handler``) and invokes them.
 
-Each function runs one event at a time (a lock per function, like one warm Lambda instance);
-the shared package comes from ``layers/core`` as it would from the layer at ``/opt/python``.
+The shared package comes from ``layers/core`` as it would from the layer at ``/opt/python``.
+
+Concurrency, as Lambda scales a function. A ``LocalFunction`` is a pool of **instances** (Lambda's
+execution environments): each is its own import of the handler module, with its own module globals
+(the Powertools resolver and batch processor, ``svc`` and its caches: provider secret, JWKS, HTTP
+clients), and runs one event at a time. An invocation takes the oldest idle instance (so sequential
+traffic always meets the first one, ``module``/``handler``), or imports a new one — a cold start — when
+all are busy, up to the function's limit:
+
+* ``ReservedConcurrentExecutions`` from the template (webhook: ``WebhookReservedConcurrency``, 50;
+  reconcile: 1);
+* otherwise ``UNRESERVED_CONCURRENCY`` (100): AWS would scale such a function (the api, ingest) to
+  the account's unreserved concurrency (1,000 by default); one local process stops at 100 threads
+  per function. SQS event sources are capped lower by their own ``MaximumConcurrency`` (``local.pumps``).
+
+At its limit, an invocation **waits for a slot** (``wait_for_slot``, on by default). On AWS a
+synchronous invoke over the limit is refused (Lambda's 429 ``TooManyRequestsException``), which API
+Gateway answers as 500 ``{"message": "Internal Server Error"}``, and a provider then retries its
+callback (WaveSpeed and evolink 3 times, Atlas Cloud never) before reconcile picks the job up. Waiting
+keeps local runs and tests deterministic (nothing depends on a provider's retry budget); and for
+the api it is what AWS does, since AWS would scale past the local cap of 100. Set
+``wait_for_slot = False`` on a function to get AWS's refusal instead: ``invoke`` raises
+:class:`Throttled`, which the gateway answers as API Gateway does (500).
+
+Instances of one function share one botocore session (made by the first instance's import), so a
+cold start costs milliseconds instead of reloading botocore's service models (~200 ms, ~10 MB per
+instance); clients, caches and every other object stay per instance.
 
 Environment. In Lambda each function sees only its own variables; locally every function shares
 one process and one ``os.environ``. So a handler module is imported with **its function's**
@@ -13,6 +38,9 @@ handling an event, comes from the shared process environment: the local stack pu
 variables every function has with the same value (see ``local.stack``), so a variable that differs
 between functions is never silently read with another function's value. Imports are serialised
 (one lock), and the stack imports every function before any request or queue message is served.
+A later instance (a cold start under load) is imported while other functions run: for that moment
+the process environment holds its function's own variables (``POWERTOOLS_SERVICE_NAME``,
+``PUBLIC_BASE_URL``, ...), which no handler reads after its import (Powertools reads them at init).
 Modules of the shared layer (``seedream.*``) are imported once per process, by the first function
 that needs them, and read module-level settings with that function's environment.
 
@@ -22,6 +50,7 @@ clients it makes then are its own, and their calls are recorded as its calls.
 
 from __future__ import annotations
 
+import heapq
 import importlib.util
 import os
 import sys
@@ -37,6 +66,12 @@ from .template import ACCOUNT, REGION, ROOT, Function
 
 LAYER = ROOT / "layers" / "core"
 _IMPORT_LOCK = threading.Lock()
+UNRESERVED_CONCURRENCY = 100
+"""Instances at most of a function without ``ReservedConcurrentExecutions`` (module docstring)."""
+
+
+class Throttled(RuntimeError):
+    """The function is at its concurrency limit and ``wait_for_slot`` is off: Lambda's 429 TooManyRequestsException."""
 
 
 @contextmanager
@@ -78,31 +113,87 @@ class LocalFunction:
     """A loaded handler. ``invoke(event)`` returns what the handler returns.
 
     ``environment`` (default: ``spec.environment``) is applied to ``os.environ`` while the handler module
-    is imported, and undone afterwards (module docstring).
+    is imported, and undone afterwards (module docstring). ``concurrency`` (default: the template's
+    ``ReservedConcurrentExecutions``, else ``UNRESERVED_CONCURRENCY``) is how many invocations run at once;
+    ``module``/``handler`` are the first instance's. ``instances`` counts the instances imported so far,
+    ``peak`` the most invocations that ran at once.
     """
 
-    def __init__(self, spec: Function, environment: Mapping[str, str] | None = None):
+    wait_for_slot = True
+
+    def __init__(self, spec: Function, environment: Mapping[str, str] | None = None, concurrency: int | None = None):
         self.spec = spec
         self.environment = dict(spec.environment if environment is None else environment)
-        self._lock = threading.Lock()
+        self.concurrency = concurrency or spec.reserved_concurrency or UNRESERVED_CONCURRENCY
+        self._slots = threading.BoundedSemaphore(self.concurrency)
+        self._pool = threading.Lock()
+        self._idle: list[tuple[int, object]] = []  # (instance number, handler): a heap, oldest first
+        self._botocore_session = None
+        self._numbered = 1
+        self.instances = self.running = self.peak = 0
         if str(LAYER) not in sys.path:
             sys.path.insert(0, str(LAYER))
-        module_path, handler_name = spec.handler.rsplit(".", 1)
-        path = spec.code_uri / f"{module_path.replace('.', '/')}.py"
-        module_name = f"local_fn_{spec.logical_id}"
+        self.module, self.handler = self._load(0)
+        self._idle.append((0, self.handler))
+
+    def _load(self, number: int):
+        """Import the handler module once more, as instance ``number``; returns ``(module, handler)``."""
+        module_name = f"local_fn_{self.spec.logical_id}" + (f"_{number}" if number else "")
+        module_path, handler_name = self.spec.handler.rsplit(".", 1)
+        path = self.spec.code_uri / f"{module_path.replace('.', '/')}.py"
         loader = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(loader)
         sys.modules[module_name] = module
         try:
-            with environment_applied(self.environment), running(spec.logical_id):
+            with environment_applied(self.environment), self._one_botocore_session(), running(self.spec.logical_id):
                 loader.loader.exec_module(module)
         except BaseException:
             sys.modules.pop(module_name, None)
             raise
-        self.handler = getattr(module, handler_name)
-        self.module = module
+        with self._pool:
+            self.instances += 1
+        return module, getattr(module, handler_name)
+
+    @contextmanager
+    def _one_botocore_session(self) -> Iterator[None]:
+        """While this thread imports an instance, ``botocore.session.get_session()`` gives this function's one session."""
+        import botocore.session
+
+        original, importer = botocore.session.get_session, threading.get_ident()
+
+        def get_session(env_vars=None):
+            if env_vars is not None or threading.get_ident() != importer:
+                return original(env_vars)
+            if self._botocore_session is None:
+                self._botocore_session = original()
+            return self._botocore_session
+
+        botocore.session.get_session = get_session
+        try:
+            yield
+        finally:
+            botocore.session.get_session = original
 
     def invoke(self, event: dict):
-        with self._lock, running(self.spec.logical_id):  # its clients' calls are its own (local.aws_calls)
-            context = LambdaContext(self.spec.logical_id, self.spec.timeout, aws_request_id=str(uuid.uuid4()))
-            return self.handler(event, context)
+        if not self._slots.acquire(blocking=self.wait_for_slot):
+            raise Throttled(f"{self.spec.logical_id}: {self.concurrency} invocations running (Rate Exceeded.)")
+        try:
+            with self._pool:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+                instance = heapq.heappop(self._idle) if self._idle else None
+                if instance is None:  # every instance is busy: a cold start
+                    number, self._numbered = self._numbered, self._numbered + 1
+            try:
+                with running(self.spec.logical_id):  # its clients' calls are its own (local.aws_calls)
+                    if instance is None:
+                        instance = (number, self._load(number)[1])
+                    context = LambdaContext(self.spec.logical_id, self.spec.timeout, aws_request_id=str(uuid.uuid4()))
+                    return instance[1](event, context)
+            finally:
+                with self._pool:
+                    if instance is not None:  # (None: its cold start failed)
+                        heapq.heappush(self._idle, instance)
+                    self.running -= 1
+        finally:
+            self._slots.release()

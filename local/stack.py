@@ -32,12 +32,14 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import boto3
+from botocore.config import Config
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
 from . import aws_calls
 from .gateway import Gateway, Route, serve
 from .iam import Findings
 from .iam import audit as audit_roles
+from .motolocks import Serialised, guard_sqs
 from .pumps import QueuePump
 from .runtime import LocalFunction
 from .scheduler import Schedule
@@ -157,8 +159,10 @@ class LocalStack:
 
     def _bind(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's per-request log
-        # Step Functions task answers are recorded on their way to moto, which keeps none (``local.tasks``)
-        self.task_answers = TaskAnswers(DomainDispatcherApplication(create_backend_app))
+        # Step Functions task answers are recorded on their way to moto, which keeps none (``local.tasks``);
+        # DynamoDB requests and each SQS queue are serialised where moto is not safe (``local.motolocks``)
+        guard_sqs()
+        self.task_answers = TaskAnswers(Serialised(DomainDispatcherApplication(create_backend_app)))
         with binding(self.moto_port, PORT_VARIABLES["moto"]):
             self._moto = serve(self.task_answers, self.moto_port, MotoRequestHandler)
         self.moto_port = self._moto.server_address[1]
@@ -198,11 +202,12 @@ class LocalStack:
         self.gateway.set_routes([Route(method, path, iam, self.functions[name])
                                  for name, spec in self.resources.functions.items() for method, path, iam in spec.routes])
         self.gateway.start()
-        sqs = self.session.client("sqs")
+        sqs = self.session.client("sqs", config=Config(max_pool_connections=200))  # shared by every pump's batches
         for name, spec in self.resources.functions.items():
             for queue, batch_size in spec.queues:
                 pump = QueuePump(sqs, self.resources.queue_urls[queue], self.resources.attrs[(queue, "Arn")],
-                                 self.functions[name], batch_size, self.retry_delay)
+                                 self.functions[name], batch_size, self.retry_delay,
+                                 concurrency=spec.queue_concurrency.get(queue, self.functions[name].concurrency))
                 pump.start()
                 self.pumps.append(pump)
             if spec.schedules:

@@ -73,6 +73,10 @@ class Function:
     """Schedule expressions of its ``Schedule``/``ScheduleV2`` events (``rate(1 minute)``)."""
     schedule_rules: list[str] = field(default_factory=list)
     """Names of the EventBridge rules made of its ``Schedule`` events (``seedream-local-ReconcileFunctionSweep``)."""
+    reserved_concurrency: int | None = None
+    """``ReservedConcurrentExecutions``: at most this many invocations at once; None when the template sets none."""
+    queue_concurrency: dict[str, int] = field(default_factory=dict)
+    """Queue logical id → its SQS event source's ``ScalingConfig.MaximumConcurrency`` (only those that set one)."""
 
 
 @dataclass
@@ -379,11 +383,16 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
             environment={k: env_value(resolver.value(v)) for k, v in env.items()},
             routes=http_routes(template, props),
         )
+        if "ReservedConcurrentExecutions" in props:
+            function.reserved_concurrency = int(resolver.value(props["ReservedConcurrentExecutions"]))
         for event_name, event in props.get("Events", {}).items():
             if event["Type"] == "SQS":
                 queue = event["Properties"]["Queue"]["Fn::GetAtt"]
                 queue_logical = queue.split(".", 1)[0] if isinstance(queue, str) else queue[0]
                 function.queues.append((queue_logical, int(event["Properties"].get("BatchSize", 10))))
+                scaling = event["Properties"].get("ScalingConfig", {})
+                if "MaximumConcurrency" in scaling:
+                    function.queue_concurrency[queue_logical] = int(resolver.value(scaling["MaximumConcurrency"]))
             elif event["Type"] in ("Schedule", "ScheduleV2"):
                 schedule = resolver.value(event["Properties"])
                 function.schedules.append(str(schedule.get("Schedule") or schedule.get("ScheduleExpression")))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import random
 import secrets
 import string
 import threading
@@ -50,6 +51,7 @@ class ProviderSimulator:
         self.status_reads: dict[str, int] = dict.fromkeys(PROVIDERS, 0)
         """GETs of each provider's status endpoint, whatever they answered (per task: ``tasks[id]["status_reads"]``)."""
         self._faults = copy.deepcopy(FAULT_DEFAULTS)
+        self._draws = random.Random()  # nosec B311 - which submits get a simulated 429, not a secret
         self._outputs: dict[tuple[str, int], bytes] = {}
         self._output_gets: dict[tuple[str, int], int] = {}
         self._atlas_keys: list[tuple[str, Ed25519PrivateKey]] = []
@@ -143,12 +145,15 @@ class ProviderSimulator:
         checked = check_faults(faults)
         with self._lock:
             self._faults.update(checked)
+            if "seed" in checked:
+                self._draws.seed(checked["seed"])
             return copy.deepcopy(self._faults)
 
     def reset_faults(self) -> dict:
         """Back to normal behaviour for every fault. Returns the faults."""
         with self._lock:
             self._faults = copy.deepcopy(FAULT_DEFAULTS)
+            self._draws.seed(None)
             return copy.deepcopy(self._faults)
 
     @property
@@ -158,9 +163,14 @@ class ProviderSimulator:
             return copy.deepcopy(self._faults)
 
     def _take_submit_error(self) -> int | None:
+        """The status a submit is answered with instead of being handled: the next ``submit_errors``, else a 429
+        for a ``submit_429_share`` of submits; None to handle it."""
         with self._lock:
             if self._faults["submit_errors"]:
                 return self._faults["submit_errors"].pop(0)
+            share = self._faults["submit_429_share"]
+            if share and self._draws.random() < share:
+                return 429
         return None
 
     # -- inspection --------------------------------------------------------------------------

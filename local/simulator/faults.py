@@ -6,7 +6,13 @@ task already running; ``submit_errors`` is consumed at submit time, one status p
 request answers 503, even for a task submitted before.
 
 - ``submit_errors``: HTTP statuses (400..599) answered by the next submits, in order; a 429 carries
-  ``Retry-After: 1``. Body in the provider's error shape.
+  ``Retry-After: <retry_after_seconds>``. Body in the provider's error shape.
+- ``submit_429_share``: the share (0..1) of the other submits, to every provider, answered 429 with
+  ``Retry-After: <retry_after_seconds>`` (default 1) in the provider's own 429 shape — WaveSpeed and
+  Atlas Cloud ``{"code": 429, "message"}``, evolink ``{"error": {"code": "rate_limit_exceeded",
+  "message", "type": "rate_limit_error"}}`` — drawn at random per submit, before the key is checked
+  (a rate limiter answers first). ``seed`` (an integer) makes the draws repeatable: setting it
+  restarts the sequence; ``None`` draws from fresh entropy.
 - ``callback``: ``normal``; ``duplicate`` (the same signed callback three times); ``lost`` (none is
   sent; the task still finishes); ``late`` (sent ``late_seconds`` after the task finished, signed
   when sent); ``out_of_order`` (the terminal callback, then for WaveSpeed a signed ``processing``
@@ -45,6 +51,9 @@ FAULT_DEFAULTS: dict = {
     "not_image_content_type": "text/html; charset=utf-8",
     "generation_seconds": None,  # None: use the simulator's generation_seconds
     "atlas_signature_header": "ed25519",  # ed25519 (-Signature-Ed25519) | bare (-Signature)
+    "submit_429_share": 0.0,    # share of submits answered 429 (random per submit), after submit_errors
+    "retry_after_seconds": 1,   # Retry-After of every simulated 429
+    "seed": None,               # seed of the submit_429_share draws (None: not repeatable)
 }
 FAULT_CHOICES = {
     "callback": {"normal", "duplicate", "lost", "late", "out_of_order"},
@@ -88,5 +97,14 @@ def check_faults(faults: dict) -> dict:
             raise ValueError("oversized_announced must be true or false")
         elif name == "not_image_content_type" and not isinstance(value, str):
             raise ValueError("not_image_content_type must be a string")
+        elif name == "submit_429_share":
+            if not _number(value) or not 0 <= value <= 1:
+                raise ValueError("submit_429_share must be a number within 0..1")
+            value = float(value)
+        elif name == "retry_after_seconds":
+            if not is_int(value) or value < 0:
+                raise ValueError("retry_after_seconds must be an integer >= 0 (Retry-After counts whole seconds)")
+        elif name == "seed" and value is not None and not is_int(value):
+            raise ValueError("seed must be an integer or null")
         checked[name] = value
     return checked

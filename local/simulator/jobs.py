@@ -1,6 +1,6 @@
 """Task flow common to the three providers: the submit sequence and the generation job.
 
-Submit: an injected ``submit_errors`` status first, then the Bearer key, the JSON body, the
+Submit: an injected status first (``submit_errors``, or a 429 for a ``submit_429_share``), then the Bearer key, the JSON body, the
 provider's own validation, task creation (faults captured), reply. The job then waits the
 generation time, downloads the inputs, renders the series (or applies ``task_result``) and hands
 over to ``delivery`` for the callback. ``task_result="hang"`` leaves the task ``processing``.
@@ -37,7 +37,7 @@ def submit_flow(sim: ProviderSimulator, provider: str, request: Request, parse: 
     if injected is not None:
         sim._record_submit(provider, request, raw, injected)
         phrase = HTTPStatus(injected).phrase if injected in HTTPStatus._value2member_map_ else "Error"
-        headers = {"Retry-After": "1"} if injected == 429 else None
+        headers = {"Retry-After": str(sim.faults["retry_after_seconds"])} if injected == 429 else None
         return error(Reject(injected, f"simulated {injected} {phrase}"), headers)
     try:
         if not sim._bearer_ok(request, provider):

@@ -76,6 +76,7 @@ URL_MAP = Map([
     Rule("/_sim/state", methods=["GET"], endpoint="sim.state"),
 ], merge_slashes=False, redirect_defaults=False)
 METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE"}
+LISTEN_BACKLOG = 1024
 
 
 class SimulatorApp:
@@ -124,7 +125,7 @@ def serve(sim: ProviderSimulator, host: str, port: int) -> tuple[BaseWSGIServer,
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        sock.listen(128)
+        sock.listen(LISTEN_BACKLOG)  # a burst of submits and output downloads waits to be accepted
         server = make_server(host, sock.getsockname()[1], SimulatorApp(sim), threaded=True,
                              request_handler=_Handler, fd=sock.fileno())
     finally:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from local.gateway import Gateway
+from local.runtime import Throttled
 from local.template import ACCOUNT
 
 from .conftest import signed_client
@@ -167,3 +172,46 @@ def test_the_gateway_binds_loopback_only(gateway):
     assert gateway.server.server_address[0] == "127.0.0.1" and gateway.url.startswith("http://127.0.0.1:")
     with pytest.raises(ValueError):
         Gateway([], host="0.0.0.0", port=0)
+
+
+def test_a_function_that_refuses_at_its_concurrency_limit_is_a_500_as_api_gateway_answers_it(gateway, stubs, http,
+                                                                                            capfd):
+    def throttled(event):
+        raise Throttled("WebhookFunction: 50 invocations running (Rate Exceeded.)")
+
+    stubs["WebhookFunction"].answer = throttled
+    response = http.post(f"{gateway.url}{WEBHOOK}", content=b"{}")
+    assert response.status_code == 500 and response.json() == {"message": "Internal Server Error"}
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_burst_of_a_thousand_connections_is_served_at_once_and_every_one_answered(gateway, stubs):
+    running, peak, lock = 0, 0, threading.Lock()
+
+    def slow(event):
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.5)
+        with lock:
+            running -= 1
+        return {"statusCode": 202, "body": event["rawPath"]}
+
+    stubs["WebhookFunction"].answer = slow
+    burst, start = 1000, threading.Barrier(1000)
+
+    def one(i: int) -> bytes:
+        start.wait()
+        with socket.create_connection(("127.0.0.1", gateway.port), timeout=30) as sock:
+            sock.sendall(f"POST /v1/webhooks/wavespeed/job-{i} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                         "Connection: close\r\n\r\n".encode())
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+            return answer
+
+    with ThreadPoolExecutor(burst) as pool:
+        answers = list(pool.map(one, range(burst)))
+    assert all(a.startswith(b"HTTP/1.1 202") and a.endswith(f"/job-{i}".encode()) for i, a in enumerate(answers))
+    assert peak > 100  # served concurrently (one by one, the burst would take 500 s)

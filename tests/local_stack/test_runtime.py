@@ -1,14 +1,17 @@
-"""Each function's handler is imported with that function's environment, as in its own Lambda sandbox."""
+"""Each function's handler is imported with that function's environment, as in its own Lambda sandbox; it runs
+several events at once up to its concurrency limit, each instance with module globals of its own."""
 
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from local.runtime import LocalFunction
+from local.runtime import UNRESERVED_CONCURRENCY, LocalFunction, Throttled
 from local.stack import common_environment
 from local.template import Function
+from tests.support.waits import wait_until
 
 PROBE = '''import os
 
@@ -61,3 +64,63 @@ def test_only_variables_every_function_shares_stay_in_the_process():
     two = Function("Two", None, "app.h", 3, {"TABLE": "t", "SERVICE": "two"})
     assert common_environment([one, two]) == {"TABLE": "t"}
     assert common_environment([]) == {}
+
+
+SLOW = '''import threading
+import time
+
+GATE = threading.Event()
+CURRENT = None  # module state: safe only because an instance runs one event at a time
+
+
+def handler(event, context):
+    global CURRENT
+    CURRENT = event["n"]
+    GATE.wait(event.get("hold", 0))
+    time.sleep(0.01)
+    return {"n": CURRENT, "instance": id(GATE)}
+'''
+
+
+def slow_function(tmp_path, logical_id: str, reserved: int | None = None, **kwargs) -> LocalFunction:
+    code = tmp_path / logical_id
+    code.mkdir()
+    (code / "app.py").write_text(SLOW)
+    spec = Function(logical_id=logical_id, code_uri=code, handler="app.handler", timeout=3, environment={},
+                    reserved_concurrency=reserved)
+    return LocalFunction(spec, **kwargs)
+
+
+def invoke_all(function: LocalFunction, events: list[dict]) -> list:
+    with ThreadPoolExecutor(len(events)) as pool:
+        return list(pool.map(function.invoke, events))
+
+
+def test_invocations_run_at_once_up_to_the_reserved_concurrency_each_in_an_instance_of_its_own(tmp_path):
+    function = slow_function(tmp_path, "Reserved", reserved=3)
+    assert function.concurrency == 3
+    answers = invoke_all(function, [{"n": n, "hold": 0.3} for n in range(9)])
+    # each instance has its own module globals: no invocation saw another's CURRENT
+    assert [a["n"] for a in answers] == list(range(9))
+    assert function.peak == 3 and function.instances == 3 == len({a["instance"] for a in answers})
+    assert function.invoke({"n": 99}) == {"n": 99, "instance": id(function.module.GATE)}  # the first one again
+
+
+def test_without_a_reserved_concurrency_a_function_scales_to_the_local_cap(tmp_path):
+    function = slow_function(tmp_path, "Unreserved")
+    assert function.concurrency == UNRESERVED_CONCURRENCY
+    invoke_all(function, [{"n": n, "hold": 0.3} for n in range(20)])
+    assert function.peak == 20 and function.instances == 20
+
+
+def test_at_its_limit_an_invocation_waits_or_with_wait_for_slot_off_is_throttled(tmp_path):
+    function = slow_function(tmp_path, "One", reserved=1)
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(function.invoke, {"n": 1, "hold": 5})
+        wait_until(lambda: function.running == 1, 5)
+        function.wait_for_slot = False
+        with pytest.raises(Throttled):
+            function.invoke({"n": 2})
+        function.module.GATE.set()
+        assert running.result(timeout=5)["n"] == 1
+    assert function.invoke({"n": 3})["n"] == 3 and function.instances == 1

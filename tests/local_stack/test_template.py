@@ -210,3 +210,25 @@ Outputs:
         assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions["Subscriptions"]] == [("email", "alarms@example.invalid")]
         assert subscribed.outputs["Mail"] == "alarms@example.invalid"
         assert subscribed.outputs["ApiUrl"] == "https://local.execute-api.us-east-1.amazonaws.com/v1"  # no api_url given
+
+
+def test_each_functions_concurrency_limits_come_from_the_template(monkeypatch):
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    template = load_template()
+    parameters = template["Parameters"]
+    with mock_aws():
+        functions = create_resources(boto3.session.Session(region_name="us-east-1"), template).functions
+    limits = {name: (f.reserved_concurrency, f.queue_concurrency) for name, f in functions.items()}
+    submit_max = int(parameters["SubmitMaximumConcurrency"]["Default"])
+    assert limits == {
+        "ApiFunction": (None, {}),
+        "WebhookFunction": (int(parameters["WebhookReservedConcurrency"]["Default"]), {}),
+        "SubmitFunction": (None, {"SubmitQueue": submit_max}),
+        "IngestFunction": (None, {}),
+        "ReconcileFunction": (1, {}),
+        "IntakeFunction": (None, {"IntakeQueue": submit_max}),
+    }
+    assert (submit_max, limits["WebhookFunction"][0]) == (5, 50)

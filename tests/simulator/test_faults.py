@@ -1,5 +1,5 @@
 """Fault switches: callbacks (duplicate, retries, lost, late, out_of_order), task results (hang),
-outputs (not_image, flaky, oversized, slow, unavailable) and their validation.
+outputs (not_image, flaky, oversized, slow, unavailable), a share of submits answered 429, and their validation.
 
 Nothing here sleeps a fixed time to show that something did not happen: it waits for the task's
 background thread to end (after which the simulator sends nothing more) or for another condition."""
@@ -17,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from local.simulator import FAULT_DEFAULTS
 
 from .helpers import (
+    atlas_submit,
     evo_submit,
     read_status,
     reported_status,
@@ -234,7 +235,9 @@ def test_output_streams_end_when_the_simulator_stops():
                                     {"late_seconds": -1}, {"slow_chunk_delay": True}, {"oversized_bytes": 10},
                                     {"generation_seconds": "1"}, {"not_image_content_type": 3},
                                     {"atlas_signature_header": "X-AtlasCloud-Webhook-Signature"},
-                                    {"outputs_from": -1}, {"oversized_announced": "no"}])
+                                    {"outputs_from": -1}, {"oversized_announced": "no"},
+                                    {"submit_429_share": 1.5}, {"submit_429_share": "0.2"},
+                                    {"retry_after_seconds": 0.5}, {"retry_after_seconds": -1}, {"seed": "7"}])
 def test_invalid_faults_are_refused(sim, faults):
     with pytest.raises(ValueError):
         sim.set_faults(**faults)
@@ -245,3 +248,39 @@ def test_new_fault_values_are_accepted(sim):
     assert sim.set_faults(task_result="hang")["task_result"] == "hang"
     assert sim.set_faults(outputs="unavailable")["outputs"] == "unavailable"
     assert sim.reset_faults() == FAULT_DEFAULTS
+
+
+# -- a share of submits answered 429 --------------------------------------------------------------
+
+SUBMITS = {"wavespeed": lambda client, sim: ws_submit(client, sim, [], max_images=1, size="1024*1024"),
+           "atlascloud": lambda client, sim: atlas_submit(client, sim, {"max_images": 1, "size": "1024*1024"}),
+           "evolink": lambda client, sim: evo_submit(client, sim, n=1, size="1K")}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_429_share_answers_in_each_providers_own_429_shape_with_retry_after(sim, client, provider):
+    sim.set_faults(submit_429_share=1.0, retry_after_seconds=3)
+    r = SUBMITS[provider](client, sim)
+    assert r.status_code == 429 and r.reason_phrase == "Too Many Requests" and r.headers["retry-after"] == "3"
+    if provider == "evolink":
+        assert r.json()["error"] | {"message": ""} == {"code": "rate_limit_exceeded", "message": "",
+                                                       "type": "rate_limit_error"}
+    else:
+        assert r.json()["code"] == 429 and r.json()["message"]
+    assert sim.submits[-1]["status"] == 429 and sim.submits[-1]["provider"] == provider
+    sim.set_faults(submit_429_share=0.0)
+    assert SUBMITS[provider](client, sim).status_code == 200
+
+
+def test_the_429_share_is_drawn_per_submit_and_a_seed_repeats_the_draws(sim, client):
+    def statuses() -> list[int]:
+        return [SUBMITS[PROVIDERS[i % 3]](client, sim).status_code for i in range(30)]
+
+    sim.set_faults(submit_429_share=0.5, seed=7, generation_seconds=0)
+    first = statuses()
+    sim.set_faults(seed=7)
+    assert statuses() == first
+    assert set(first) == {200, 429} and 5 <= first.count(429) <= 25
+    sim.set_faults(submit_errors=[503], seed=7)  # queued errors come first; the share draws for the rest
+    assert SUBMITS["wavespeed"](client, sim).status_code == 503
+    assert [SUBMITS[PROVIDERS[i % 3]](client, sim).status_code for i in range(5)] == first[:5]
