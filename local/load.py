@@ -334,6 +334,8 @@ class Burst:
         objects = self.objects()
         mismatched = []
         for job in jobs:
+            if job["status"] not in ENDED:  # an open job may be mid-ingest: counted as stuck, not here
+                continue
             recorded = {o["s3_uri"].split("/", 3)[3] for o in job.get("outputs") or []}
             present = objects.get(job["job_id"], set())
             if job["status"] in ("failed", "cancelled"):

@@ -26,8 +26,8 @@ def burst(tmp_path_factory) -> dict:
     report = tmp_path_factory.mktemp("load") / "burst.json"
     env = {k: v for k, v in os.environ.items() if k in KEPT}
     done = subprocess.run([sys.executable, "-m", "local.load", "--n", "100", "--entry", "http", "--faults", "429=0.2",
-                           "--generation-seconds", "1", "--timeout", "50", "--json", str(report)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+                           "--generation-seconds", "1", "--timeout", "240", "--json", str(report)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=360, check=False)
     assert report.exists(), f"the harness wrote no table (exit {done.returncode}):\n{done.stderr[-3000:]}"
     result = json.loads(report.read_text())
     result["table"] = done.stdout
