@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
+import seedream.usecases.accept as accept_module
 from seedream.errors import InvalidRequest
 from seedream.usecases.accept import accept
 
@@ -71,3 +74,17 @@ def test_auto_orders_providers_cheapest_first_unless_a_preference_is_configured(
         "atlascloud", "evolink", "wavespeed"]
     svc.settings = svc.settings.replace(provider_preference={"seedream-v4": ("wavespeed", "evolink")})
     assert accept(svc, BODY | {"provider": "auto", "model": "seedream-v4"}).provider_order == ["wavespeed", "evolink"]
+
+
+def test_a_put_retried_after_its_first_try_was_stored_still_accepts_the_job(svc, monkeypatch):
+    # botocore retries a PutItem whose answer timed out; its first try had stored the job: the retry's
+    # condition then fails on our own fresh id, which only that first try can have written
+    fixed = uuid.UUID("6a1d6d3e-0000-4000-8000-00000000abcd")
+    monkeypatch.setattr(accept_module.uuid, "uuid4", lambda: fixed)
+    first_try = accept_module.JobRecord(job_id=str(fixed), status="queued", provider="wavespeed", model="seedream-v4.5",
+                                        request=accept_module.parse_request(svc, dict(BODY))[0],
+                                        created_at="2026-12-04T10:00:00.000Z", updated_at="2026-12-04T10:00:00.000Z")
+    svc.store.create(first_try)
+    job = accept(svc, dict(BODY))
+    assert job.job_id == str(fixed)
+    assert [b["job_id"] for b in queue_bodies(svc, svc.settings.submit_queue_url)] == [str(fixed)]

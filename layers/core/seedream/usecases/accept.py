@@ -15,7 +15,7 @@ from ..models.records import JobRecord
 from ..models.requests import JobRequest
 from ..providers.selection import choose_providers
 from ..services import Services
-from ..store import OPEN_SHARD
+from ..store import OPEN_SHARD, Conflict
 from .finish import progressed
 
 logger = Logger(child=True)
@@ -76,7 +76,14 @@ def accept(svc: Services, payload: object, owner: str | None = None, entry: Entr
                        updated_at=stamp, provider_order=order, owner=owner, open_shard=OPEN_SHARD, enqueued_at=stamp,
                        deadline_at=svc.settings.deadlines().queued(stamp), origin=entry.origin,
                        reference=entry.reference, task_token=entry.task_token)
-    svc.store.create(record)
+    try:
+        svc.store.create(record)
+    except Conflict:
+        if entry.job_id:  # a door's deterministic id: the request was taken before
+            raise
+        # a fresh uuid4 exists only if this very put was stored on a first try that timed out and botocore
+        # retried it (seen under a 1,000-request burst on the local stack): the job is ours, go on
+        logger.info("job stored by an earlier try of the same put", extra={"job_id": record.job_id})
     try:
         svc.queues.send_submit(SubmitMessage(job_id=record.job_id))
     except Exception as exc:  # any SQS failure: leave nothing behind, tell the caller to retry
