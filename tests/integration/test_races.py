@@ -90,9 +90,10 @@ def test_a_job_the_sweep_fails_with_its_ingest_lost_keeps_no_output(stack, clien
     ingest.pause()  # the completion is recorded, but no ingest runs: as if its function died mid-download
     try:
         job_id = create(client, body(source_image, "wavespeed"))
-        wait_until(lambda: (item(stack, job_id) or {}).get("callback"), timeout=30)
+        # what a dead ingest left, there before the sweep can look (on a slow machine it may fail the job early)
         stack.session.client("s3").put_object(Bucket=stack.name("JobsBucket"), Key=f"outputs/{job_id}/00.png",
                                               Body=b"what a dead ingest left")
+        wait_until(lambda: (item(stack, job_id) or {}).get("callback"), timeout=30)
         failed = wait_status(stack, job_id, "failed", timeout=90)  # at the task limit, re-read once before it
         assert failed["error"]["code"] == "ingest_failed"
     finally:
