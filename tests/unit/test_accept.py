@@ -19,7 +19,8 @@ def test_accept_stores_a_queued_job_and_enqueues_it(svc):
     assert record.status == "queued"
     assert record.request.max_images == 2 and record.metadata == {"sku": "CUP-1"}
     assert record.provider_order == ["wavespeed"]
-    assert queue_bodies(svc, svc.settings.submit_queue_url) == [{"job_id": job.job_id, "throttles": 0, "throttled_since": None}]
+    assert queue_bodies(svc, svc.settings.submit_queue_url) == [{"job_id": job.job_id, "throttles": 0,
+                                                                  "throttled_since": None, "held_seconds": 0.0}]
 
 
 @pytest.mark.parametrize("change, code, field", [

@@ -87,16 +87,19 @@ def test_the_message_sent_again_counts_the_throttles_and_keeps_when_they_began(s
     take_submit_messages(svc)
     provider_http.submit_status, provider_http.submit_headers = 429, {"Retry-After": "0"}  # visible again at once
     since = after(job.created_at, -5)
-    assert submit(svc, SubmitMessage(job_id=job.job_id, throttles=3, throttled_since=since)) == "throttled"
+    assert submit(svc, SubmitMessage(job_id=job.job_id, throttles=3, throttled_since=since, held_seconds=14)) == "throttled"
     again = wait_until(lambda: take_submit_messages(svc), timeout=5)
-    assert again == [{"job_id": job.job_id, "throttles": 4, "throttled_since": since}]
+    assert again == [{"job_id": job.job_id, "throttles": 4, "throttled_since": since, "held_seconds": 15}]
 
 
 def test_429s_that_last_past_the_back_pressure_limit_fail_the_job_submit_failed(svc, provider_http):
     job = accept(svc, dict(BODY))
     provider_http.submit_status = 429
     long_ago = after(job.created_at, -svc.settings.submit_backpressure_max_seconds - 1)
-    assert submit(svc, SubmitMessage(job_id=job.job_id, throttles=9, throttled_since=long_ago)) == "rejected"
+    # a job that waited long in the queue is not failed for it: only the delays count
+    assert submit(svc, SubmitMessage(job_id=job.job_id, throttles=1, throttled_since=long_ago, held_seconds=2)) == "throttled"
+    held = svc.settings.submit_backpressure_max_seconds
+    assert submit(svc, SubmitMessage(job_id=job.job_id, throttles=9, throttled_since=long_ago, held_seconds=held)) == "rejected"
     record = svc.store.get(job.job_id)
     assert record.status == "failed" and record.error.code == "submit_failed" and "429" in record.error.message
 

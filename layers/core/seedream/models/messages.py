@@ -38,11 +38,13 @@ class CompletionNotice:
 @dataclass(frozen=True)
 class SubmitMessage:
     """Body of a message on the submit queue. A message sent again after providers answered 429 counts the
-    ``throttles`` so far and keeps when the first one came (``throttled_since``, ISO 8601)."""
+    ``throttles`` so far, keeps when the first one came (``throttled_since``, ISO 8601) and the seconds the job
+    was held back on purpose (``held_seconds``: the delays, not the time it then waited its turn in the queue)."""
 
     job_id: str
     throttles: int = 0
     throttled_since: str | None = None
+    held_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 A provider's 429 is back-pressure, not a failure (``seedream.lifecycle``): when every provider tried
 answered 429, the job goes back on the submit queue as a new message, delayed by the provider's
 ``Retry-After`` (else ``THROTTLE_BASE_SECONDS`` doubling per throttle, at most SQS's 900 s, with jitter),
-so waiting uses up none of the message's receives; only after ``SUBMIT_BACKPRESSURE_MAX_SECONDS`` of
-429s is the job failed (``submit_failed``). Any other failure (5xx, timeout, refused connection) counts
+so waiting uses up none of the message's receives; only once those delays add up to
+``SUBMIT_BACKPRESSURE_MAX_SECONDS`` is the job failed (``submit_failed``) — the time it then waits its turn in
+the queue is not counted. Any other failure (5xx, timeout, refused connection) counts
 against the message's receives, and its last receive ends the job.
 """
 
@@ -18,7 +19,7 @@ from typing import Literal
 from aws_lambda_powertools import Logger
 
 from ..errors import JobError, ProviderRejected, ProviderUnavailable
-from ..models import iso, now_iso, parse_iso
+from ..models import iso, now_iso
 from ..models.messages import SubmitMessage
 from ..models.records import Attempt, JobRecord
 from ..models.requests import JobRequest
@@ -141,15 +142,16 @@ def _hold_back(svc: Services, record: JobRecord, message: SubmitMessage,
     """Queue the job again as a new message, delayed as its providers asked; ``submit_failed`` once the 429s have
     lasted ``SUBMIT_BACKPRESSURE_MAX_SECONDS``."""
     svc.need("queues")
-    now = datetime.now(UTC)
-    since = message.throttled_since or iso(now)
-    held = (now - parse_iso(since)).total_seconds()
+    since = message.throttled_since or iso(datetime.now(UTC))
+    held = message.held_seconds  # waiting its turn in a long queue is not counted: only the delays 429s asked for
     if held >= svc.settings.submit_backpressure_max_seconds:
-        fail(svc, record.job_id, JobError(f"every provider answered 429 (rate limited) for {held:.0f} s; last: "
+        fail(svc, record.job_id, JobError(f"every provider answered 429 (rate limited) {message.throttles} times "
+                                          f"since {since}, holding the job back {held:.0f} s; last: "
                                           f"{throttled[-1].message}", code="submit_failed"))
         return "rejected"
     delay = throttle_delay(message.throttles, [t.retry_after for t in throttled if t.retry_after is not None])
-    again = SubmitMessage(job_id=record.job_id, throttles=message.throttles + 1, throttled_since=since)
+    again = SubmitMessage(job_id=record.job_id, throttles=message.throttles + 1, throttled_since=since,
+                          held_seconds=held + round(delay))
     svc.queues.send_submit(again, delay_seconds=round(delay))
     stamp = now_iso()
     with suppress(Conflict):  # cancelled meanwhile: the new message finds it so and stops
