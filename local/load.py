@@ -17,15 +17,15 @@ time; ``FAULTS`` sets simulator faults, ``429=0.2`` being a share of submits ans
 ``Retry-After`` (``submit_429_share``; ``name=value`` pairs, comma-separated, take any other fault);
 the 429 draws are seeded (``SEED``, default 1).
 
-The table (stdout; ``JSON=path`` writes it as JSON too): requests answered and not (by status), the
-accepting request's latency (p50/p99: the POST, the manifest's PUT, the PutEvents), jobs succeeded,
-failed by error code, cancelled, stuck (still open at the end), requests that made no job, jobs whose
-recorded outputs differ from the objects under ``outputs/<job_id>/`` (``list_objects_v2``; a failed or
-cancelled job must have none), terminal events per job (``Job Succeeded|Failed|Cancelled`` counted per
-``job_id`` on the local events tap queue: jobs with 0, 1, >1), provider submits per job (the simulator's
-own records of every submit it answered: accepted ones per job, 0, 1, >1, and every attempt, 429s among
-them), the most invocations each function ran at once, and the time to drain (from the first request to
-the last job ended).
+The table (stdout; ``JSON=path`` writes it as JSON too, with up to 10 job ids of each kind of trouble):
+requests answered and not (by status), the accepting request's latency (p50/p99: the POST, the manifest's
+PUT, the PutEvents), jobs succeeded, failed by error code, cancelled, stuck (still open at the end),
+requests that made no job, jobs whose recorded outputs differ from the objects under ``outputs/<job_id>/``
+(``list_objects_v2``; a failed or cancelled job must have none), terminal events per job (``Job
+Succeeded|Failed|Cancelled`` counted per ``job_id`` on the local events tap queue: jobs with 0, 1, >1),
+provider submits per job (the simulator's own records of every submit it answered: accepted ones per job,
+0, 1, >1, and every attempt, 429s among them), the most invocations each function ran at once, and the
+time to drain (from the first request to the last job ended).
 
 Exit status: 0 when every request was answered and every job succeeded, with its outputs, one terminal
 event and one accepted submit; 1 otherwise (the table says what); 2 on a usage error. The same harness runs
@@ -66,6 +66,8 @@ IMAGE = ROOT / "examples" / "astronaut.png"
 FAULT_ALIASES = {"429": "submit_429_share"}
 SETTLE_SECONDS = 15.0
 """After the last job ended: how long its terminal events may take to show (a sweep publishes a missed one)."""
+EXAMPLES = 10
+"""Job ids the JSON lists for each kind of trouble (stuck, failed, ...), to look at."""
 SCAN_SECONDS = 10.0
 """How often the jobs table is scanned while waiting, when the events do not already say every job has ended."""
 
@@ -372,6 +374,14 @@ class Burst:
             "peak_concurrency": {name: function.peak for name, function in self.stack.functions.items()},
             "drain_seconds": round(self.ended - self.started, 2) if self.ended else None,
             "timeout_seconds": self.config.timeout,
+            "examples": {name: sorted(ids)[:EXAMPLES] for name, ids in {
+                "stuck": [j["job_id"] for j in jobs if j["status"] not in ENDED],
+                "failed": [j["job_id"] for j in jobs if j["status"] == "failed"],
+                "outputs_mismatched": mismatched,
+                "no_terminal_event": [j["job_id"] for j in jobs if not terminal.get(j["job_id"])],
+                "several_terminal_events": [j["job_id"] for j in jobs if terminal.get(j["job_id"], 0) > 1],
+                "several_accepted_submits": [j["job_id"] for j in jobs if accepted.get(j["job_id"], 0) > 1],
+            }.items() if ids},
         }
 
 
