@@ -17,11 +17,11 @@ time; ``FAULTS`` sets simulator faults, ``429=0.2`` being a share of submits ans
 ``Retry-After`` (``submit_429_share``; ``name=value`` pairs, comma-separated, take any other fault);
 the 429 draws are seeded (``SEED``, default 1).
 
-The table (stdout; ``JSON=path`` writes it as JSON too, with up to 10 job ids of each kind of trouble):
+The table (stdout; ``JSON=path`` writes it as JSON too, with up to 10 jobs of each kind of trouble):
 requests answered and not (by status), the accepting request's latency (p50/p99: the POST, the manifest's
 PUT, the PutEvents), jobs succeeded, failed by error code, cancelled, stuck (still open at the end),
-requests that made no job, jobs whose recorded outputs differ from the objects under ``outputs/<job_id>/``
-(``list_objects_v2``; a failed or cancelled job must have none), terminal events per job (``Job
+requests that made no job, ended jobs whose recorded outputs differ from the objects under
+``outputs/<job_id>/`` (``list_objects_v2``; a failed or cancelled job must have none), terminal events per job (``Job
 Succeeded|Failed|Cancelled`` counted per ``job_id`` on the local events tap queue: jobs with 0, 1, >1),
 provider submits per job (the simulator's own records of every submit it answered: accepted ones per job,
 0, 1, >1, and every attempt, 429s among them), the most invocations each function ran at once, and the
@@ -67,7 +67,7 @@ FAULT_ALIASES = {"429": "submit_429_share"}
 SETTLE_SECONDS = 15.0
 """After the last job ended: how long its terminal events may take to show (a sweep publishes a missed one)."""
 EXAMPLES = 10
-"""Job ids the JSON lists for each kind of trouble (stuck, failed, ...), to look at."""
+"""Jobs the JSON lists for each kind of trouble (stuck, failed, ...), to look at."""
 SCAN_SECONDS = 10.0
 """How often the jobs table is scanned while waiting, when the events do not already say every job has ended."""
 
@@ -79,7 +79,7 @@ class LoadConfig:
     generation_seconds: float = 1.0
     providers: tuple[str, ...] = PROVIDERS
     faults: dict = field(default_factory=dict)
-    timeout: float = 600.0
+    timeout: float = 900.0
     seed: int = 1
 
 
@@ -334,16 +334,20 @@ class Burst:
         jobs = list(self.jobs.values())
         failed = Counter((j.get("error") or {}).get("code") or "?" for j in jobs if j["status"] == "failed")
         objects = self.objects()
-        mismatched = []
-        for job in jobs:
+        mismatched = []  # ended jobs only: an open one may be part way through its ingest
+        for job in (j for j in jobs if j["status"] in ENDED):
             recorded = {o["s3_uri"].split("/", 3)[3] for o in job.get("outputs") or []}
             present = objects.get(job["job_id"], set())
-            if job["status"] in ("failed", "cancelled"):
-                recorded = set()
             if recorded != present or (job["status"] == "succeeded" and not present):
-                mismatched.append(job["job_id"])
+                mismatched.append({"job_id": job["job_id"], "status": job["status"],
+                                   "error": (job.get("error") or {}).get("code"),
+                                   "recorded": len(recorded), "objects": len(present)})
         orphans = sorted(set(objects) - set(self.jobs))
-        terminal = Counter(e["detail"].get("job_id") for e in self.tap.snapshot() if e["detail-type"] in TERMINAL)
+        ended_as: dict[str, list[str]] = {}
+        for event in self.tap.snapshot():
+            if event["detail-type"] in TERMINAL:
+                ended_as.setdefault(event["detail"].get("job_id"), []).append(event["detail-type"])
+        terminal = Counter({job_id: len(types) for job_id, types in ended_as.items()})
         per_job = Counter(min(terminal.get(j["job_id"], 0), 2) for j in jobs)
         accepted, attempts, statuses = self.submits()
         submitted = Counter(min(accepted.get(j["job_id"], 0), 2) for j in jobs)
@@ -374,14 +378,17 @@ class Burst:
             "peak_concurrency": {name: function.peak for name, function in self.stack.functions.items()},
             "drain_seconds": round(self.ended - self.started, 2) if self.ended else None,
             "timeout_seconds": self.config.timeout,
-            "examples": {name: sorted(ids)[:EXAMPLES] for name, ids in {
-                "stuck": [j["job_id"] for j in jobs if j["status"] not in ENDED],
-                "failed": [j["job_id"] for j in jobs if j["status"] == "failed"],
+            "examples": {name: found[:EXAMPLES] for name, found in {
+                "stuck": [{"job_id": j["job_id"], "status": j["status"]} for j in jobs if j["status"] not in ENDED],
+                "failed": [{"job_id": j["job_id"], "error": j["error"]} for j in jobs if j["status"] == "failed"],
                 "outputs_mismatched": mismatched,
-                "no_terminal_event": [j["job_id"] for j in jobs if not terminal.get(j["job_id"])],
-                "several_terminal_events": [j["job_id"] for j in jobs if terminal.get(j["job_id"], 0) > 1],
-                "several_accepted_submits": [j["job_id"] for j in jobs if accepted.get(j["job_id"], 0) > 1],
-            }.items() if ids},
+                "no_terminal_event": [{"job_id": j["job_id"], "status": j["status"]} for j in jobs
+                                      if not terminal.get(j["job_id"])],
+                "several_terminal_events": [{"job_id": j["job_id"], "status": j["status"], "events": ended_as[j["job_id"]]}
+                                            for j in jobs if terminal.get(j["job_id"], 0) > 1],
+                "several_accepted_submits": [{"job_id": j["job_id"], "submits": accepted[j["job_id"]]} for j in jobs
+                                             if accepted.get(j["job_id"], 0) > 1],
+            }.items() if found},
         }
 
 
@@ -421,7 +428,7 @@ def table(report: dict) -> str:
         ("  stuck (open at the end)", f"{jobs['stuck']}" + (f" ({_counts(jobs['stuck_by_status'])})"
                                                               if jobs["stuck"] else "")),
         ("requests refused by the door / without a job", f"{report['refused_by_door']} / {report['requests_without_job']}"),
-        ("jobs whose outputs != objects in outputs/<job_id>/", report["outputs_mismatched"]),
+        ("ended jobs whose outputs != objects in outputs/<job_id>/", report["outputs_mismatched"]),
         ("objects under outputs/ of no job of this run", report["orphaned_output_prefixes"]),
         ("terminal events per job: 0 / 1 / >1", " / ".join(str(v) for v in report["terminal_events_per_job"].values())),
         ("accepted provider submits per job: 0 / 1 / >1",
@@ -459,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generation-seconds", type=float, default=float(env.get("GENERATION_SECONDS") or 1))
     parser.add_argument("--providers", default=env.get("PROVIDERS") or ",".join(PROVIDERS))
     parser.add_argument("--faults", default=env.get("FAULTS") or "", help="e.g. 429=0.2 (submit_429_share)")
-    parser.add_argument("--timeout", type=float, default=float(env.get("TIMEOUT") or 600))
+    parser.add_argument("--timeout", type=float, default=float(env.get("TIMEOUT") or 900))
     parser.add_argument("--seed", type=int, default=int(env.get("SEED") or 1))
     parser.add_argument("--json", default=env.get("JSON") or None, help="also write the table as JSON here")
     args = parser.parse_args(argv)
