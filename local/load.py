@@ -15,7 +15,10 @@ prompt that names the count; providers in turn from ``PROVIDERS`` (default
 ``wavespeed,atlascloud,evolink,auto``). ``GENERATION_SECONDS`` (default 1) is the simulated provider's
 time; ``FAULTS`` sets simulator faults, ``429=0.2`` being a share of submits answered 429 with
 ``Retry-After`` (``submit_429_share``; ``name=value`` pairs, comma-separated, take any other fault);
-the 429 draws are seeded (``SEED``, default 1).
+the 429 draws are seeded (``SEED``, default 1). The stack keeps ``make up``'s deadlines, scaled for a
+machine (``JOB_TIMEOUT_SECONDS`` 90, ...; each can be set in the environment, e.g. ``make load
+JOB_TIMEOUT_SECONDS=1800`` for the deployed hard limit). One process runs the whole stack on one core
+at a time (the GIL): it ends a few jobs a second, so a burst of 1000 outlasts the local 90 s hard limit.
 
 The table (stdout; ``JSON=path`` writes it as JSON too, with up to 10 jobs of each kind of trouble):
 requests answered and not (by status), the accepting request's latency (p50/p99: the POST, the manifest's
@@ -178,7 +181,7 @@ class Burst:
         self.dynamodb = stack.session.client("dynamodb")
         self.answers: list[dict] = []
         """Per request: ``i``, ``answered``, ``status``, ``seconds``, ``job_id`` (http), ``error``."""
-        self.started = self.ended = 0.0
+        self.started = self.started_wall = 0.0
         self.jobs: dict[str, dict] = {}
 
     # -- the burst -----------------------------------------------------------------------------
@@ -293,11 +296,11 @@ class Burst:
                 self.jobs = self.scan(light=True)
                 made = {self.request_of(job) for job in self.jobs.values()}
                 if accepted <= made | refused and all(j["status"] in ENDED for j in self.jobs.values()):
-                    self.ended = max((_epoch(j.get("completed_at") or j["updated_at"]) for j in self.jobs.values()),
-                                     default=self.started_wall) - self.started_wall + self.started
                     break
             time.sleep(0.5)
-        settle_until = min(deadline, time.monotonic() + SETTLE_SECONDS) if self.ended else time.monotonic()
+        else:
+            deadline = time.monotonic()  # timed out: no settling
+        settle_until = min(deadline, time.monotonic() + SETTLE_SECONDS)
         while time.monotonic() < settle_until and not set(self.jobs) <= self.ended_by_events():
             time.sleep(0.5)
         time.sleep(1.0)  # a duplicate terminal event published just after the first would show by now
@@ -327,6 +330,15 @@ class Burst:
                 if submit["status"] == 200:
                     accepted[job_id] += 1
         return accepted, attempts, statuses
+
+    def drained(self, jobs: list[dict], answered_for: set) -> float | None:
+        """Seconds from the first request to the last job's end (its ``completed_at``), once every accepted request
+        has its job (or its refusal) and every job has ended; None otherwise."""
+        accepted = {a["i"] for a in self.answers if a.get("accepted")}
+        if not accepted <= answered_for or any(j["status"] not in ENDED for j in jobs):
+            return None
+        last = max((_epoch(j.get("completed_at") or j["updated_at"]) for j in jobs), default=self.started_wall)
+        return round(last - self.started_wall, 2)
 
     def report(self) -> dict:
         answered = [a for a in self.answers if a["answered"]]
@@ -376,7 +388,7 @@ class Burst:
             "submit_attempts": {"total": sum(attempts.values()),
                                 "by_status": dict(sorted((str(k), v) for k, v in statuses.items()))},
             "peak_concurrency": {name: function.peak for name, function in self.stack.functions.items()},
-            "drain_seconds": round(self.ended - self.started, 2) if self.ended else None,
+            "drain_seconds": self.drained(jobs, made | refused),
             "timeout_seconds": self.config.timeout,
             "examples": {name: found[:EXAMPLES] for name, found in {
                 "stuck": [{"job_id": j["job_id"], "status": j["status"]} for j in jobs if j["status"] not in ENDED],
