@@ -396,8 +396,12 @@ class Burst:
                 "outputs_mismatched": mismatched,
                 "no_terminal_event": [{"job_id": j["job_id"], "status": j["status"]} for j in jobs
                                       if not terminal.get(j["job_id"])],
-                "several_terminal_events": [{"job_id": j["job_id"], "status": j["status"], "events": ended_as[j["job_id"]]}
+                "several_terminal_events": [{"job_id": j["job_id"], "status": j["status"], "events": ended_as[j["job_id"]],
+                                             "error": (j.get("error") or {}).get("code")}
                                             for j in jobs if terminal.get(j["job_id"], 0) > 1],
+                "failed_after_a_provider_took_it": [{"job_id": j["job_id"], "error": j["error"]["code"]} for j in jobs
+                                                    if j["status"] == "failed" and accepted.get(j["job_id"])
+                                                    and j["error"]["code"] == "submit_failed"],
                 "several_accepted_submits": [{"job_id": j["job_id"], "submits": accepted[j["job_id"]]} for j in jobs
                                              if accepted.get(j["job_id"], 0) > 1],
             }.items() if found},
