@@ -59,7 +59,7 @@ test: $(STAMP) ## the whole test suite (unit + integration on the local stack)
 up: $(STAMP) ## the local stack in the foreground (API on http://127.0.0.1:3000)
 	$(VPY) -m local.stack
 
-load: $(STAMP) ## a burst of jobs at once on its own local stack, one table (N=1000, ENTRY=http|s3|eventbridge, GENERATION_SECONDS=1, PROVIDERS, FAULTS e.g. 429=0.2, TIMEOUT=600, JSON=path)
+load: $(STAMP) ## a burst of jobs at once on its own local stack, one table (N=1000, ENTRY=http|s3|eventbridge, GENERATION_SECONDS=1, PROVIDERS, FAULTS e.g. 429=0.2, TIMEOUT=900, JSON=path)
 	@$(VPY) -m local.load
 
 lint: $(STAMP) $(LINT_STAMP) $(SAM_STAMP) ## ruff, cfn-lint, checkov (template), bandit (code), sam validate --lint

@@ -15,17 +15,20 @@ prompt that names the count; providers in turn from ``PROVIDERS`` (default
 ``wavespeed,atlascloud,evolink,auto``). ``GENERATION_SECONDS`` (default 1) is the simulated provider's
 time; ``FAULTS`` sets simulator faults, ``429=0.2`` being a share of submits answered 429 with
 ``Retry-After`` (``submit_429_share``; ``name=value`` pairs, comma-separated, take any other fault);
-the 429 draws are seeded (``SEED``, default 1).
+the 429 draws are seeded (``SEED``, default 1). The stack keeps ``make up``'s deadlines, scaled for a
+machine (``TASK_TIMEOUT_SECONDS`` 90, ...; each can be set in the environment). One process runs the
+whole stack on about one core (the GIL): it ends 1–2 jobs a second, so a burst of 1000 takes 10–15 min;
+waiting is healthy (``seedream.lifecycle``: no deadline counts it), so the burst is only a longer queue.
 
-The table (stdout; ``JSON=path`` writes it as JSON too): requests answered and not (by status), the
-accepting request's latency (p50/p99: the POST, the manifest's PUT, the PutEvents), jobs succeeded,
-failed by error code, cancelled, stuck (still open at the end), requests that made no job, jobs whose
-recorded outputs differ from the objects under ``outputs/<job_id>/`` (``list_objects_v2``; a failed or
-cancelled job must have none), terminal events per job (``Job Succeeded|Failed|Cancelled`` counted per
-``job_id`` on the local events tap queue: jobs with 0, 1, >1), provider submits per job (the simulator's
-own records of every submit it answered: accepted ones per job, 0, 1, >1, and every attempt, 429s among
-them), the most invocations each function ran at once, and the time to drain (from the first request to
-the last job ended).
+The table (stdout; ``JSON=path`` writes it as JSON too, with up to 10 jobs of each kind of trouble):
+requests answered and not (by status), the accepting request's latency (p50/p99: the POST, the manifest's
+PUT, the PutEvents), jobs succeeded, failed by error code, cancelled, stuck (still open at the end),
+requests that made no job, ended jobs whose recorded outputs differ from the objects under
+``outputs/<job_id>/`` (``list_objects_v2``; a failed or cancelled job must have none), terminal events per job (``Job
+Succeeded|Failed|Cancelled`` counted per ``job_id`` on the local events tap queue: jobs with 0, 1, >1),
+provider submits per job (the simulator's own records of every submit it answered: accepted ones per job,
+0, 1, >1, and every attempt, 429s among them), the most invocations each function ran at once, and the
+time to drain (from the first request to the last job ended).
 
 Exit status: 0 when every request was answered and every job succeeded, with its outputs, one terminal
 event and one accepted submit; 1 otherwise (the table says what); 2 on a usage error. The same harness runs
@@ -66,6 +69,8 @@ IMAGE = ROOT / "examples" / "astronaut.png"
 FAULT_ALIASES = {"429": "submit_429_share"}
 SETTLE_SECONDS = 15.0
 """After the last job ended: how long its terminal events may take to show (a sweep publishes a missed one)."""
+EXAMPLES = 10
+"""Jobs the JSON lists for each kind of trouble (stuck, failed, ...), to look at."""
 SCAN_SECONDS = 10.0
 """How often the jobs table is scanned while waiting, when the events do not already say every job has ended."""
 
@@ -77,7 +82,7 @@ class LoadConfig:
     generation_seconds: float = 1.0
     providers: tuple[str, ...] = PROVIDERS
     faults: dict = field(default_factory=dict)
-    timeout: float = 600.0
+    timeout: float = 900.0
     seed: int = 1
 
 
@@ -176,7 +181,7 @@ class Burst:
         self.dynamodb = stack.session.client("dynamodb")
         self.answers: list[dict] = []
         """Per request: ``i``, ``answered``, ``status``, ``seconds``, ``job_id`` (http), ``error``."""
-        self.started = self.ended = 0.0
+        self.started = self.started_wall = 0.0
         self.jobs: dict[str, dict] = {}
 
     # -- the burst -----------------------------------------------------------------------------
@@ -291,11 +296,11 @@ class Burst:
                 self.jobs = self.scan(light=True)
                 made = {self.request_of(job) for job in self.jobs.values()}
                 if accepted <= made | refused and all(j["status"] in ENDED for j in self.jobs.values()):
-                    self.ended = max((_epoch(j.get("completed_at") or j["updated_at"]) for j in self.jobs.values()),
-                                     default=self.started_wall) - self.started_wall + self.started
                     break
             time.sleep(0.5)
-        settle_until = min(deadline, time.monotonic() + SETTLE_SECONDS) if self.ended else time.monotonic()
+        else:
+            deadline = time.monotonic()  # timed out: no settling
+        settle_until = min(deadline, time.monotonic() + SETTLE_SECONDS)
         while time.monotonic() < settle_until and not set(self.jobs) <= self.ended_by_events():
             time.sleep(0.5)
         time.sleep(1.0)  # a duplicate terminal event published just after the first would show by now
@@ -326,24 +331,35 @@ class Burst:
                     accepted[job_id] += 1
         return accepted, attempts, statuses
 
+    def drained(self, jobs: list[dict], answered_for: set) -> float | None:
+        """Seconds from the first request to the last job's end (its ``completed_at``), once every accepted request
+        has its job (or its refusal) and every job has ended; None otherwise."""
+        accepted = {a["i"] for a in self.answers if a.get("accepted")}
+        if not accepted <= answered_for or any(j["status"] not in ENDED for j in jobs):
+            return None
+        last = max((_epoch(j.get("completed_at") or j["updated_at"]) for j in jobs), default=self.started_wall)
+        return round(last - self.started_wall, 2)
+
     def report(self) -> dict:
         answered = [a for a in self.answers if a["answered"]]
         latencies = [a["seconds"] for a in answered if a.get("accepted")]
         jobs = list(self.jobs.values())
         failed = Counter((j.get("error") or {}).get("code") or "?" for j in jobs if j["status"] == "failed")
         objects = self.objects()
-        mismatched = []
-        for job in jobs:
-            if job["status"] not in ENDED:  # an open job may be mid-ingest: counted as stuck, not here
-                continue
+        mismatched = []  # ended jobs only: an open one may be part way through its ingest
+        for job in (j for j in jobs if j["status"] in ENDED):
             recorded = {o["s3_uri"].split("/", 3)[3] for o in job.get("outputs") or []}
             present = objects.get(job["job_id"], set())
-            if job["status"] in ("failed", "cancelled"):
-                recorded = set()
             if recorded != present or (job["status"] == "succeeded" and not present):
-                mismatched.append(job["job_id"])
+                mismatched.append({"job_id": job["job_id"], "status": job["status"],
+                                   "error": (job.get("error") or {}).get("code"),
+                                   "recorded": len(recorded), "objects": len(present)})
         orphans = sorted(set(objects) - set(self.jobs))
-        terminal = Counter(e["detail"].get("job_id") for e in self.tap.snapshot() if e["detail-type"] in TERMINAL)
+        ended_as: dict[str, list[str]] = {}
+        for event in self.tap.snapshot():
+            if event["detail-type"] in TERMINAL:
+                ended_as.setdefault(event["detail"].get("job_id"), []).append(event["detail-type"])
+        terminal = Counter({job_id: len(types) for job_id, types in ended_as.items()})
         per_job = Counter(min(terminal.get(j["job_id"], 0), 2) for j in jobs)
         accepted, attempts, statuses = self.submits()
         submitted = Counter(min(accepted.get(j["job_id"], 0), 2) for j in jobs)
@@ -372,8 +388,23 @@ class Burst:
             "submit_attempts": {"total": sum(attempts.values()),
                                 "by_status": dict(sorted((str(k), v) for k, v in statuses.items()))},
             "peak_concurrency": {name: function.peak for name, function in self.stack.functions.items()},
-            "drain_seconds": round(self.ended - self.started, 2) if self.ended else None,
+            "drain_seconds": self.drained(jobs, made | refused),
             "timeout_seconds": self.config.timeout,
+            "examples": {name: found[:EXAMPLES] for name, found in {
+                "stuck": [{"job_id": j["job_id"], "status": j["status"]} for j in jobs if j["status"] not in ENDED],
+                "failed": [{"job_id": j["job_id"], "error": j["error"]} for j in jobs if j["status"] == "failed"],
+                "outputs_mismatched": mismatched,
+                "no_terminal_event": [{"job_id": j["job_id"], "status": j["status"]} for j in jobs
+                                      if not terminal.get(j["job_id"])],
+                "several_terminal_events": [{"job_id": j["job_id"], "status": j["status"], "events": ended_as[j["job_id"]],
+                                             "error": (j.get("error") or {}).get("code")}
+                                            for j in jobs if terminal.get(j["job_id"], 0) > 1],
+                "failed_after_a_provider_took_it": [{"job_id": j["job_id"], "error": j["error"]["code"]} for j in jobs
+                                                    if j["status"] == "failed" and accepted.get(j["job_id"])
+                                                    and j["error"]["code"] == "submit_failed"],
+                "several_accepted_submits": [{"job_id": j["job_id"], "submits": accepted[j["job_id"]]} for j in jobs
+                                             if accepted.get(j["job_id"], 0) > 1],
+            }.items() if found},
         }
 
 
@@ -413,7 +444,7 @@ def table(report: dict) -> str:
         ("  stuck (open at the end)", f"{jobs['stuck']}" + (f" ({_counts(jobs['stuck_by_status'])})"
                                                               if jobs["stuck"] else "")),
         ("requests refused by the door / without a job", f"{report['refused_by_door']} / {report['requests_without_job']}"),
-        ("jobs whose outputs != objects in outputs/<job_id>/", report["outputs_mismatched"]),
+        ("ended jobs whose outputs != objects in outputs/<job_id>/", report["outputs_mismatched"]),
         ("objects under outputs/ of no job of this run", report["orphaned_output_prefixes"]),
         ("terminal events per job: 0 / 1 / >1", " / ".join(str(v) for v in report["terminal_events_per_job"].values())),
         ("accepted provider submits per job: 0 / 1 / >1",
@@ -451,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generation-seconds", type=float, default=float(env.get("GENERATION_SECONDS") or 1))
     parser.add_argument("--providers", default=env.get("PROVIDERS") or ",".join(PROVIDERS))
     parser.add_argument("--faults", default=env.get("FAULTS") or "", help="e.g. 429=0.2 (submit_429_share)")
-    parser.add_argument("--timeout", type=float, default=float(env.get("TIMEOUT") or 600))
+    parser.add_argument("--timeout", type=float, default=float(env.get("TIMEOUT") or 900))
     parser.add_argument("--seed", type=int, default=int(env.get("SEED") or 1))
     parser.add_argument("--json", default=env.get("JSON") or None, help="also write the table as JSON here")
     args = parser.parse_args(argv)

@@ -26,7 +26,8 @@ the api it is what AWS does, since AWS would scale past the local cap of 100. Se
 
 Instances of one function share one botocore session (made by the first instance's import), so a
 cold start costs milliseconds instead of reloading botocore's service models (~200 ms, ~10 MB per
-instance); clients, caches and every other object stay per instance.
+instance); clients, caches and every other object stay per instance. A botocore session is not
+thread-safe, so it makes one client at a time (clients made after import, e.g. for a door's reply).
 
 Environment. In Lambda each function sees only its own variables; locally every function shares
 one process and one ``os.environ``. So a handler module is imported with **its function's**
@@ -165,7 +166,15 @@ class LocalFunction:
             if env_vars is not None or threading.get_ident() != importer:
                 return original(env_vars)
             if self._botocore_session is None:
-                self._botocore_session = original()
+                session, lock = original(), threading.Lock()
+                made = session.create_client
+
+                def create_client(*args, **kwargs):  # a session is not thread-safe, and clients made after
+                    with lock:  # import (a door's reply) come from instances running at once
+                        return made(*args, **kwargs)
+
+                session.create_client = create_client
+                self._botocore_session = session
             return self._botocore_session
 
         botocore.session.get_session = get_session

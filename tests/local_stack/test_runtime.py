@@ -4,8 +4,10 @@ several events at once up to its concurrency limit, each instance with module gl
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
+import botocore.session
 import pytest
 
 from local.runtime import UNRESERVED_CONCURRENCY, LocalFunction, Throttled
@@ -124,3 +126,42 @@ def test_at_its_limit_an_invocation_waits_or_with_wait_for_slot_off_is_throttled
         function.module.GATE.set()
         assert running.result(timeout=5)["n"] == 1
     assert function.invoke({"n": 3})["n"] == 3 and function.instances == 1
+
+
+SESSION = '''import threading
+
+import botocore.session
+
+SESSION = botocore.session.get_session()
+GATE = threading.Event()
+
+
+def handler(event, context):
+    GATE.wait(event.get("hold", 0))
+    return id(SESSION)
+'''
+
+
+def test_instances_of_a_function_share_one_botocore_session_that_makes_one_client_at_a_time(tmp_path, monkeypatch):
+    inside: list[int] = []
+
+    def slow_create_client(session, *args, **kwargs):
+        inside.append(1)
+        assert len(inside) == 1, "two clients made at once from one session"
+        time.sleep(0.05)
+        inside.pop()
+        return "client"
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", slow_create_client)
+
+    def function(logical_id: str) -> LocalFunction:
+        (tmp_path / logical_id).mkdir()
+        (tmp_path / logical_id / "app.py").write_text(SESSION)
+        return LocalFunction(Function(logical_id, tmp_path / logical_id, "app.handler", 3, {}))
+
+    one, other = function("SessionOne"), function("SessionTwo")
+    assert len(set(invoke_all(one, [{"hold": 0.3}] * 3))) == 1 and one.instances == 3
+    assert one.module.SESSION is not other.module.SESSION  # one session per function
+    assert botocore.session.get_session() is not one.module.SESSION  # shared only while an instance is imported
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(lambda _: one.module.SESSION.create_client("sqs"), range(4))) == ["client"] * 4
