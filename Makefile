@@ -42,13 +42,18 @@ $(STAMP): requirements-dev.txt layers/core/requirements.txt pyproject.toml | pyt
 	@$(VPY) -m pip install --quiet --disable-pip-version-check --no-deps -e . >&2  # the seedream command (.venv/bin/seedream)
 	@rm -f $(VENV)/.installed-* && touch $@
 
+# A tool venv of its own: $(1) the venv, $(2) its requirements file, $(3) what it holds (said once, on creation)
+define tool-venv
+	@echo "==> creating $(1) with $(3) (first run only)" >&2
+	@test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	@$(1)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+	@$(1)/bin/python -m pip install --quiet --disable-pip-version-check -r $(2) >&2
+	@rm -f $(1)/.installed-* && touch $@
+endef
+
 # checkov and bandit live in their own venv: checkov pins an older boto3 than the one .venv tests with
 $(LINT_STAMP): requirements-lint.txt | python-check
-	@echo "==> creating $(LINT_VENV) with checkov and bandit (first run only)" >&2
-	@test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
-	@$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-	@$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-lint.txt >&2
-	@rm -f $(LINT_VENV)/.installed-* && touch $@
+	$(call tool-venv,$(LINT_VENV),requirements-lint.txt,checkov and bandit)
 
 demo: $(STAMP) ## run one edit-sequential job end to end on the local stack (ENTRY=http|s3|eventbridge, PROVIDER, MODEL, MAX_IMAGES, SIZE, PROMPT, IMAGES)
 	@$(VPY) -m local.demo
@@ -74,11 +79,7 @@ bench: $(STAMP) ## benchmarks against baselines that really run, interleaved (be
 
 # the SAM CLI lives in its own venv: it pins boto3 and click versions of its own
 $(SAM_STAMP): requirements-sam.txt | python-check
-	@echo "==> creating $(SAM_VENV) with the SAM CLI (first run only)" >&2
-	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	@$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-	@$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt >&2
-	@rm -f $(SAM_VENV)/.installed-* && touch $@
+	$(call tool-venv,$(SAM_VENV),requirements-sam.txt,the SAM CLI)
 
 build: $(SAM_STAMP) ## sam build: the layer for Lambda's python3.13 on arm64 (needs python3.13, found as for .venv)
 	@test -n "$(PY313)" || { echo "error: sam build needs CPython 3.13 (the Lambda runtime) on PATH or in pyenv (e.g. pyenv install 3.13); found none" >&2; exit 1; }

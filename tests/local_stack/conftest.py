@@ -1,6 +1,7 @@
 """Local-stack fixtures: the gateway with the template's routes, in front of stub functions that record events.
 
-No moto here: the gateway only needs something with ``invoke(event)`` behind each route.
+The gateway needs no moto, only something with ``invoke(event)`` behind each route; tests of the template's
+resources and of the pumps use moto in this process (``in_process_moto``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ import pytest
 from local.client import JobsClient
 from local.gateway import Gateway, Route
 from local.template import http_routes, load_template
+
+
+@pytest.fixture
+def in_process_moto(monkeypatch):
+    """Dummy credentials and no local stack's endpoint: ``mock_aws()`` in this process answers boto3."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
 
 class StubFunction:

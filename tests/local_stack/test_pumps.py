@@ -38,11 +38,7 @@ class SlowFunction:
 
 
 @pytest.fixture
-def queue(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def queue(in_process_moto):
     guard_sqs()
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")

@@ -83,15 +83,6 @@ Resources:
     assert Resolver(template, {}, {}, {"Stage": "prod"}).value({"Fn::If": ["Both", 1, 2]}) == 2
 
 
-@pytest.fixture
-def in_process_moto(monkeypatch):
-    """Dummy credentials and no local stack's endpoint: ``mock_aws()`` in this process answers boto3."""
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-
-
 def test_a_broken_template_is_a_value_error():
     with pytest.raises(ValueError, match="broken.yaml"):
         loads_template("Resources: [\n", "broken.yaml")
@@ -212,11 +203,7 @@ Outputs:
         assert subscribed.outputs["ApiUrl"] == "https://local.execute-api.us-east-1.amazonaws.com/v1"  # no api_url given
 
 
-def test_each_functions_concurrency_limits_come_from_the_template(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def test_each_functions_concurrency_limits_come_from_the_template(in_process_moto):
     template = load_template()
     parameters = template["Parameters"]
     with mock_aws():

@@ -200,31 +200,31 @@ def test_the_sweep_deletes_what_an_ingest_left_when_it_fails_the_job(svc, provid
     assert [e["detail-type"] for e in tap_events(aws)] == ["Job Failed"]
 
 
-def test_a_redelivered_ingest_of_a_job_being_announced_does_not_announce_it_again(svc, provider_http, aws, monkeypatch):
+def cancelled_before_its_event(svc, provider_http, monkeypatch) -> tuple[str, IngestMessage]:
+    """A job with its ingest message queued, then cancelled: the claim is taken, the event not yet out (the
+    canceller is still at work, or died). Returns the job id and that ingest message."""
     job = submitted_job(svc)
     callback(svc, provider_http, job.job_id, outputs=serve_outputs(provider_http, job.job_id, 1))
     [body] = queue_bodies(svc, svc.settings.ingest_queue_url)
-    # cancelled, its event not yet out (the canceller is still at work): the claim is fresh
-    monkeypatch.setattr(svc.bus, "job_finished", lambda record: None)
-    monkeypatch.setattr(svc.store, "mark_event_published", lambda job_id: None)
-    cancel(svc, job.job_id)
-    monkeypatch.undo()
-    assert ingest(svc, parse(IngestMessage, json.dumps(body))) == "skipped"
+    with monkeypatch.context() as patch:
+        patch.setattr(svc.bus, "job_finished", lambda record: None)
+        patch.setattr(svc.store, "mark_event_published", lambda job_id: None)
+        cancel(svc, job.job_id)
+    return job.job_id, parse(IngestMessage, json.dumps(body))
+
+
+def test_a_redelivered_ingest_of_a_job_being_announced_does_not_announce_it_again(svc, provider_http, aws, monkeypatch):
+    _, message = cancelled_before_its_event(svc, provider_http, monkeypatch)
+    assert ingest(svc, message) == "skipped"
     assert tap_events(aws) == []  # only the claim's holder announces
 
 
 def test_an_abandoned_announcement_is_made_by_the_next_who_finds_it(svc, provider_http, aws, monkeypatch):
-    job = submitted_job(svc)
-    callback(svc, provider_http, job.job_id, outputs=serve_outputs(provider_http, job.job_id, 1))
-    [body] = queue_bodies(svc, svc.settings.ingest_queue_url)
-    monkeypatch.setattr(svc.bus, "job_finished", lambda record: None)
-    monkeypatch.setattr(svc.store, "mark_event_published", lambda job_id: None)
-    cancel(svc, job.job_id)  # ... and its canceller died before the event went out
-    monkeypatch.undo()
+    job_id, message = cancelled_before_its_event(svc, provider_http, monkeypatch)
     later = datetime.now(UTC) + timedelta(seconds=svc.settings.announce_claim_seconds + 1)
-    assert announce_unclaimed(svc, svc.store.get(job.job_id), later)
-    assert not announce_unclaimed(svc, svc.store.get(job.job_id), later)  # once
-    assert ingest(svc, parse(IngestMessage, json.dumps(body))) == "skipped"
+    assert announce_unclaimed(svc, svc.store.get(job_id), later)
+    assert not announce_unclaimed(svc, svc.store.get(job_id), later)  # once
+    assert ingest(svc, message) == "skipped"
     assert [e["detail-type"] for e in tap_events(aws)] == ["Job Cancelled"]
 
 

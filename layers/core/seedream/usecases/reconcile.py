@@ -57,12 +57,13 @@ def reconcile_job(svc: Services, job_id: str, now: datetime) -> tuple[str, int]:
     if record.deadline_at and parse_iso(record.deadline_at) > now:
         return "waiting", 0  # the index lags the table: not due after all
     policy = svc.settings.deadlines()
-    verdict = policy.judge(record.clock(), now)
+    clock = record.clock()
+    verdict = policy.judge(clock, now)
     if verdict.action == "fail":
         return _give_up(svc, record, verdict.code), 0
     if verdict.action == "wait":
         _move(svc, record, verdict.deadline_at)
-        return ("ingesting" if record.lease_until or record.clock().completion_at else "waiting"), 0
+        return ("ingesting" if clock.lease_until or clock.completion_at else "waiting"), 0
     if verdict.action == "gone":
         return "gone", 0
     submitted_at = record.submitted_at or record.created_at
@@ -80,7 +81,7 @@ def reconcile_job(svc: Services, job_id: str, now: datetime) -> tuple[str, int]:
         return "read_failed", 1
     callback = CallbackRecord(received_at=iso(now), provider_status=notice.provider_status,
                               provider_task_id=notice.provider_task_id, via="reconcile")
-    stale = record.clock().completion_at  # a completion recorded whose ingest never came: this one replaces it
+    stale = clock.completion_at  # a completion recorded whose ingest never came: this one replaces it
     try:
         svc.store.record_completion(job_id, callback, policy.ingesting(now), ReconcileRecord(
             reads=reads, last_read_at=iso(now), last_provider_status=notice.provider_status), replacing=stale)
