@@ -96,6 +96,8 @@ def test_a_job_the_sweep_fails_with_its_ingest_lost_keeps_no_output(stack, clien
         wait_until(lambda: (item(stack, job_id) or {}).get("callback"), timeout=30)
         failed = wait_status(stack, job_id, "failed", timeout=90)  # at the task limit, re-read once before it
         assert failed["error"]["code"] == "ingest_failed"
+        # the sweep itself deleted it: no ingest has run yet (one resumed now would delete it too, racing the sweep)
+        wait_until(lambda: stored_keys(stack, job_id) == [], timeout=30)
     finally:
         ingest.resume()
     ended(stack, job_id, "failed", "ingest_failed")  # one Job Failed, and nothing under outputs/<job_id>/

@@ -42,13 +42,6 @@ def test_every_grant_of_every_role_is_used_by_some_call(request, findings):
         pytest.skip("only part of tests/cli and tests/integration was selected: a grant's test may not have run")
     assert {function for function, _ in findings.calls} == set(FUNCTIONS)  # each one was exercised
     assert {grant.function for grant in findings.granted.values()} == set(FUNCTIONS)
-    unused = [g for g in findings.unused if (g.function, g.statement) not in UNRELIABLY_EXERCISED]
-    assert not unused, "grants no call of the function used:\n" + "\n".join(
-        f"{g.function} {g.statement}: {g.action} on {g.resource}" for g in unused)
+    assert not findings.unused, "grants no call of the function used:\n" + "\n".join(
+        f"{g.function} {g.statement}: {g.action} on {g.resource}" for g in findings.unused)
 
-
-UNRELIABLY_EXERCISED = {("ReconcileFunction", "FailedOutputs")}
-"""Grants whose exercising test does not reliably reach the call in a full run (open problem, issue 14's note):
-``test_races``' lost-ingest case makes the sweep delete a dead ingest's object when run alone, but in the whole
-suite the object is gone before the sweep lists it. The deletion itself is proven by the unit test
-``test_the_sweep_deletes_what_an_ingest_left_when_it_fails_the_job``; the call is still checked as allowed."""
