@@ -5,16 +5,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import httpx
+from botocore.exceptions import ClientError
 from PIL import Image, UnidentifiedImageError
 
 from .errors import INTERRUPTED, JOB_FAILED, USAGE, CliError
@@ -55,21 +56,56 @@ def sources_from(specs: tuple[str, ...] | list[str]) -> list[Source]:
     return sources
 
 
-def upload(target: Target, sources: list[Source], reporter: Reporter) -> list[str]:
-    """Local files go to ``inputs/<uuid>/<name>`` in the stack's bucket; the job names them as ``s3://`` URIs."""
+def content_key(path: Path) -> str:
+    """``inputs/<sha256 of the file, hex>/<file name>``: the same file is the same key, so the same request body."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"inputs/{digest.hexdigest()}/{path.name}"
+
+
+def plan_uploads(target: Target, sources: list[Source]) -> list[str]:
+    """Name each local file by its content in the stack's bucket (``s3://<bucket>/inputs/<sha256>/<name>``, set as
+    its ``uri``) before anything is uploaded; returns every source's URI, in order (what the request body names)."""
     local = [s for s in sources if s.path is not None]
     if local and not target.bucket:
         raise CliError(f"{local[0].spec} is a local file: uploading it needs the stack's bucket "
                        "(use --stack NAME, or --bucket NAME with --api-url)")
+    for source in local:
+        source.uri = f"s3://{target.bucket}/{content_key(source.path)}"
+    return [s.uri for s in sources]
+
+
+def upload(target: Target, sources: list[Source], reporter: Reporter) -> list[str]:
+    """Upload each local file to the URI :func:`plan_uploads` named it by, unless the object is already there
+    (HeadObject): a retry, or a batch run again, uploads nothing twice. Returns every source's URI, in order."""
+    uris = plan_uploads(target, sources)
+    local = [s for s in sources if s.path is not None]
     if local:
         s3 = target.aws("s3")
         for source in local:
-            key = f"inputs/{uuid.uuid4()}/{source.path.name}"
+            key = source.uri.removeprefix(f"s3://{target.bucket}/")
+            if _exists(target, s3, key):
+                reporter.say(f"already uploaded {_shown(source.path)} → {source.uri}")
+                continue
             with target.aws_errors(f"uploading {source.spec} to s3://{target.bucket}"):
                 s3.upload_file(str(source.path), target.bucket, key, ExtraArgs={"ContentType": source.content_type})
-            source.uri = f"s3://{target.bucket}/{key}"
             reporter.say(f"uploaded {_shown(source.path)} → {source.uri}")
-    return [s.uri for s in sources]
+    return uris
+
+
+def _exists(target: Target, s3, key: str) -> bool:
+    """HeadObject: True when the object is there; False when it is not (404), or cannot be told (403: credentials
+    without s3:ListBucket get 403 for a missing key), so the file is uploaded."""
+    with target.aws_errors(f"checking s3://{target.bucket}/{key}"):
+        try:
+            s3.head_object(Bucket=target.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "403", "NoSuchKey", "NotFound", "Forbidden"):
+                return False
+            raise
+    return True
 
 
 def wait_for_end(target: Target, job: dict, reporter: Reporter, *, interval: float = 1.0,

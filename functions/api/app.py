@@ -44,7 +44,8 @@ def accepted(request: dict) -> dict:
     """Accept ``request["body"]`` for ``request["caller"]``; the 202 document."""
     job = accept(svc, request["body"], owner=request["caller"] or None)
     return {"job_id": job.job_id, "status": job.status, "provider": job.provider, "model": job.model,
-            "created_at": job.created_at, "links": {"self": f"/v1/jobs/{job.job_id}"}}
+            "created_at": job.created_at, "estimated_cost_usd": job.estimated_cost_usd,
+            "links": {"self": f"/v1/jobs/{job.job_id}"}}
 
 
 @app.post("/v1/jobs")

@@ -59,6 +59,7 @@ class Accepted(BaseModel):
     provider: str
     model: str
     created_at: str
+    estimated_cost_usd: float | None = Field(default=None, description="USD at provider if it makes all max_images")
     links: dict[str, str]
 
 
