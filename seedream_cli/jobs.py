@@ -109,9 +109,10 @@ def _exists(target: Target, s3, key: str) -> bool:
 
 
 def wait_for_end(target: Target, job: dict, reporter: Reporter, *, interval: float = 1.0,
-                 timeout: float | None = None, again: str = "seedream ") -> tuple[dict, bool]:
+                 timeout: float | None = None, again: str | None = "seedream ") -> tuple[dict, bool]:
     """Poll ``GET /v1/jobs/{id}`` every ``interval`` s until the job ends. Returns ``(job, ended)``:
-    ``ended`` is False when ``timeout`` seconds passed first. Ctrl-C stops waiting (not the job)."""
+    ``ended`` is False when ``timeout`` seconds passed first. Ctrl-C stops waiting (not the job); ``again`` is the
+    command to come back to the job with (None: the stack stops with this command, so no hint names it)."""
     job_id = job["job_id"]
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
@@ -125,8 +126,8 @@ def wait_for_end(target: Target, job: dict, reporter: Reporter, *, interval: flo
                 job = target.api.get_job(job_id)
                 reporter.update(job)
     except KeyboardInterrupt:
-        raise CliError(f"stopped waiting; job {job_id} goes on ({again}wait {job_id}, {again}cancel {job_id})",
-                       exit_code=INTERRUPTED) from None
+        hint = f"; job {job_id} goes on ({again}wait {job_id}, {again}cancel {job_id})" if again else ""
+        raise CliError(f"stopped waiting{hint}", exit_code=INTERRUPTED) from None
     return job, True
 
 
@@ -183,14 +184,17 @@ def _shown(path: Path) -> str:
 
 
 def follow(target: Target, job: dict, reporter: Reporter, echo: Callable[[str], None], *, out_dir: Path | None,
-           sources: list[Source], interval: float = 1.0, timeout: float | None = None, again: str = "seedream ") -> int:
-    """Wait for the job, save its outputs to ``out_dir`` (if given), print the job's JSON last; the exit status."""
+           sources: list[Source], interval: float = 1.0, timeout: float | None = None,
+           again: str | None = "seedream ") -> int:
+    """Wait for the job, save its outputs to ``out_dir`` (if given), print the job's JSON last; the exit status.
+    ``again``: as in :func:`wait_for_end`."""
     job, ended = wait_for_end(target, job, reporter, interval=interval, timeout=timeout, again=again)
     job_id = job["job_id"]
     if not ended:
         echo(json.dumps(job, indent=2))
-        reporter.say(f"seedream: error: job {job_id} is still {job.get('status')} after {timeout:g} s "
-                     f"(keep waiting: {again}wait {job_id})")
+        hint = f" (keep waiting: {again}wait {job_id})" if again else \
+            " (the stack stops with this command, and the job with it: give it a longer time-out, e.g. make demo TIMEOUT=600)"
+        reporter.say(f"seedream: error: job {job_id} is still {job.get('status')} after {timeout:g} s{hint}")
         return USAGE
     if job["status"] == "succeeded":
         if out_dir is not None:

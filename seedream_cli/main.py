@@ -189,10 +189,12 @@ def _wait_options(function):
 @click.option("--wait", is_flag=True, help="Follow the job to its end, save its outputs and print it.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="With --wait: where the outputs go; {job_id} is replaced [default: out/{job_id}].")
+@click.option("--stack-stops", is_flag=True, hidden=True,
+              help="The stack stops when this command ends (make demo): no hint names it.")
 @_wait_options
 @click.pass_obj
 def submit(obj: Options, images, prompt, provider, model, count, size, seed, metadata, idempotency_key, dry_run, wait,
-           out, timeout, poll_interval) -> int:
+           out, stack_stops, timeout, poll_interval) -> int:
     """Submit a job. IMAGE_OR_URL: https:// or s3:// URLs, or local files (uploaded to the stack's bucket as
     inputs/<sha256>/<name>, once: the same file is the same request).
 
@@ -247,7 +249,7 @@ def submit(obj: Options, images, prompt, provider, model, count, size, seed, met
     reporter.say(f"job {job_id} accepted: {provider} {model}, {count} × {size}{priced}")
     out_dir = Path(str(out or Path("out") / "{job_id}").replace("{job_id}", job_id))
     return follow(target, job, reporter, click.echo, out_dir=out_dir, sources=sources,
-                  interval=poll_interval, timeout=timeout, again=obj.again)
+                  interval=poll_interval, timeout=timeout, again=None if stack_stops else obj.again)
 
 
 @cli.command(short_help="Follow a job to its end and print it.")
