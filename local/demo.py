@@ -38,16 +38,13 @@ import sys
 import click
 from PIL import Image
 
-from seedream.errors import InvalidRequest
-from seedream.settings import Settings
-from seedream.usecases.accept import check_request
-from seedream.wiring import build_services
 from seedream_cli.errors import ApiError
 from seedream_cli.jobs import content_key, sources_from
 from seedream_cli.main import SIZE, run
 from seedream_cli.sheet import contact_sheet
 
 from . import doors
+from .runtime import LAYER
 from .stack import LocalStack, PortError, local_environment
 from .template import ROOT
 
@@ -102,6 +99,13 @@ def preflight() -> str | None:
             "prompt": os.environ.get("PROMPT") or default_prompt(count), "max_images": int(count),
             "size": SIZE.sub(r"\1*\2", (os.environ.get("SIZE") or "2048*2048").strip()),
             "images": [f"s3://{PREFLIGHT_BUCKET}/{content_key(s.path)}" if s.path else s.spec for s in sources]}
+    if str(LAYER) not in sys.path:  # the shared package, as the stack's functions import it (local.runtime)
+        sys.path.insert(0, str(LAYER))
+    from seedream.errors import InvalidRequest
+    from seedream.settings import Settings
+    from seedream.usecases.accept import check_request
+    from seedream.wiring import build_services
+
     settings = Settings.from_env(local_environment() | {"BUCKET": PREFLIGHT_BUCKET})
     try:
         check_request(build_services(settings, ("provider_limits",)), body)

@@ -39,7 +39,7 @@ def describe(event: dict) -> str:
     if isinstance(error, dict):
         return f"{line}  {error.get('code') or 'error'}: {error.get('message') or ''}".rstrip()
     outputs = detail.get("outputs")
-    if outputs is not None:
+    if outputs or (outputs is not None and kind == "Job Succeeded"):  # a job's earlier events carry an empty list
         return f"{line}  {len(outputs)} output{'s' if len(outputs) != 1 else ''}"
     return line
 

@@ -369,7 +369,7 @@ def models(obj: Options, as_json) -> int:
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     if any(not offer.get("price_documented") for offer in answer.get("models") or []):
-        Reporter().say("* not published by the provider: the deployment's price setting (README, \"Models and prices\")")
+        Reporter().say("* not published by the provider: the deployment's price setting (README, \"Providers\")")
     return 0
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from local import demo
 from seedream_cli.main import run
 
-from .conftest import ASTRONAUT
+from .conftest import ASTRONAUT, ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -83,3 +86,15 @@ def test_the_demos_time_out_names_no_stack_it_has_stopped(stack, monkeypatch, tm
                   "command, and the job with it: give it a longer time-out, e.g. make demo TIMEOUT=600)"
     assert err.startswith("seedream: error: job ") and " after 0.3 s (the stack stops with this command" in err
     assert stack.api_url not in err and " wait " not in err
+
+
+def test_the_demo_process_refuses_a_request_before_any_stack_as_make_demo_runs_it():
+    """``make demo`` runs ``python -m local.demo`` from the repository root with nothing on PYTHONPATH: the check
+    finds the shared package as the stack's functions do."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "IMAGES", "PROVIDER", "MODEL", "MAX_IMAGES")}
+    done = subprocess.run([sys.executable, "-m", "local.demo"], cwd=ROOT, env=env | {"SIZE": "1024x1024"},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("demo: the request would be refused, so the stack is not started: "
+                                  "provider_limit_exceeded: wavespeed does not take this job: ")
+    assert "starting the local stack" not in done.stderr and len(done.stderr.splitlines()) == 1

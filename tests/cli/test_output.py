@@ -26,6 +26,8 @@ def test_a_job_line_names_the_job_provider_and_model():
     event = {"detail-type": "Job Succeeded", "detail": {"job_id": "j-1", "provider": "wavespeed", "model": "seedream-v4",
                                                         "outputs": ["s3://b/o/0.png"], "at": "2026-12-04T18:00:00Z"}}
     assert describe(event) == "2026-12-04T18:00:00Z  Job Succeeded  j-1  wavespeed seedream-v4  1 output"
+    queued = {"detail-type": "Job Queued", "detail": event["detail"] | {"outputs": []}}
+    assert describe(queued) == "2026-12-04T18:00:00Z  Job Queued     j-1  wavespeed seedream-v4"  # no "0 outputs"
 
 
 def test_fourteen_outputs_wrap_into_rows(tmp_path):
