@@ -55,13 +55,13 @@ endef
 $(LINT_STAMP): requirements-lint.txt | python-check
 	$(call tool-venv,$(LINT_VENV),requirements-lint.txt,checkov and bandit)
 
-demo: $(STAMP) ## run one edit-sequential job end to end on the local stack (ENTRY=http|s3|eventbridge, PROVIDER, MODEL, MAX_IMAGES, SIZE, PROMPT, IMAGES)
+demo: $(STAMP) ## run one edit-sequential job end to end on the local stack (ENTRY=http|s3|eventbridge, PROVIDER, MODEL, MAX_IMAGES, SIZE, PROMPT, IMAGES, TIMEOUT=180, GENERATION_SECONDS=3)
 	@$(VPY) -m local.demo
 
 test: $(STAMP) ## the whole test suite (unit + integration on the local stack)
 	$(VPY) -m pytest
 
-up: $(STAMP) ## the local stack in the foreground (API on http://127.0.0.1:3000)
+up: $(STAMP) ## the local stack in the foreground (API_PORT=3000, MOTO_PORT=5050, SIMULATOR_PORT=5060, GENERATION_SECONDS=3)
 	$(VPY) -m local.stack
 
 load: $(STAMP) ## a burst of jobs at once on its own local stack, one table (N=1000, ENTRY=http|s3|eventbridge, GENERATION_SECONDS=1, PROVIDERS, FAULTS e.g. 429=0.2, TIMEOUT=900, JSON=path)
@@ -88,5 +88,5 @@ build: $(SAM_STAMP) ## sam build: the layer for Lambda's python3.13 on arm64 (ne
 deploy: build ## sam deploy --guided (then the provider secret and seedream doctor: README, "Deploy to AWS")
 	$(SAM) deploy --guided
 
-clean: ## remove the virtualenvs and build output (keeps out/, the demo's results)
-	rm -rf $(VENV) $(SAM_VENV) $(LINT_VENV) .aws-sam .pytest_cache .bench
+clean: ## remove the virtualenvs, build output and tool caches (keeps out/, the demo's results)
+	rm -rf $(VENV) $(SAM_VENV) $(LINT_VENV) .aws-sam .pytest_cache .ruff_cache .bench *.egg-info

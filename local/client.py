@@ -24,9 +24,10 @@ class JobsClient:
         self.region = region or self.session.region_name or "us-east-1"
         self.http = http or httpx.Client(timeout=30)  # (its pool holds 100 connections: a burst brings its own)
 
-    def request(self, method: str, path: str, body: dict | None = None, signed: bool = True) -> httpx.Response:
+    def request(self, method: str, path: str, body: dict | None = None, signed: bool = True,
+                headers: dict[str, str] | None = None) -> httpx.Response:
         data = json.dumps(body).encode() if body is not None else b""
-        headers = {"content-type": "application/json"} if body is not None else {}
+        headers = ({"content-type": "application/json"} if body is not None else {}) | (headers or {})
         url = f"{self.api_url}{path}"
         if signed:
             headers = sign(self.session.get_credentials(), self.region, method, url, data, headers)

@@ -10,7 +10,15 @@ its outputs are saved to ``out/<job_id>/NN.<ext>`` with a ``contact-sheet.png``,
 Settings (environment): PROVIDER, MODEL, MAX_IMAGES, SIZE, PROMPT, IMAGES (comma-separated URLs
 or local paths, relative to the repository), GENERATION_SECONDS (simulated provider time, default 3),
 TIMEOUT (default 180).
-Exit status (the command's): 0 when the job succeeded, 1 when it failed, 2 on a usage error or time-out.
+
+Before the stack starts, :func:`preflight` checks the settings: the numbers, each IMAGES entry (a URL, or a file
+that is an image), and the request itself against the door's rules (``seedream.usecases.accept.check_request``,
+the providers' limits and ``auto``'s choice, with the template's default settings); a refusal is said as the API
+would say it, and nothing starts. What only the stack can check (its bucket's objects) the command's own dry run
+checks once it is up.
+Exit status (the command's): 0 when the job succeeded, 1 when it failed, 2 on a usage error, a refused request or
+a time-out. ``make demo`` itself exits 2 whenever this is not 0 (make's status for a failed recipe); the line
+``make: *** [Makefile:…: demo] Error N`` gives this N.
 
 ``ENTRY`` picks the door (default ``http``, as above):
 - ``ENTRY=s3``: the images to ``requests/<name>/``, then the manifest ``requests/<name>.json``; the job
@@ -27,13 +35,17 @@ import os
 import shlex
 import sys
 
+import click
 from PIL import Image
 
-from seedream_cli.main import run
+from seedream_cli.errors import ApiError
+from seedream_cli.jobs import content_key, sources_from
+from seedream_cli.main import SIZE, run
 from seedream_cli.sheet import contact_sheet
 
 from . import doors
-from .stack import LocalStack, PortError
+from .runtime import LAYER
+from .stack import LocalStack, PortError, local_environment
 from .template import ROOT
 
 DEFAULT_IMAGE = "examples/astronaut.png"
@@ -66,7 +78,41 @@ def command(api_url: str) -> list[str]:
             "--count", count, "--size", os.environ.get("SIZE") or "2048*2048",
             "--prompt", os.environ.get("PROMPT") or default_prompt(count),
             "--metadata", "source=make-demo", "--wait", "--out", str(ROOT / "out" / "{job_id}"),
-            "--timeout", os.environ.get("TIMEOUT") or "180"]
+            "--timeout", timeout_seconds(), "--stack-stops"]
+
+
+PREFLIGHT_BUCKET = "seedream-demo-preflight"
+"""The bucket local files are named in for :func:`preflight` (the stack's bucket does not exist yet)."""
+
+
+def preflight() -> str | None:
+    """The demo's settings checked before the stack starts: None when they hold, else what to say (one line per
+    problem). IMAGES: each a URL or an image file; the request (PROVIDER, MODEL, MAX_IMAGES, SIZE, PROMPT, the images,
+    local files named ``s3://…/inputs/<sha256>/<name>`` as the command will name them) held to the door's rules."""
+    try:
+        sources = sources_from([image_argument(s.strip()) for s in (os.environ.get("IMAGES") or DEFAULT_IMAGE).split(",")
+                                if s.strip()])
+    except click.BadParameter as exc:
+        return f"demo: IMAGES: {exc.message}"
+    count = os.environ.get("MAX_IMAGES") or "4"
+    body = {"provider": os.environ.get("PROVIDER") or "wavespeed", "model": os.environ.get("MODEL") or "seedream-v4.5",
+            "prompt": os.environ.get("PROMPT") or default_prompt(count), "max_images": int(count),
+            "size": SIZE.sub(r"\1*\2", (os.environ.get("SIZE") or "2048*2048").strip()),
+            "images": [f"s3://{PREFLIGHT_BUCKET}/{content_key(s.path)}" if s.path else s.spec for s in sources]}
+    if str(LAYER) not in sys.path:  # the shared package, as the stack's functions import it (local.runtime)
+        sys.path.insert(0, str(LAYER))
+    from seedream.errors import InvalidRequest
+    from seedream.settings import Settings
+    from seedream.usecases.accept import check_request
+    from seedream.wiring import build_services
+
+    settings = Settings.from_env(local_environment() | {"BUCKET": PREFLIGHT_BUCKET})
+    try:
+        check_request(build_services(settings, ("provider_limits",)), body)
+    except InvalidRequest as exc:
+        return "demo: the request would be refused, so the stack is not started: " + str(
+            ApiError(exc.http_status, exc.code, exc.message, exc.details))
+    return None
 
 
 ENTRIES = ("http", "s3", "eventbridge")
@@ -108,6 +154,10 @@ def save_outputs(stack: LocalStack, job: dict, specs: list[str]) -> None:
         f"to {out_dir.relative_to(ROOT)}/")
 
 
+def timeout_seconds() -> str:
+    return os.environ.get("TIMEOUT") or "180"
+
+
 def main() -> int:
     entry = (os.environ.get("ENTRY") or "http").strip().lower()
     if entry not in ENTRIES:
@@ -116,8 +166,13 @@ def main() -> int:
     try:
         generation = float(os.environ.get("GENERATION_SECONDS") or 3)
         int(os.environ.get("MAX_IMAGES") or 4)
+        float(timeout_seconds())
     except ValueError:
-        say("demo: GENERATION_SECONDS must be a number and MAX_IMAGES a whole number")
+        say("demo: GENERATION_SECONDS and TIMEOUT must be numbers and MAX_IMAGES a whole number")
+        return 2
+    refused = preflight()
+    if refused:
+        say(refused)
         return 2
     say("==> starting the local stack (moto, provider simulator, gateway, queue pumps)")
     try:
@@ -125,7 +180,7 @@ def main() -> int:
             if entry != "http":
                 return through_a_door(stack, entry)
             args = command(stack.api_url)
-            shown = [arg.replace(f"{ROOT}{os.sep}", "") for arg in args]  # as typed in the repository
+            shown = [arg.replace(f"{ROOT}{os.sep}", "") for arg in args if arg != "--stack-stops"]  # as typed
             say(f"==> {shlex.join(['seedream', *shown])}")
             return run(args)
     except PortError as exc:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from seedream_cli.jobs import content_key
+
 from .stack import LocalStack
 from .template import ROOT
 
@@ -85,7 +87,8 @@ def via_s3(stack: LocalStack, request: dict, specs: list[str], timeout: float) -
 def uploaded(stack: LocalStack, specs: list[str], folder: str | None = None) -> list[str]:
     """URLs as they are; local files uploaded to the stack's bucket.
 
-    Without ``folder`` a file goes to ``inputs/<uuid>/<name>`` and is named by its ``s3://`` URI; with one
+    Without ``folder`` a file goes to ``inputs/<sha256>/<name>`` (named by its content, as the command line names
+    it: ``seedream_cli.jobs.content_key``) and is named by its ``s3://`` URI; with one
     (the S3 door's ``requests/<name>``) it goes to ``<folder>/<name>`` and is named by its bare file name,
     as a manifest beside it names it.
     """
@@ -98,7 +101,7 @@ def uploaded(stack: LocalStack, specs: list[str], folder: str | None = None) -> 
         path = Path(spec) if Path(spec).is_absolute() else ROOT / spec
         if not path.is_file():
             raise SystemExit(f"demo: IMAGES entry {spec!r} is neither a URL nor an existing file")
-        key = f"{folder or f'inputs/{uuid.uuid4()}'}/{path.name}"
+        key = f"{folder}/{path.name}" if folder else content_key(path)
         content_type = Image.MIME.get(Image.open(path).format or "", "application/octet-stream")
         s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
         if folder is None:

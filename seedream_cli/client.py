@@ -93,6 +93,14 @@ class ApiClient:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         return self.call("POST", "/v1/jobs", body, headers=headers)
 
+    def dry_run(self, body: dict, idempotency_key: str | None = None) -> dict:
+        """``POST /v1/jobs?dry_run=true``: the provider order and estimated cost a real request would get; nothing made."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self.call("POST", "/v1/jobs", body, params={"dry_run": "true"}, headers=headers)
+
+    def list_models(self) -> dict:
+        return self.call("GET", "/v1/models")
+
     def get_job(self, job_id: str) -> dict:
         return self.call("GET", f"/v1/jobs/{quote(job_id, safe='')}")
 

@@ -24,16 +24,22 @@ To follow them here, subscribe an SQS queue and pass its URL:
 
 
 def describe(event: dict) -> str:
-    """One line: time, detail-type, job id, provider/model, then the outputs or the error."""
+    """One line: time, detail-type, job id (a ``Job Rejected`` has none: its ``reference``), provider/model, then the
+    outputs or the error; nothing the event does not carry (no ``None``)."""
     detail = event.get("detail") or {}
     kind = event.get("detail-type", "?")
-    when = detail.get("completed_at") or event.get("time") or ""
-    line = f"{when}  {kind:<14} {detail.get('job_id', '?')}  {detail.get('provider', '?')} {detail.get('model', '?')}"
+    when = detail.get("at") or detail.get("completed_at") or event.get("time") or ""
+    job = detail.get("job_id") or (f"reference {detail['reference']}" if detail.get("reference") else "no job")
+    line = f"{when}  {kind:<14} {job}"
+    if detail.get("provider") or detail.get("model"):
+        line += f"  {' '.join(str(detail[k]) for k in ('provider', 'model') if detail.get(k))}"
+    elif detail.get("job_id") and detail.get("reference"):
+        line += f"  reference {detail['reference']}"
     error = detail.get("error")
-    if error:
-        return f"{line}  {error.get('code')}: {error.get('message')}"
+    if isinstance(error, dict):
+        return f"{line}  {error.get('code') or 'error'}: {error.get('message') or ''}".rstrip()
     outputs = detail.get("outputs")
-    if outputs is not None:
+    if outputs or (outputs is not None and kind == "Job Succeeded"):  # a job's earlier events carry an empty list
         return f"{line}  {len(outputs)} output{'s' if len(outputs) != 1 else ''}"
     return line
 

@@ -5,16 +5,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import httpx
+from botocore.exceptions import ClientError
 from PIL import Image, UnidentifiedImageError
 
 from .errors import INTERRUPTED, JOB_FAILED, USAGE, CliError
@@ -55,27 +56,63 @@ def sources_from(specs: tuple[str, ...] | list[str]) -> list[Source]:
     return sources
 
 
-def upload(target: Target, sources: list[Source], reporter: Reporter) -> list[str]:
-    """Local files go to ``inputs/<uuid>/<name>`` in the stack's bucket; the job names them as ``s3://`` URIs."""
+def content_key(path: Path) -> str:
+    """``inputs/<sha256 of the file, hex>/<file name>``: the same file is the same key, so the same request body."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"inputs/{digest.hexdigest()}/{path.name}"
+
+
+def plan_uploads(target: Target, sources: list[Source]) -> list[str]:
+    """Name each local file by its content in the stack's bucket (``s3://<bucket>/inputs/<sha256>/<name>``, set as
+    its ``uri``) before anything is uploaded; returns every source's URI, in order (what the request body names)."""
     local = [s for s in sources if s.path is not None]
     if local and not target.bucket:
         raise CliError(f"{local[0].spec} is a local file: uploading it needs the stack's bucket "
                        "(use --stack NAME, or --bucket NAME with --api-url)")
-    if local:
-        s3 = target.aws("s3")
-        for source in local:
-            key = f"inputs/{uuid.uuid4()}/{source.path.name}"
-            with target.aws_errors(f"uploading {source.spec} to s3://{target.bucket}"):
-                s3.upload_file(str(source.path), target.bucket, key, ExtraArgs={"ContentType": source.content_type})
-            source.uri = f"s3://{target.bucket}/{key}"
-            reporter.say(f"uploaded {_shown(source.path)} → {source.uri}")
+    for source in local:
+        source.uri = f"s3://{target.bucket}/{content_key(source.path)}"
     return [s.uri for s in sources]
 
 
+def upload(target: Target, sources: list[Source], reporter: Reporter) -> list[str]:
+    """Upload each local file to the URI :func:`plan_uploads` named it by, unless the object is already there
+    (HeadObject): a retry, or a batch run again, uploads nothing twice. Returns every source's URI, in order."""
+    uris = plan_uploads(target, sources)
+    local = [s for s in sources if s.path is not None]
+    if local:
+        s3 = target.aws("s3")
+        for source in local:
+            key = source.uri.removeprefix(f"s3://{target.bucket}/")
+            if _exists(target, s3, key):
+                reporter.say(f"already uploaded {_shown(source.path)} → {source.uri}")
+                continue
+            with target.aws_errors(f"uploading {source.spec} to s3://{target.bucket}"):
+                s3.upload_file(str(source.path), target.bucket, key, ExtraArgs={"ContentType": source.content_type})
+            reporter.say(f"uploaded {_shown(source.path)} → {source.uri}")
+    return uris
+
+
+def _exists(target: Target, s3, key: str) -> bool:
+    """HeadObject: True when the object is there; False when it is not (404), or cannot be told (403: credentials
+    without s3:ListBucket get 403 for a missing key), so the file is uploaded."""
+    with target.aws_errors(f"checking s3://{target.bucket}/{key}"):
+        try:
+            s3.head_object(Bucket=target.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "403", "NoSuchKey", "NotFound", "Forbidden"):
+                return False
+            raise
+    return True
+
+
 def wait_for_end(target: Target, job: dict, reporter: Reporter, *, interval: float = 1.0,
-                 timeout: float | None = None, again: str = "seedream ") -> tuple[dict, bool]:
+                 timeout: float | None = None, again: str | None = "seedream ") -> tuple[dict, bool]:
     """Poll ``GET /v1/jobs/{id}`` every ``interval`` s until the job ends. Returns ``(job, ended)``:
-    ``ended`` is False when ``timeout`` seconds passed first. Ctrl-C stops waiting (not the job)."""
+    ``ended`` is False when ``timeout`` seconds passed first. Ctrl-C stops waiting (not the job); ``again`` is the
+    command to come back to the job with (None: the stack stops with this command, so no hint names it)."""
     job_id = job["job_id"]
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
@@ -89,8 +126,8 @@ def wait_for_end(target: Target, job: dict, reporter: Reporter, *, interval: flo
                 job = target.api.get_job(job_id)
                 reporter.update(job)
     except KeyboardInterrupt:
-        raise CliError(f"stopped waiting; job {job_id} goes on ({again}wait {job_id}, {again}cancel {job_id})",
-                       exit_code=INTERRUPTED) from None
+        hint = f"; job {job_id} goes on ({again}wait {job_id}, {again}cancel {job_id})" if again else ""
+        raise CliError(f"stopped waiting{hint}", exit_code=INTERRUPTED) from None
     return job, True
 
 
@@ -147,14 +184,17 @@ def _shown(path: Path) -> str:
 
 
 def follow(target: Target, job: dict, reporter: Reporter, echo: Callable[[str], None], *, out_dir: Path | None,
-           sources: list[Source], interval: float = 1.0, timeout: float | None = None, again: str = "seedream ") -> int:
-    """Wait for the job, save its outputs to ``out_dir`` (if given), print the job's JSON last; the exit status."""
+           sources: list[Source], interval: float = 1.0, timeout: float | None = None,
+           again: str | None = "seedream ") -> int:
+    """Wait for the job, save its outputs to ``out_dir`` (if given), print the job's JSON last; the exit status.
+    ``again``: as in :func:`wait_for_end`."""
     job, ended = wait_for_end(target, job, reporter, interval=interval, timeout=timeout, again=again)
     job_id = job["job_id"]
     if not ended:
         echo(json.dumps(job, indent=2))
-        reporter.say(f"seedream: error: job {job_id} is still {job.get('status')} after {timeout:g} s "
-                     f"(keep waiting: {again}wait {job_id})")
+        hint = f" (keep waiting: {again}wait {job_id})" if again else \
+            " (the stack stops with this command, and the job with it: give it a longer time-out, e.g. make demo TIMEOUT=600)"
+        reporter.say(f"seedream: error: job {job_id} is still {job.get('status')} after {timeout:g} s{hint}")
         return USAGE
     if job["status"] == "succeeded":
         if out_dir is not None:

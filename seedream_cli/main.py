@@ -1,8 +1,10 @@
-"""The ``seedream`` command: submit, wait, get, cancel, list, events and doctor, against the local or a deployed stack.
+"""The ``seedream`` command: submit, wait, get, cancel, list, events, models and doctor, against the local or a
+deployed stack.
 
 Exit status: 0 done; 1 the job failed or was cancelled (doctor: a check does not hold); 2 a usage error, an
-API error, an unreachable stack or a time-out (one line on stderr, never a traceback); 130 interrupted. The
-final job JSON is the last thing on stdout; progress and messages go to stderr.
+API error, an unreachable stack or a time-out (one line on stderr, never a traceback; a refused request with
+several problems adds one line per problem); 130 interrupted. The final job JSON is the last thing on stdout;
+progress and messages go to stderr.
 
 The target options (``--api-url``, ``--stack``, ``--region``, ``--bucket``) belong to ``seedream`` itself and
 go before the command: ``seedream --stack NAME doctor``.
@@ -16,6 +18,7 @@ import re
 import sys
 from collections.abc import Callable
 from functools import cached_property
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import click
@@ -23,8 +26,8 @@ import click
 from . import doctor as doctor_checks
 from .errors import CHECK_FAILED, INTERRUPTED, JOB_FAILED, USAGE, ApiError, CliError
 from .events import follow_events, queue_url_of
-from .jobs import Source, follow, sources_from, upload
-from .progress import Reporter
+from .jobs import Source, follow, plan_uploads, sources_from, upload
+from .progress import Reporter, usd
 from .target import Target, resolve, resolve_stack
 
 PROVIDERS = (*doctor_checks.PROVIDERS, "auto")
@@ -117,7 +120,15 @@ class Cli(click.Group):
                                                         standalone_mode=False, **extra)))
 
 
+def _version() -> str:
+    try:
+        return version("seedream-jobs")
+    except PackageNotFoundError:  # run from a checkout without `pip install -e .`
+        return "unknown (not installed: pip install -e .)"
+
+
 @click.group(name="seedream", cls=Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(_version(), "--version", prog_name="seedream", message="%(prog)s %(version)s")
 @click.option("--api-url", envvar="SEEDREAM_API_URL", metavar="URL",
               help="The jobs API [env SEEDREAM_API_URL; default: the local stack, http://127.0.0.1:$API_PORT (3000)].")
 @click.option("--stack", metavar="NAME", help="A deployed stack: its ApiUrl, BucketName and EventBusName outputs.")
@@ -173,39 +184,72 @@ def _wait_options(function):
 @click.option("--seed", type=int)
 @click.option("--metadata", multiple=True, metavar="KEY=VALUE", callback=_pairs, help="Carried to the job and its events.")
 @click.option("--idempotency-key", metavar="KEY", help="Sent as the Idempotency-Key header.")
+@click.option("--dry-run", is_flag=True,
+              help="Check the request and print the provider order and estimated cost; upload and create nothing.")
 @click.option("--wait", is_flag=True, help="Follow the job to its end, save its outputs and print it.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="With --wait: where the outputs go; {job_id} is replaced [default: out/{job_id}].")
+@click.option("--stack-stops", is_flag=True, hidden=True,
+              help="The stack stops when this command ends (make demo): no hint names it.")
 @_wait_options
 @click.pass_obj
-def submit(obj: Options, images, prompt, provider, model, count, size, seed, metadata, idempotency_key, wait, out,
-           timeout, poll_interval) -> int:
-    """Submit a job. IMAGE_OR_URL: https:// or s3:// URLs, or local files (uploaded to the stack's bucket).
+def submit(obj: Options, images, prompt, provider, model, count, size, seed, metadata, idempotency_key, dry_run, wait,
+           out, stack_stops, timeout, poll_interval) -> int:
+    """Submit a job. IMAGE_OR_URL: https:// or s3:// URLs, or local files (uploaded to the stack's bucket as
+    inputs/<sha256>/<name>, once: the same file is the same request).
 
-    Prints the job id; with --wait, shows its progress, saves the outputs and contact-sheet.png to
-    --out and prints the final job JSON last (exit 0 succeeded, 1 failed or cancelled).
+    The request is checked first (a dry run, before any upload): a refused one uploads nothing. Prints the job
+    id; with --wait, shows its progress, saves the outputs and contact-sheet.png to --out and prints the final
+    job JSON last (exit 0 succeeded, 1 failed or cancelled). With --dry-run, prints the dry run's answer (the
+    provider order and the estimated cost) and stops: nothing is uploaded or created.
     """
     if not wait and (out is not None or timeout is not None):
         raise click.UsageError("--out and --timeout go with --wait")
+    if dry_run and wait:
+        raise click.UsageError("--dry-run creates no job to --wait for")
     sources = sources_from(images)
     target = obj.target
     reporter = Reporter()
-    uris = upload(target, sources, reporter)
-    body = {"provider": provider, "model": model, "prompt": prompt, "images": uris, "max_images": count, "size": size}
+    body = {"provider": provider, "model": model, "prompt": prompt, "images": plan_uploads(target, sources),
+            "max_images": count, "size": size}
     if seed is not None:
         body["seed"] = seed
     if metadata:
         body["metadata"] = metadata
-    job = target.api.create_job(body, idempotency_key)
+    checked = target.api.dry_run(body, idempotency_key)
+    created = None if checked.get("dry_run") is True else checked.get("job_id")
+    if created and dry_run:  # a stack older than dry runs took the request as a job
+        raise CliError(f"{target.api_url} does not know dry_run (it is older than this command) and created job "
+                       f"{created}; deploy the stack again")
+    to_upload = {s.uri for s in sources if s.path is not None}
+    missing = [uri for uri in checked.get("missing_images") or [] if uri not in to_upload]
+    if missing:
+        raise CliError(f"{missing[0]} does not exist" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    if dry_run:
+        order = checked.get("provider_order") or []
+        then = f" (then {', '.join(order[1:])})" if len(order) > 1 else ""
+        waiting = [s for s in sources if s.uri in (checked.get("missing_images") or [])]
+        uploads = f"; {len(waiting)} local file{'s' if len(waiting) != 1 else ''} to upload" if waiting else ""
+        reporter.say(f"dry run: {model}, {count} × {size} would go to {checked.get('provider')}{then}, estimated "
+                     f"{usd(checked.get('estimated_cost_usd') or 0)}{uploads}; nothing was uploaded or created")
+        click.echo(json.dumps(checked, indent=2))
+        return 0
+    if created:
+        job = checked
+    else:
+        upload(target, sources, reporter)
+        job = target.api.create_job(body, idempotency_key)
     job_id = job["job_id"]
+    estimate = job.get("estimated_cost_usd", checked.get("estimated_cost_usd"))
+    priced = f", estimated {usd(estimate)} at {job.get('provider')}" if isinstance(estimate, int | float) else ""
     if not wait:
         click.echo(job_id)
-        reporter.say(f"job {job_id} {job.get('status')}; follow it with: {obj.again}wait {job_id}")
+        reporter.say(f"job {job_id} {job.get('status')}{priced}; follow it with: {obj.again}wait {job_id}")
         return 0
-    reporter.say(f"job {job_id} accepted: {provider} {model}, {count} × {size}")
+    reporter.say(f"job {job_id} accepted: {provider} {model}, {count} × {size}{priced}")
     out_dir = Path(str(out or Path("out") / "{job_id}").replace("{job_id}", job_id))
     return follow(target, job, reporter, click.echo, out_dir=out_dir, sources=sources,
-                  interval=poll_interval, timeout=timeout, again=obj.again)
+                  interval=poll_interval, timeout=timeout, again=None if stack_stops else obj.again)
 
 
 @cli.command(short_help="Follow a job to its end and print it.")
@@ -290,6 +334,47 @@ def events(obj: Options, queue_url, job_id, count, timeout, raw) -> int:
     if count is not None and printed < count and not interrupted:
         raise CliError(f"{printed} of {count} events came within {timeout:g} s", exit_code=JOB_FAILED)
     return 0
+
+
+@cli.command(short_help="The models at each provider: limits and prices.")
+@click.option("--json", "as_json", is_flag=True, help="Print GET /v1/models as JSON.")
+@click.pass_obj
+def models(obj: Options, as_json) -> int:
+    """Every model at every provider, from the stack's own tables (GET /v1/models): the limits a request is
+    held to and the price its cost is estimated with.
+
+    \b
+    Columns: source images at most; outputs at most (source images + outputs at most);
+    pixels in all (W×H) and px per side; prompt characters at most; the price and its
+    basis: per run, per image requested (max_images) or per image produced; "*" marks a
+    price the provider does not publish (the deployment's setting).
+    """
+    answer = obj.target.api.list_models()
+    if as_json:
+        click.echo(json.dumps(answer, indent=2))
+        return 0
+    rows = [("MODEL", "PROVIDER", "IMAGES", "OUTPUTS", "PIXELS", "SIDES", "PROMPT", "PRICE")]
+    for offer in answer.get("models") or []:
+        price = offer.get("price_usd")
+        basis = {"per_run": "per run", "per_image_requested": "per image requested",
+                 "per_image_produced": "per image produced"}.get(offer.get("price_basis"), offer.get("price_basis"))
+        sizes = f" (sizes {','.join(offer['sizes'])})" if offer.get("sizes") else ""
+        rows.append((offer["model"], offer["provider"], f"≤ {offer['max_input_images']}",
+                     f"≤ {offer['max_outputs']} (≤ {offer['max_references_plus_outputs']} with sources)",
+                     f"{_mega(offer['min_pixels'])}-{_mega(offer['max_pixels'])} MP",
+                     f"{offer['min_side']}-{offer['max_side']}{sizes}", f"≤ {offer['max_prompt_chars']}",
+                     (f"{usd(price)}{'' if offer.get('price_documented') else '*'} {basis}" if price is not None
+                      else "not priced")))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    if any(not offer.get("price_documented") for offer in answer.get("models") or []):
+        Reporter().say("* not published by the provider: the deployment's price setting (README, \"Providers\")")
+    return 0
+
+
+def _mega(pixels: int) -> str:
+    return f"{pixels / 1_000_000:.2f}".rstrip("0").rstrip(".")
 
 
 @cli.command(short_help="Check a stack: outputs, keys, webhook, queues, alarms, schedule.")

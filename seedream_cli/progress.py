@@ -1,7 +1,8 @@
 """What a waiting command shows on stderr.
 
-One line per stage the job reaches (``[  0.31s] submitted to wavespeed (task …)``, times from the job's
-own timestamps), the same on a terminal and in a log. On a terminal a rich progress display sits under
+One line per stage the job reaches (``[  0.31s] submitted to wavespeed (task …), estimated $0.16``,
+times from the job's own timestamps, cost its ``estimated_cost_usd``), the same on a terminal and in a log. On a
+terminal a rich progress display sits under
 those lines: a spinner, the job's stage as a bar (queued → submitted → finished) and the time waited,
 then a bar for the downloads. Nothing here writes to stdout.
 """
@@ -25,20 +26,34 @@ def seconds_between(start_iso: str | None, end_iso: str | None) -> float | None:
     return (datetime.fromisoformat(end_iso) - datetime.fromisoformat(start_iso)).total_seconds()
 
 
+def usd(amount: float) -> str:
+    """``$0.08``, ``$0.0444``: dollars with 2 to 4 decimals."""
+    text = f"{amount:,.4f}".rstrip("0")
+    return "$" + (text + "0" * (2 - len(text.split(".")[1])))
+
+
+def cost(job: dict) -> str:
+    """``, estimated $0.16`` (the job's ``estimated_cost_usd`` at its provider), or "" when the job has none."""
+    amount = job.get("estimated_cost_usd")
+    return f", estimated {usd(amount)}" if isinstance(amount, int | float) else ""
+
+
 def reached(job: dict) -> list[tuple[str, str | None, str]]:
-    """The stages ``job`` has reached, in order: ``(stage, timestamp, line)``.
+    """The stages ``job`` has reached, in order: ``(stage, timestamp, line)``; a line ends with the job's estimated cost
+    as it stood when it was read (``queued at wavespeed, estimated $0.16``).
 
     A stage the polling missed (queued → succeeded between two reads) still shows, from its timestamp."""
     status = job.get("status")
-    stages = [("queued", job.get("created_at"), "queued")]
+    at = f" at {job['provider']}" if job.get("provider") else ""
+    stages = [("queued", job.get("created_at"), f"queued{at}{cost(job)}")]
     if job.get("submitted_at") or status == "submitted":
         task = f" (task {job['provider_task_id']})" if job.get("provider_task_id") else ""
-        stages.append(("submitted", job.get("submitted_at"), f"submitted to {job.get('provider')}{task}"))
+        stages.append(("submitted", job.get("submitted_at"), f"submitted to {job.get('provider')}{task}{cost(job)}"))
     if status in TERMINAL:
         stamp = job.get("cancelled_at") if status == "cancelled" else job.get("completed_at")
         if status == "succeeded":
             count = len(job.get("outputs") or [])
-            line = f"succeeded: {count} output{'s' if count != 1 else ''}"
+            line = f"succeeded: {count} output{'s' if count != 1 else ''}{cost(job)}"
         elif status == "failed":
             error = job.get("error") or {}
             line = f"failed ({error.get('code', 'unknown error')})"
@@ -90,7 +105,8 @@ class Reporter:
             status = job.get("status", "?")
             done = 3 if status in TERMINAL else STAGES.index(status) + 1 if status in STAGES else 0
             where = f" at {job['provider']}" if status == "submitted" and job.get("provider") else ""
-            self._progress.update(self._task, completed=done, description=f"job {job.get('job_id')}: {status}{where}")
+            self._progress.update(self._task, completed=done,
+                                  description=f"job {job.get('job_id')}: {status}{where}{cost(job)}")
 
     @contextmanager
     def downloading(self, total: int) -> Iterator[Callable[[], None]]:

@@ -1,5 +1,7 @@
-"""API function: ``POST /v1/jobs`` (``Idempotency-Key``), ``GET /v1/jobs``, ``GET /v1/jobs/{job_id}``,
-``POST /v1/jobs/{job_id}/cancel``, ``GET /v1/openapi.json`` (IAM-authorised HTTP API routes).
+"""API function: ``POST /v1/jobs`` (``Idempotency-Key``, ``?dry_run=true``), ``GET /v1/jobs``, ``GET /v1/jobs/{job_id}``,
+``POST /v1/jobs/{job_id}/cancel``, ``GET /v1/models``, ``GET /v1/openapi.json`` (IAM-authorised HTTP API routes).
+
+A dry run checks an ``Idempotency-Key``'s form but neither reads nor writes its record: the key stays unused.
 
 A job belongs to the IAM caller that created it; to anyone else it is 404. Any unexpected error is a
 500 with a plain body (the stack trace goes to the log only).
@@ -16,7 +18,9 @@ from seedream.errors import JobError
 from seedream.payloads import read_json
 from seedream.usecases.accept import accept
 from seedream.usecases.cancel import cancel
+from seedream.usecases.dry_run import dry_run, dry_run_flag
 from seedream.usecases.listing import list_jobs
+from seedream.usecases.model_list import model_list
 from seedream.usecases.read import job_view
 from seedream.wiring import api_services
 
@@ -40,7 +44,8 @@ def accepted(request: dict) -> dict:
     """Accept ``request["body"]`` for ``request["caller"]``; the 202 document."""
     job = accept(svc, request["body"], owner=request["caller"] or None)
     return {"job_id": job.job_id, "status": job.status, "provider": job.provider, "model": job.model,
-            "created_at": job.created_at, "links": {"self": f"/v1/jobs/{job.job_id}"}}
+            "created_at": job.created_at, "estimated_cost_usd": job.estimated_cost_usd,
+            "links": {"self": f"/v1/jobs/{job.job_id}"}}
 
 
 @app.post("/v1/jobs")
@@ -49,6 +54,13 @@ def create_job() -> Response:
     raw = base64.b64decode(event.body or "") if event.is_base64_encoded else event.body
     body = read_json(raw)
     key = (event.headers or {}).get("idempotency-key")
+    if dry_run_flag((event.query_string_parameters or {}).get("dry_run")):
+        if key is not None:
+            from seedream.idempotency import check_key
+
+            check_key(key)
+        metrics.add_metric(name="DryRuns", unit=MetricUnit.Count, value=1)
+        return _json(200, dry_run(svc, body).model_dump(mode="json"))
     if key is None:
         document, replayed = accepted({"caller": caller(), "body": body}), False
     else:
@@ -66,6 +78,11 @@ def list_my_jobs() -> Response:
     page = list_jobs(svc, caller(), query.get("status"), query.get("limit"), query.get("cursor"))
     metrics.add_metric(name="JobListings", unit=MetricUnit.Count, value=1)
     return _json(200, {"jobs": [job.model_dump(mode="json") for job in page.jobs], "next_cursor": page.next_cursor})
+
+
+@app.get("/v1/models")
+def list_models() -> Response:
+    return _json(200, model_list(svc).model_dump(mode="json"))
 
 
 @app.get("/v1/openapi.json")
@@ -93,7 +110,7 @@ def job_error(exc: JobError) -> Response:
     if exc.http_status >= 500:
         metrics.add_metric(name="ApiErrors", unit=MetricUnit.Count, value=1)
         logger.exception("request failed", extra={"code": exc.code})
-    elif app.current_event.http_method == "POST":
+    elif app.current_event.http_method == "POST" and (app.current_event.query_string_parameters or {}).get("dry_run") != "true":
         metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
     return _json(exc.http_status, exc.to_body())
 

@@ -89,3 +89,31 @@ def test_run_is_the_command_in_process_with_its_exit_status(stack, open_job, cap
     assert run(["--api-url", stack.api_url, "get", "no-such-job"]) == 2
     assert capsys.readouterr().err.startswith("seedream: error: job_not_found")
     assert run(["--api-url", stack.api_url, "cancel", open_job]) == 0
+
+
+def test_models_lists_every_model_at_every_provider_with_limits_and_price(seedream):
+    result = seedream("models")
+    assert result.exit_code == 0, result.output
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["MODEL", "PROVIDER", "IMAGES", "OUTPUTS", "PIXELS", "SIDES", "PROMPT", "PRICE"]
+    assert len(rows) == 9
+    cells = {tuple(row.split()[:2]): row for row in rows}
+    assert "$0.04 per image requested" in cells[("seedream-v4.5", "wavespeed")]
+    assert "3.69-16.78 MP" in cells[("seedream-v4.5", "wavespeed")]
+    assert "$0.036 per run" in cells[("seedream-v4.5", "atlascloud")]
+    assert "$0.027* per run" in cells[("seedream-v4", "atlascloud")]  # not published: ATLASCLOUD_V4_PRICE_USD
+    assert "≤ 14" in cells[("seedream-v4", "evolink")] and "0.92-16.78 MP" in cells[("seedream-v4", "evolink")]
+    assert result.stderr.startswith("* not published by the provider")
+    as_json = json.loads(seedream("models", "--json").stdout)
+    assert {(m["model"], m["provider"]) for m in as_json["models"]} == {tuple(key) for key in cells}
+
+
+def test_version_is_the_installed_distributions():
+    from importlib.metadata import version
+
+    from click.testing import CliRunner
+
+    from seedream_cli.main import cli
+
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0 and result.stdout == f"seedream {version('seedream-jobs')}\n"

@@ -72,7 +72,7 @@ def test_the_default_target_is_the_local_stack_on_api_port(seedream, dead_port, 
     assert found.exit_code == 0, found.output
 
 
-def test_submit_to_an_unreachable_api_after_the_upload_is_one_line(seedream, dead_port):
+def test_submit_to_an_unreachable_api_is_one_line_before_any_upload(seedream, dead_port):
     url = f"http://127.0.0.1:{dead_port}"
     result = seedream("--api-url", url, "submit", str(ASTRONAUT), "--prompt", PROMPT, "--wait", target=False)
     assert result.exit_code == 2 and "Traceback" not in result.output and result.stdout == ""
@@ -92,13 +92,16 @@ def test_events_on_a_deployed_stack_say_how_to_subscribe(seedream):
     assert "seedream --api-url https://abc123.execute-api.eu-west-1.amazonaws.com events --queue-url" in result.stderr
 
 
-def test_api_error_lines_leave_out_details_that_repeat_the_message():
+def test_api_error_lines_leave_out_details_that_repeat_the_message_and_give_several_one_line_each():
     from seedream_cli.errors import ApiError
 
     same = ApiError(400, "invalid_request", "size: too big", [{"field": "size", "message": "too big"}])
     assert str(same) == "invalid_request: size: too big [HTTP 400]"
     more = ApiError(400, "invalid_request", "2 errors", [{"field": "size", "message": "too big"}, {"field": "seed"}])
-    assert str(more) == "invalid_request: 2 errors (size: too big; seed: None) [HTTP 400]"
+    assert str(more) == "invalid_request: 2 errors [HTTP 400]\n  size: too big\n  seed"  # never Python's None
+    listed = ApiError(422, "invalid_request", "size: too big; seed: no", [{"field": "size", "message": "too big"},
+                                                                          {"field": "seed", "message": "no"}])
+    assert str(listed) == "invalid_request: 2 problems [HTTP 422]\n  size: too big\n  seed: no"
     gateway = ApiError(403, None, "GET /v1/jobs/x: Forbidden")
     assert str(gateway) == "GET /v1/jobs/x: Forbidden [HTTP 403]"
 

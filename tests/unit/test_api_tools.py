@@ -106,7 +106,7 @@ def test_the_committed_openapi_document_is_what_the_code_generates_and_is_served
     status, served = call(api, "GET", "/v1/openapi.json")
     assert status == 200 and served == committed
     assert committed["openapi"] == "3.1.0" and set(committed["paths"]) == {
-        "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/cancel", "/v1/openapi.json",
+        "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/cancel", "/v1/models", "/v1/openapi.json",
         "/v1/webhooks/{provider}/{job_id}"}
     request = committed["components"]["schemas"]["JobRequest"]
     assert request["properties"]["max_images"]["maximum"] == 15 and "model" in request["required"]
@@ -135,3 +135,68 @@ def test_size_is_ascii_digits_as_the_document_says(api, size):
         "^([0-9]{2,5})\\*([0-9]{2,5})$"
     status, body = call(api, "POST", "/v1/jobs", BODY | {"size": size})
     assert (status, body["error"]["code"]) == (422, "invalid_request")
+
+
+def test_a_dry_run_answers_the_order_and_the_cost_and_creates_nothing(api, aws):
+    session, resources = aws
+    status, answer = call(api, "POST", "/v1/jobs", BODY | {"provider": "auto", "model": "seedream-v4"},
+                          query={"dry_run": "true"}, headers={"idempotency-key": "dry-1"})
+    # seedream-v4 × 2: Atlas Cloud per run ($0.027) < evolink 2 × $0.0222 < WaveSpeed 2 × $0.027
+    assert status == 200 and answer == {
+        "dry_run": True, "provider": "atlascloud", "provider_order": ["atlascloud", "evolink", "wavespeed"],
+        "model": "seedream-v4", "max_images": 2, "size": "1728*2304", "estimated_cost_usd": 0.027,
+        "estimates": [{"provider": "atlascloud", "estimated_cost_usd": 0.027},
+                      {"provider": "evolink", "estimated_cost_usd": 0.0444},
+                      {"provider": "wavespeed", "estimated_cost_usd": 0.054}], "missing_images": []}
+    dynamodb, sqs = session.client("dynamodb"), session.client("sqs")
+    for table in ("JobsTable", "IdempotencyTable"):
+        assert dynamodb.scan(TableName=resources.names[table], Select="COUNT")["Count"] == 0, table
+    for queue in (resources.queue_urls["SubmitQueue"], resources.tap_url):  # no message to submit, no event
+        assert "Messages" not in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0), queue
+    # the key was not consumed: the real request with another body is the key's first use
+    real = call(api, "POST", "/v1/jobs", BODY | {"max_images": 3}, headers={"idempotency-key": "dry-1"})
+    assert real[0] == 202 and real[1]["provider"] == "wavespeed"
+    job = call(api, "GET", f"/v1/jobs/{real[1]['job_id']}")[1]
+    assert job["estimated_cost_usd"] == 0.12  # WaveSpeed v4.5: 3 × $0.04, from the moment it is accepted
+
+
+def test_a_dry_run_refuses_as_a_real_request_does_and_lists_sources_not_uploaded_yet(api, aws):
+    session, resources = aws
+    bucket = resources.names["JobsBucket"]
+    refused = call(api, "POST", "/v1/jobs", BODY | {"size": "1024*1024"}, query={"dry_run": "true"})
+    real = call(api, "POST", "/v1/jobs", BODY | {"size": "1024*1024"})
+    assert refused == real and refused[0] == 422 and refused[1]["error"]["code"] == "provider_limit_exceeded"
+    assert call(api, "POST", "/v1/jobs", BODY, query={"dry_run": "maybe"})[1]["error"]["code"] == "invalid_request"
+    bad_key = call(api, "POST", "/v1/jobs", BODY, query={"dry_run": "true"}, headers={"idempotency-key": "a b"})
+    assert (bad_key[0], bad_key[1]["error"]["code"]) == (400, "invalid_idempotency_key")
+    elsewhere = call(api, "POST", "/v1/jobs", BODY | {"images": ["s3://another-bucket/inputs/a.png"]},
+                     query={"dry_run": "true"})
+    assert elsewhere[0] == 422 and "not in this stack's bucket" in elsewhere[1]["error"]["message"]
+    missing = f"s3://{bucket}/inputs/0123/cup.png"
+    status, answer = call(api, "POST", "/v1/jobs", BODY | {"images": [missing]}, query={"dry_run": "true"})
+    assert status == 200 and answer["missing_images"] == [missing] and answer["provider_order"] == ["wavespeed"]
+    assert call(api, "POST", "/v1/jobs", BODY | {"images": [missing]})[0] == 422  # a real one needs the object
+    session.client("s3").put_object(Bucket=bucket, Key="inputs/0123/cup.png", Body=b"png")
+    assert call(api, "POST", "/v1/jobs", BODY | {"images": [missing]}, query={"dry_run": "true"})[1]["missing_images"] == []
+
+
+def test_the_models_route_lists_every_model_at_every_provider_from_the_doors_tables(api):
+    status, answer = call(api, "GET", "/v1/models")
+    assert status == 200
+    offers = {(m["model"], m["provider"]): m for m in answer["models"]}
+    assert len(offers) == 9 and len(answer["models"]) == 9
+    assert offers[("seedream-v4.5", "wavespeed")] == {
+        "model": "seedream-v4.5", "provider": "wavespeed", "provider_model": "seedream-v4.5", "max_input_images": 10,
+        "max_outputs": 15, "max_references_plus_outputs": 15, "min_side": 1024, "max_side": 4096,
+        "min_pixels": 3_686_400, "max_pixels": 16_777_216, "max_aspect_ratio": 16.0, "sizes": [],
+        "max_prompt_chars": 4000, "accepts_seed": False, "price_usd": 0.04, "price_basis": "per_image_requested",
+        "price_documented": True}
+    assert offers[("seedream-v4.5", "atlascloud")]["price_basis"] == "per_run"
+    assert offers[("seedream-v4", "atlascloud")]["max_outputs"] == 14
+    assert offers[("seedream-v4", "atlascloud")]["price_documented"] is False  # ATLASCLOUD_V4_PRICE_USD's default
+    assert offers[("seedream-v4", "evolink")]["max_input_images"] == 14
+    assert offers[("seedream-v4", "evolink")]["min_pixels"] == 921_600
+    # what the list says is what the door holds a request to: evolink takes 12 sources, WaveSpeed does not
+    twelve = BODY | {"model": "seedream-v4", "size": "1024*1024", "images": ["https://images.test/c.jpg"] * 12}
+    assert call(api, "POST", "/v1/jobs", twelve | {"provider": "evolink"}, query={"dry_run": "true"})[0] == 200
+    assert call(api, "POST", "/v1/jobs", twelve, query={"dry_run": "true"})[0] == 422

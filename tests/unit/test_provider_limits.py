@@ -10,6 +10,7 @@ from seedream.errors import InvalidRequest
 from seedream.models.requests import JobRequest
 from seedream.providers import build_providers
 from seedream.providers.base import Http
+from seedream.providers.selection import choose_providers
 from seedream.settings import Settings
 
 PROVIDERS = build_providers(Settings(), Http(8, transport=httpx.MockTransport(lambda r: httpx.Response(500))),
@@ -84,3 +85,44 @@ def test_aspect_ratio_and_configured_atlas_sizes():
         atlas.check(request("seedream-v4.5", size="2560*1440"))
     assert caught.value.details[0]["limit"] == "sizes"
     atlas.check(request("seedream-v4", size="2560*1440"))  # v4 takes any size in range
+
+
+def refusal_of(**change) -> InvalidRequest:
+    body = {"provider": "auto", "model": "seedream-v4.5", "prompt": "a series of images",
+            "images": ["https://img.test/a.png"], "max_images": 4, "size": "2048*2048"} | change
+    with pytest.raises(InvalidRequest) as caught:
+        choose_providers(PROVIDERS, {}, JobRequest(**body))
+    assert caught.value.code == "provider_limit_exceeded"
+    return caught.value
+
+
+def test_a_rule_every_provider_breaks_is_said_once_with_the_model_that_takes_it():
+    error = refusal_of(size="1024*1024")
+    rule = ("seedream-v4.5 takes 3,686,400..16,777,216 pixels in all, not 1,048,576 (1024*1024) — "
+            "seedream-v4 takes it at every provider")
+    assert error.message == f"no provider takes this job: {rule}"
+    [detail] = error.details
+    assert detail["field"] == "size" and detail["limit"] == "pixel_range" and detail["message"] == rule
+    assert detail["providers"] == ["atlascloud", "evolink", "wavespeed"]  # auto's order: cheapest first, name breaks ties
+    assert detail["taken_by"] == [{"model": "seedream-v4", "provider": p} for p in ("wavespeed", "atlascloud", "evolink")]
+
+
+def test_each_broken_rule_is_one_detail_naming_where_it_holds_and_who_takes_it():
+    twelve = [f"https://img.test/{i}.png" for i in range(12)]
+    error = refusal_of(images=twelve, size="1024*1024")
+    lines = {d["limit"]: d["message"] for d in error.details}
+    assert lines == {
+        "max_input_images": "seedream-v4.5 at atlascloud and wavespeed takes at most 10 source images, not 12 — "
+                            "seedream-v4.5 takes it at evolink",
+        "references_plus_outputs": "seedream-v4.5 makes at most 15 images counting the references: 12 source image(s) "
+                                   "+ max_images 4 = 16: ask for at most 3 images — no model takes it at any provider",
+        "pixel_range": "seedream-v4.5 takes 3,686,400..16,777,216 pixels in all, not 1,048,576 (1024*1024) — "
+                       "seedream-v4 takes it at every provider"}
+    assert error.message.count("source images") == 1 and error.message.count("pixels in all") == 1
+
+
+def test_a_named_provider_refusing_says_which_other_provider_takes_the_request():
+    error = refusal_of(provider="wavespeed", model="seedream-v4", size="1024*1024",
+                       images=[f"https://img.test/{i}.png" for i in range(11)])
+    assert error.message == ("wavespeed does not take this job: seedream-v4 at wavespeed takes at most 10 source images, "
+                             "not 11 — seedream-v4 takes it at evolink")

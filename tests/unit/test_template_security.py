@@ -177,3 +177,11 @@ def test_every_checkov_skip_says_why():
         for skip in res.get("Metadata", {}).get("checkov", {}).get("skip", []):
             assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), lid
             assert len(skip.get("comment", "")) > 20, f"{lid}: {skip['id']} has no reason"
+
+
+def test_the_readme_counts_the_checkov_skips_the_template_lists():
+    from pathlib import Path
+
+    skips = sum(len(res.get("Metadata", {}).get("checkov", {}).get("skip", [])) for res in RESOURCES.values())
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert re.findall(r"\*\*checkov\*\* [\d.]+: 0 failed, (\d+) skipped", readme) == [str(skips)]

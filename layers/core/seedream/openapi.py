@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from .models import JobStatus
 from .models.requests import SIZE_RE, JobRequest
-from .models.views import JobView
+from .models.views import DryRun, JobView, ModelList
 
 REF = "#/components/schemas/{model}"
 PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
@@ -24,13 +24,14 @@ EXAMPLE_REQUEST = {"provider": "auto", "model": "seedream-v4.5", "prompt": "Gene
                    "metadata": {"order": "42"}}
 ERROR_CODES = {
     400: "invalid_json (not JSON, not UTF-8, or nested deeper than 16 levels), invalid_request (not an object, "
-         "or a bad query parameter), invalid_cursor, invalid_idempotency_key",
+         "or a bad query parameter: limit, status, dry_run), invalid_cursor, invalid_idempotency_key",
     401: "token_invalid, signature_missing, signature_invalid, timestamp_out_of_range, key_unknown, "
          "signature_unverifiable (webhook only; nothing changes)",
     404: "job_not_found (also any job of another caller), route_not_found",
     409: "job_finished (cancel), idempotency_key_in_progress",
     413: "body_too_large (over 256 KiB)",
-    422: "invalid_request (a field breaks a rule), provider_limit_exceeded (no provider takes the job), "
+    422: "invalid_request (a field breaks a rule), provider_limit_exceeded (no provider takes the job: one details "
+         "entry per broken rule, with the providers it holds at and taken_by, the models and providers that keep it), "
          "idempotency_key_reused",
     503: "queue_unavailable (nothing was stored; retry)",
 }
@@ -58,6 +59,7 @@ class Accepted(BaseModel):
     provider: str
     model: str
     created_at: str
+    estimated_cost_usd: float | None = Field(default=None, description="USD at provider if it makes all max_images")
     links: dict[str, str]
 
 
@@ -110,7 +112,7 @@ def _door_rules(request: dict) -> None:
 def document() -> dict:
     """The OpenAPI 3.1 document of the HTTP API."""
     schemas: dict = {}
-    for model in (JobRequest, JobView, Accepted, JobsPage, Error, GatewayMessage):
+    for model in (JobRequest, JobView, Accepted, JobsPage, DryRun, ModelList, Error, GatewayMessage):
         schema = model.model_json_schema(ref_template=REF, mode="validation" if model is JobRequest else "serialization")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -129,14 +131,23 @@ def document() -> dict:
             "/v1/jobs": {
                 "post": {"operationId": "createJob", "security": iam, "summary": "Create a job",
                          "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                                         "description": "1-255 printable characters, per caller, kept 24 h",
-                                         "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
+                                         "description": "1-255 printable characters, per caller, kept 24 h (a dry "
+                                                        "run checks its form only and leaves it unused)",
+                                         "schema": {"type": "string", "minLength": 1, "maxLength": 255}},
+                                        {"name": "dry_run", "in": "query", "required": False,
+                                         "description": "true: check the request as a real one and answer 200 with "
+                                                        "the provider order and the estimated cost; nothing is created",
+                                         "schema": {"type": "string", "enum": ["true", "false"]}}],
                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
                              "$ref": REF.format(model="JobRequest")}}}},
                          "responses": {"202": _json("Accepted", "Accepted: the job is queued", _job_links("/job_id"),
                                                     LOCATION),
-                                       "200": _json("Accepted", "The job this Idempotency-Key created before",
-                                                    _job_links("/job_id"), LOCATION),
+                                       "200": {"description": "The job this Idempotency-Key created before (with "
+                                                              "Location), or, with dry_run=true, the dry run's answer",
+                                               "content": {"application/json": {"schema": {"anyOf": [
+                                                   {"$ref": REF.format(model="Accepted")},
+                                                   {"$ref": REF.format(model="DryRun")}]}}},
+                                               "headers": LOCATION},
                                        **_errors(400, 409, 413, 422, 503)}},
                 "get": {"operationId": "listJobs", "security": iam, "summary": "The caller's jobs, newest first",
                         "parameters": [
@@ -157,6 +168,9 @@ def document() -> dict:
                 "operationId": "cancelJob", "security": iam, "parameters": [job_id], "summary": "Cancel an open job",
                 "responses": {"200": _json("JobView", "The job, cancelled", _job_links("/job_id", "getJob")),
                               **_errors(404, 409)}}},
+            "/v1/models": {"get": {"operationId": "listModels", "security": iam,
+                                   "summary": "Every model at every provider: limits, price and its basis",
+                                   "responses": {"200": _json("ModelList", "The models")}}},
             "/v1/openapi.json": {"get": {"operationId": "openapi", "security": iam, "summary": "This document",
                                          "responses": {"200": {"description": "OpenAPI 3.1",
                                                                "content": {"application/json": {}}}}}},

@@ -78,9 +78,13 @@ class JobStore:
         except ClientError as exc:
             raise _conflict(exc) from exc
 
-    def arm_callback(self, job_id: str, provider: str, token_sha256: str) -> None:
-        """Store the hash of the token the next provider attempt will call back with (job must be queued)."""
-        self._update(job_id, {"callback_token_sha256": token_sha256, "provider": provider}, when=("queued",))
+    def arm_callback(self, job_id: str, provider: str, token_sha256: str, estimated_cost_usd: float | None = None) -> None:
+        """Store the hash of the token the next provider attempt will call back with, the provider and the job's
+        price there in USD (job must be queued)."""
+        sets = {"callback_token_sha256": token_sha256, "provider": provider}
+        if estimated_cost_usd is not None:
+            sets["estimated_cost_usd"] = estimated_cost_usd
+        self._update(job_id, sets, when=("queued",))
 
     def add_attempt(self, job_id: str, attempt: Attempt) -> None:
         """Append an attempt record (job must be queued)."""

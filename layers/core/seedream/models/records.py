@@ -106,7 +106,8 @@ class JobRecord(BaseModel):
     error: ErrorInfo | None = None
     attempts: list[Attempt] = Field(default_factory=list)
     estimated_cost_usd: float | None = None
-    """Documented price of the job in USD (set when it succeeds)."""
+    """The job's price in USD from its provider's price table: while open, at its current provider if it makes all
+    ``max_images`` (set when accepted, again at each hand-off); once succeeded, for what it made as the provider bills."""
     outputs_dropped: int = 0
     """Outputs the provider sent beyond the request's ``max_images``: never stored."""
     deadline_at: str | None = None

@@ -4,6 +4,7 @@ same job as a door hands it back (``results/<name>.json``, a Step Functions task
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -64,3 +65,66 @@ class JobDocument(JobView):
     def of(cls, record: JobRecord, presign: Callable[[str], str] | None = None) -> JobDocument:
         """The document of ``record`` (``presign`` is not used: there are no URLs in it)."""
         return cls.model_validate(record.model_dump(include=set(cls.model_fields)), context={"stored": True})
+
+
+class ProviderEstimate(BaseModel):
+    provider: str
+    estimated_cost_usd: float
+    """The job's price in USD at this provider if it makes all ``max_images`` (its price table: ``GET /v1/models``)."""
+
+
+class DryRun(BaseModel):
+    """``POST /v1/jobs?dry_run=true``: what a real request with this body would be given, nothing created."""
+
+    dry_run: Literal[True] = True
+    provider: str
+    """The provider tried first (the job's ``provider`` when it is accepted)."""
+    provider_order: list[str]
+    """Every provider that takes the request, in the order they would be tried (``auto``: cheapest first, or the
+    deployment's ``PROVIDER_PREFERENCE``)."""
+    model: str
+    max_images: int
+    size: str
+    estimated_cost_usd: float
+    """At ``provider``, if it makes all ``max_images`` (what the job's ``estimated_cost_usd`` starts at)."""
+    estimates: list[ProviderEstimate]
+    """The same at each provider of ``provider_order``."""
+    missing_images: list[str] = Field(default_factory=list)
+    """``s3://`` sources in the stack's bucket that do not exist (yet): a real request is refused (422
+    ``invalid_request``) until they are uploaded. Every other rule holds."""
+
+
+class ModelOffer(BaseModel):
+    """One model at one provider: the limits the door holds a request to and the price it estimates with
+    (``seedream.providers``' tables, the same the door checks). Sides in pixels, ``*_pixels`` in W×H."""
+
+    model: str
+    provider: str
+    provider_model: str
+    """The provider's own id (or path) for the model."""
+    max_input_images: int
+    max_outputs: int
+    max_references_plus_outputs: int
+    """Source images + ``max_images`` at most."""
+    min_side: int
+    max_side: int
+    min_pixels: int
+    max_pixels: int
+    max_aspect_ratio: float
+    """The longer side over the shorter at most (16: 1:16 to 16:1)."""
+    sizes: list[str]
+    """The only ``W*H`` taken; empty: any size within the ranges."""
+    max_prompt_chars: int
+    accepts_seed: bool
+    price_usd: float | None
+    """USD per ``price_basis`` unit."""
+    price_basis: Literal["per_run", "per_image_requested", "per_image_produced"]
+    """``per_run``: one price per job; ``per_image_requested``: × ``max_images``; ``per_image_produced``: × outputs."""
+    price_documented: bool
+    """True: the provider's published price; False: a default the deployment may set (README, "Models and prices")."""
+
+
+class ModelList(BaseModel):
+    """``GET /v1/models``: every model at every provider."""
+
+    models: list[ModelOffer]

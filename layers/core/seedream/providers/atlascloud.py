@@ -90,7 +90,7 @@ def model_limits(v4_price_usd: float = 0.027, v5_lite_price_usd: float = 0.035, 
         "seedream-v4": ModelLimits("bytedance/seedream-v4/edit-sequential", max_outputs=14,
                                    price_per_run_usd=v4_price_usd, accepts_seed=accepts_seed),
         "seedream-v4.5": ModelLimits("bytedance/seedream-v4.5/edit-sequential", min_pixels=3_686_400, sizes=sizes,
-                                     price_per_run_usd=0.036, accepts_seed=accepts_seed),
+                                     price_per_run_usd=0.036, price_documented=True, accepts_seed=accepts_seed),
         "seedream-v5.0-lite": ModelLimits("bytedance/seedream-v5.0-lite/edit-sequential", min_pixels=3_686_400,
                                           sizes=sizes, price_per_run_usd=v5_lite_price_usd, accepts_seed=accepts_seed),
     }

@@ -64,6 +64,20 @@ class ModelLimits:
     price_per_run_usd: float | None = None
     bills_requested: bool = False
     """True where the provider bills ``max_images`` × unit price, not the images produced."""
+    price_documented: bool = False
+    """True where the price is the provider's documented one; False where it is a configurable default."""
+
+    @property
+    def price_basis(self) -> str:
+        """How the provider bills a job: ``per_run``, ``per_image_requested`` (``max_images``) or ``per_image_produced``."""
+        if self.price_per_run_usd is not None:
+            return "per_run"
+        return "per_image_requested" if self.bills_requested else "per_image_produced"
+
+    @property
+    def price_usd(self) -> float | None:
+        """The unit price in USD of ``price_basis`` (per run or per image)."""
+        return self.price_per_run_usd if self.price_per_run_usd is not None else self.price_per_image_usd
 
 
 class Provider(Protocol):
@@ -166,47 +180,69 @@ def error_text(error: object) -> str | None:
     return str(error)[:1000] if error else None
 
 
-def check_limits(provider: str, request: JobRequest, limits: ModelLimits) -> None:
-    """Raise ``InvalidRequest`` naming the first documented limit ``request`` breaks."""
+def limit_problems(request: JobRequest, limits: ModelLimits) -> list[dict]:
+    """Every documented limit ``request`` breaks under ``limits``: ``[{"field", "limit", "value"}]`` in a fixed order,
+    ``limit`` naming the rule (``max_input_images``, ``max_outputs``, ``references_plus_outputs``, ``width_range``,
+    ``height_range``, ``pixel_range``, ``aspect_ratio``, ``sizes``, ``seed_not_supported``, ``max_prompt_chars``)
+    and ``value`` its bound (a count, ``[min, max]`` pixels or ratios, the sizes, or None). No message: see
+    :func:`rule_message`."""
     problems = []
     if len(request.images) > limits.max_input_images:
-        problems.append({"field": "images", "limit": "max_input_images", "value": limits.max_input_images,
-                         "message": f"{provider} takes at most {limits.max_input_images} source images"})
+        problems.append({"field": "images", "limit": "max_input_images", "value": limits.max_input_images})
     if request.max_images > limits.max_outputs:
-        problems.append({"field": "max_images", "limit": "max_outputs", "value": limits.max_outputs,
-                         "message": f"{provider} makes at most {limits.max_outputs} images for "
-                                    f"{len(request.images)} source image(s)"})
-    total = len(request.images) + request.max_images
-    if total > limits.max_references_plus_outputs:
-        most = max(limits.max_references_plus_outputs - len(request.images), 0)
+        problems.append({"field": "max_images", "limit": "max_outputs", "value": limits.max_outputs})
+    if len(request.images) + request.max_images > limits.max_references_plus_outputs:
         problems.append({"field": "max_images", "limit": "references_plus_outputs",
-                         "value": limits.max_references_plus_outputs,
-                         "message": f"{request.model} makes at most {limits.max_references_plus_outputs} images counting "
-                                    f"the references: {len(request.images)} source image(s) + max_images "
-                                    f"{request.max_images} = {total}; ask for at most {most} images"})
+                         "value": limits.max_references_plus_outputs})
     for side, value in (("width", request.width), ("height", request.height)):
         if not limits.min_side <= value <= limits.max_side:
-            problems.append({"field": "size", "limit": f"{side}_range", "value": [limits.min_side, limits.max_side],
-                             "message": f"{request.model} at {provider} takes a {side} of {limits.min_side}"
-                                        f"..{limits.max_side} px, not {value}"})
-    pixels = request.width * request.height
-    if not limits.min_pixels <= pixels <= limits.max_pixels:
-        problems.append({"field": "size", "limit": "pixel_range", "value": [limits.min_pixels, limits.max_pixels],
-                         "message": f"{request.model} takes {limits.min_pixels:,}..{limits.max_pixels:,} pixels in all, "
-                                    f"not {pixels:,} ({request.size}); e.g. 2048*2048"})
+            problems.append({"field": "size", "limit": f"{side}_range", "value": [limits.min_side, limits.max_side]})
+    if not limits.min_pixels <= request.width * request.height <= limits.max_pixels:
+        problems.append({"field": "size", "limit": "pixel_range", "value": [limits.min_pixels, limits.max_pixels]})
     if max(request.width, request.height) > limits.max_aspect * min(request.width, request.height):
-        problems.append({"field": "size", "limit": "aspect_ratio", "value": [1 / limits.max_aspect, limits.max_aspect],
-                         "message": f"{request.model} takes an aspect ratio of 1:{limits.max_aspect:g} to "
-                                    f"{limits.max_aspect:g}:1, not {request.size}"})
+        problems.append({"field": "size", "limit": "aspect_ratio", "value": [1 / limits.max_aspect, limits.max_aspect]})
     if limits.sizes and request.size not in limits.sizes:
-        problems.append({"field": "size", "limit": "sizes", "value": list(limits.sizes),
-                         "message": f"{request.model} at {provider} takes only the sizes {', '.join(limits.sizes)}"})
+        problems.append({"field": "size", "limit": "sizes", "value": list(limits.sizes)})
     if request.seed is not None and not limits.accepts_seed:
-        problems.append({"field": "seed", "limit": "seed_not_supported", "value": None,
-                         "message": f"{provider} does not document a seed for {request.model}; leave seed out"})
+        problems.append({"field": "seed", "limit": "seed_not_supported", "value": None})
     if len(request.prompt) > limits.max_prompt_chars:
-        problems.append({"field": "prompt", "limit": "max_prompt_chars", "value": limits.max_prompt_chars,
-                         "message": f"{provider} takes a prompt of at most {limits.max_prompt_chars} characters"})
+        problems.append({"field": "prompt", "limit": "max_prompt_chars", "value": limits.max_prompt_chars})
+    return problems
+
+
+def rule_message(problem: dict, request: JobRequest, where: str | None) -> str:
+    """The sentence for one broken rule (a :func:`limit_problems` entry): what ``request.model`` takes, ``at`` the
+    providers named in ``where`` (None: at every provider), and what the request asks instead."""
+    subject = request.model + (f" at {where}" if where else "")
+    limit, value = problem["limit"], problem["value"]
+    images, wanted = len(request.images), request.max_images
+    if limit == "max_input_images":
+        return f"{subject} takes at most {value} source images, not {images}"
+    if limit == "max_outputs":
+        return f"{subject} makes at most {value} images, not max_images {wanted}"
+    if limit == "references_plus_outputs":
+        return (f"{subject} makes at most {value} images counting the references: {images} source image(s) + "
+                f"max_images {wanted} = {images + wanted}: ask for at most {max(value - images, 0)} images")
+    if limit in ("width_range", "height_range"):
+        side = limit.removesuffix("_range")
+        return f"{subject} takes a {side} of {value[0]}..{value[1]} px, not {getattr(request, side)}"
+    if limit == "pixel_range":
+        return (f"{subject} takes {value[0]:,}..{value[1]:,} pixels in all, not {request.width * request.height:,} "
+                f"({request.size})")
+    if limit == "aspect_ratio":
+        return f"{subject} takes an aspect ratio of 1:{value[1]:g} to {value[1]:g}:1, not {request.size}"
+    if limit == "sizes":
+        return f"{subject} takes only the sizes {', '.join(value)}, not {request.size}"
+    if limit == "seed_not_supported":
+        return f"{subject}: no seed is documented; leave seed out"
+    return f"{subject} takes a prompt of at most {value} characters, not {len(request.prompt)}"
+
+
+def check_limits(provider: str, request: JobRequest, limits: ModelLimits) -> None:
+    """Raise ``InvalidRequest`` (``provider_limit_exceeded``) naming every documented limit of ``provider``
+    that ``request`` breaks: one ``details`` entry per rule (``field``, ``limit``, ``value``, ``message``, ``providers``)."""
+    problems = [p | {"message": rule_message(p, request, provider), "providers": [provider]}
+                for p in limit_problems(request, limits)]
     if problems:
         raise InvalidRequest("; ".join(p["message"] for p in problems), code="provider_limit_exceeded",
                              details=problems)

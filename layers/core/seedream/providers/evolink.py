@@ -58,13 +58,13 @@ def model_limits(v45_price_usd: float = 0.04, v5_lite_price_usd: float = 0.035,
     """Our model name -> evolink limits and price; undocumented values are configurable
     (``EVOLINK_V45_PRICE_USD``, ``EVOLINK_V5_LITE_PRICE_USD``, ``EVOLINK_V5_LITE_MODEL``)."""
 
-    def limits(provider_model: str, price: float, min_pixels: int) -> ModelLimits:
+    def limits(provider_model: str, price: float, min_pixels: int, documented: bool = False) -> ModelLimits:
         return ModelLimits(provider_model, min_side=1024, max_side=4096, min_pixels=min_pixels, max_input_images=14,
                            max_outputs=15, max_prompt_chars=2000, price_per_image_usd=price, bills_requested=True,
-                           accepts_seed=accepts_seed)
+                           price_documented=documented, accepts_seed=accepts_seed)
 
     return {
-        "seedream-v4": limits("doubao-seedream-4.0", 0.0222, 921_600),
+        "seedream-v4": limits("doubao-seedream-4.0", 0.0222, 921_600, documented=True),
         "seedream-v4.5": limits("doubao-seedream-4.5", v45_price_usd, 3_686_400),
         "seedream-v5.0-lite": limits(v5_lite_model or "doubao-seedream-5.0-lite", v5_lite_price_usd, 3_686_400),
     }

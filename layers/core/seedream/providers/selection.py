@@ -8,13 +8,11 @@ ties), keeping those whose limits the request meets. Prices and limits come from
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import get_args
 
 from ..errors import InvalidRequest
-from .base import Provider, estimated_cost_usd
-
-if TYPE_CHECKING:
-    from ..models.requests import JobRequest
+from ..models.requests import JobRequest, Model
+from .base import Provider, estimated_cost_usd, rule_message
 
 
 def job_price(provider: Provider, request: JobRequest) -> float:
@@ -25,26 +23,90 @@ def job_price(provider: Provider, request: JobRequest) -> float:
 def choose_providers(providers: Mapping[str, Provider], preference: Mapping[str, tuple[str, ...]],
                      request: JobRequest) -> list[str]:
     """The providers to try for ``request``, in order. Raises ``InvalidRequest``: ``invalid_request``
-    for an unknown provider, ``provider_limit_exceeded`` (with every broken limit in ``details``)
-    when no provider takes it."""
+    for an unknown provider, ``provider_limit_exceeded`` when no provider takes it (see :func:`refusal`)."""
     if request.provider != "auto":
         provider = providers.get(request.provider)
         if provider is None:
             raise InvalidRequest(f"unknown provider {request.provider!r}; choose auto or one of {sorted(providers)}",
                                  details=[{"field": "provider", "message": "unknown provider"}])
-        provider.check(request)
-        return [provider.name]
-    configured = [name for name in preference.get(request.model, ()) if name in providers]
-    names = configured or sorted(providers, key=lambda name: (job_price(providers[name], request), name))
-    eligible, problems = [], []
+        names = [provider.name]
+    else:
+        configured = [name for name in preference.get(request.model, ()) if name in providers]
+        names = configured or sorted(providers, key=lambda name: (job_price(providers[name], request), name))
+    eligible, broken = [], {}
     for name in names:
-        try:
-            providers[name].check(request)
-        except InvalidRequest as exc:
-            problems.extend(exc.details or [])
-            continue
-        eligible.append(name)
+        problems = broken_limits(providers[name], request)
+        if problems:
+            broken[name] = problems
+        else:
+            eligible.append(name)
     if not eligible:
-        raise InvalidRequest("no provider takes this job: " + "; ".join(p["message"] for p in problems),
-                             code="provider_limit_exceeded", details=problems)
+        raise refusal(providers, request, broken)
     return eligible
+
+
+def broken_limits(provider: Provider, request: JobRequest) -> list[dict]:
+    """The ``details`` of ``provider.check(request)``: ``[]`` when it takes the request."""
+    try:
+        provider.check(request)
+    except InvalidRequest as exc:
+        return list(exc.details or [])
+    return []
+
+
+def refusal(providers: Mapping[str, Provider], request: JobRequest, broken: Mapping[str, list[dict]]) -> InvalidRequest:
+    """``provider_limit_exceeded`` for a request every tried provider refused (``broken``: provider → its
+    problems): one ``details`` entry, and one part of the message, per broken rule, however many providers
+    break it. Each names the providers it holds at (none when every provider holds it) and says who takes the
+    request on that rule: ``taken_by``, the ``{"model", "provider"}`` pairs that keep it, the requested model first.
+
+    E.g. ``1024*1024`` under ``auto`` with seedream-v4.5: "seedream-v4.5 takes 3,686,400..16,777,216 pixels in
+    all, not 1,048,576 (1024*1024) — seedream-v4 takes it at every provider"."""
+    rules: dict[tuple, dict] = {}
+    for name, problems in broken.items():
+        for problem in problems:
+            key = (problem.get("field"), problem.get("limit"), repr(problem.get("value")))
+            rules.setdefault(key, {k: v for k, v in problem.items() if k not in ("message", "providers")} |
+                             {"providers": []})["providers"].append(name)
+    keeping = _takers(providers, request)
+    details = []
+    for rule in rules.values():
+        where = None if len(rule["providers"]) == len(providers) else _names(rule["providers"])
+        message = rule_message(rule, request, where)
+        taken_by = [{"model": model, "provider": name} for model, name in keeping
+                    if (rule.get("field"), rule.get("limit")) not in keeping[(model, name)]]
+        details.append(rule | {"message": f"{message} — {_who_takes(taken_by, request.model, len(providers))}",
+                               "taken_by": taken_by})
+    tried = list(broken)
+    head = "no provider takes this job" if request.provider == "auto" else f"{tried[0]} does not take this job"
+    return InvalidRequest(f"{head}: " + "; ".join(d["message"] for d in details), code="provider_limit_exceeded",
+                          details=details)
+
+
+def _takers(providers: Mapping[str, Provider], request: JobRequest) -> dict[tuple[str, str], set[tuple]]:
+    """``(model, provider)`` → the ``(field, limit)`` rules ``request`` would break with that model there; every
+    model each provider offers, the requested one first."""
+    models = [request.model, *(m for m in get_args(Model) if m != request.model)]
+    found = {}
+    for model in models:
+        changed = request.model_copy(update={"model": model})
+        for name, provider in providers.items():
+            found[(model, name)] = {(p.get("field"), p.get("limit")) for p in broken_limits(provider, changed)}
+    return found
+
+
+def _who_takes(taken_by: list[dict], model: str, provider_count: int) -> str:
+    """"seedream-v4 takes it at every provider", the requested model alone when it is among them."""
+    if not taken_by:
+        return "no model takes it at any provider"
+    by_model: dict[str, list[str]] = {}
+    for pair in taken_by:
+        by_model.setdefault(pair["model"], []).append(pair["provider"])
+    if model in by_model:
+        by_model = {model: by_model[model]}
+    return " or ".join(f"{m} takes it at {'every provider' if len(p) == provider_count else _names(p)}"
+                       for m, p in by_model.items())
+
+
+def _names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

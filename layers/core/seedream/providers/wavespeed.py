@@ -57,9 +57,9 @@ def model_limits(v5_lite_price_usd: float = 0.035, accepts_seed: bool = False) -
     ranges per model (``ModelLimits``); the v5.0-lite price is configurable (undocumented)."""
     return {
         "seedream-v4": ModelLimits("seedream-v4", price_per_image_usd=0.027, bills_requested=True,
-                                   accepts_seed=accepts_seed),
+                                   price_documented=True, accepts_seed=accepts_seed),
         "seedream-v4.5": ModelLimits("seedream-v4.5", min_pixels=3_686_400, price_per_image_usd=0.04,
-                                     bills_requested=True, accepts_seed=accepts_seed),
+                                     bills_requested=True, price_documented=True, accepts_seed=accepts_seed),
         "seedream-v5.0-lite": ModelLimits("seedream-v5.0-lite", min_pixels=3_686_400,
                                           price_per_image_usd=v5_lite_price_usd, bills_requested=True,
                                           accepts_seed=accepts_seed),

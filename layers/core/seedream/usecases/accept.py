@@ -13,7 +13,7 @@ from ..models.messages import SubmitMessage
 from ..models.origins import Entry, HttpOrigin
 from ..models.records import JobRecord
 from ..models.requests import JobRequest
-from ..providers.selection import choose_providers
+from ..providers.selection import choose_providers, job_price
 from ..services import Services
 from ..store import OPEN_SHARD, Conflict
 from .finish import progressed
@@ -30,13 +30,14 @@ def validation_details(exc: ValidationError) -> list[dict]:
     ]
 
 
-def parse_request(svc: Services, payload: object) -> tuple[JobRequest, list[str]]:
-    """Validate a ``POST /v1/jobs`` body; returns the request and the providers to try, in order.
+def check_request(svc: Services, payload: object) -> tuple[JobRequest, list[str]]:
+    """Every rule of a ``POST /v1/jobs`` body but the existence of its ``s3://`` sources: the request and the
+    providers to try, in order (what a dry run answers with).
 
-    Raises ``InvalidRequest``: 400 when the body is not a JSON object; 422 ``invalid_request``
-    (with ``details`` per field), or ``provider_limit_exceeded`` naming the provider's documented limit.
+    Raises ``InvalidRequest``: 400 when the body is not a JSON object; 422 ``invalid_request`` (with ``details``
+    per field, or an ``s3://`` source outside the stack's bucket), or ``provider_limit_exceeded`` (one ``details``
+    entry per broken rule, with the models and providers that take it: ``providers.selection.refusal``).
     """
-    svc.need("blobs")
     if not isinstance(payload, dict):
         raise InvalidRequest("the body must be a JSON object", http_status=400)
     try:
@@ -48,12 +49,31 @@ def parse_request(svc: Services, payload: object) -> tuple[JobRequest, list[str]
         raise InvalidRequest(summary + more, details=details) from None
     order = choose_providers(svc.providers, svc.settings.provider_preference, request)
     for url in request.images:
-        if url.startswith("s3://"):
-            if not url.startswith(f"s3://{svc.settings.bucket}/"):
-                raise InvalidRequest(f"{url} is not in this stack's bucket ({svc.settings.bucket})",
-                                     details=[{"field": "images", "message": "s3:// URIs must name the stack's bucket"}])
-            if not svc.blobs.exists(url):
-                raise InvalidRequest(f"{url} does not exist", details=[{"field": "images", "message": "no such object"}])
+        if url.startswith("s3://") and not url.startswith(f"s3://{svc.settings.bucket}/"):
+            raise InvalidRequest(f"{url} is not in this stack's bucket ({svc.settings.bucket})",
+                                 details=[{"field": "images", "message": "s3:// URIs must name the stack's bucket"}])
+    return request, order
+
+
+def missing_sources(svc: Services, request: JobRequest) -> list[str]:
+    """The request's ``s3://`` sources (all in the stack's bucket: :func:`check_request`) that do not exist; one
+    HeadObject each."""
+    svc.need("blobs")
+    return [url for url in request.images if url.startswith("s3://") and not svc.blobs.exists(url)]
+
+
+def parse_request(svc: Services, payload: object) -> tuple[JobRequest, list[str]]:
+    """Validate a ``POST /v1/jobs`` body; returns the request and the providers to try, in order.
+
+    Raises ``InvalidRequest`` as :func:`check_request`, and 422 ``invalid_request`` when an ``s3://`` source
+    does not exist.
+    """
+    svc.need("blobs")
+    request, order = check_request(svc, payload)
+    missing = missing_sources(svc, request)
+    if missing:
+        raise InvalidRequest(f"{missing[0]} does not exist" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
+                             details=[{"field": "images", "message": f"no such object: {url}"} for url in missing])
     return request, order
 
 
@@ -72,6 +92,7 @@ def accept(svc: Services, payload: object, owner: str | None = None, entry: Entr
     stamp = now_iso()
     entry = entry or Entry(origin=HttpOrigin(caller=owner))
     record = JobRecord(job_id=entry.job_id or str(uuid.uuid4()), status="queued", provider=order[0],
+                       estimated_cost_usd=job_price(svc.providers[order[0]], request),
                        model=request.model, request=request, metadata=request.metadata, created_at=stamp,
                        updated_at=stamp, provider_order=order, owner=owner, open_shard=OPEN_SHARD, enqueued_at=stamp,
                        deadline_at=svc.settings.deadlines().queued(stamp), origin=entry.origin,

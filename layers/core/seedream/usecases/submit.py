@@ -23,6 +23,7 @@ from ..models import iso, now_iso
 from ..models.messages import SubmitMessage
 from ..models.records import Attempt, JobRecord
 from ..models.requests import JobRequest
+from ..providers.selection import job_price
 from ..services import Services
 from ..settings import Settings
 from ..store import Conflict
@@ -79,7 +80,7 @@ def submit(svc: Services, message: SubmitMessage | str, final_attempt: bool = Fa
         provider = svc.providers[name]
         token = new_token()
         try:
-            svc.store.arm_callback(job_id, provider.name, token_hash(token))
+            svc.store.arm_callback(job_id, provider.name, token_hash(token), job_price(provider, record.request))
             images = provider_image_urls(svc, record.request)
             result = provider.submit(record.request, images, callback_url(svc.settings, provider.name, job_id, token))
         except Conflict:
