@@ -64,7 +64,7 @@ test: $(STAMP) ## the whole test suite (unit + integration on the local stack)
 up: $(STAMP) ## the local stack in the foreground (API_PORT=3000, MOTO_PORT=5050, SIMULATOR_PORT=5060, GENERATION_SECONDS=3)
 	$(VPY) -m local.stack
 
-load: $(STAMP) ## a burst of jobs at once on its own local stack, one table (N=1000, ENTRY=http|s3|eventbridge, GENERATION_SECONDS=1, PROVIDERS, FAULTS e.g. 429=0.2, TIMEOUT=900, JSON=path)
+load: $(STAMP) ## a burst of jobs at once on its own local stack, one table (N=1000, ENTRY=http|s3|eventbridge, GENERATION_SECONDS=1, PROVIDERS, FAULTS e.g. 429=0.2, TIMEOUT=2400, JSON=path)
 	@$(VPY) -m local.load
 
 lint: $(STAMP) $(LINT_STAMP) $(SAM_STAMP) ## ruff, cfn-lint, checkov (template), bandit (code), sam validate --lint

@@ -82,7 +82,7 @@ class LoadConfig:
     generation_seconds: float = 1.0
     providers: tuple[str, ...] = PROVIDERS
     faults: dict = field(default_factory=dict)
-    timeout: float = 900.0
+    timeout: float = 2400.0
     seed: int = 1
 
 
@@ -482,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generation-seconds", type=float, default=float(env.get("GENERATION_SECONDS") or 1))
     parser.add_argument("--providers", default=env.get("PROVIDERS") or ",".join(PROVIDERS))
     parser.add_argument("--faults", default=env.get("FAULTS") or "", help="e.g. 429=0.2 (submit_429_share)")
-    parser.add_argument("--timeout", type=float, default=float(env.get("TIMEOUT") or 900))
+    parser.add_argument("--timeout", type=float, default=float(env.get("TIMEOUT") or 2400))
     parser.add_argument("--seed", type=int, default=int(env.get("SEED") or 1))
     parser.add_argument("--json", default=env.get("JSON") or None, help="also write the table as JSON here")
     args = parser.parse_args(argv)
