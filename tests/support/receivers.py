@@ -31,8 +31,9 @@ class Received:
     """Why it did not verify."""
 
 
-Answer = int | tuple[int, dict[str, str]]
-"""A status code, or a status code and headers (``(429, {"Retry-After": "1"})``)."""
+Answer = int | tuple[int, dict[str, str]] | Exception
+"""A status code, or a status code and headers (``(429, {"Retry-After": "1"})``); for ``MockReceiver`` also an
+``httpx`` exception to raise instead of answering (``httpx.ReadTimeout``: no answer in time)."""
 
 
 class _Script:
@@ -49,7 +50,7 @@ class _Script:
         with self.lock:
             return list(self._received)
 
-    def take(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str]]:
+    def take(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str]] | Exception:
         payload, problem = None, None
         try:
             payload = Webhook(self.secret).verify(body, headers) if self.secret else None
@@ -58,7 +59,7 @@ class _Script:
         with self.lock:
             self._received.append(Received(path, {k.lower(): v for k, v in headers.items()}, body, payload, problem))
             answer = self.answers.pop(0) if self.answers else self.default
-        return answer if isinstance(answer, tuple) else (answer, {})
+        return answer if isinstance(answer, tuple | Exception) else (answer, {})
 
 
 class _Quiet(WSGIRequestHandler):
@@ -105,5 +106,8 @@ class MockReceiver(_Script):
     """``httpx.MockTransport(MockReceiver(secret, answers=[...]))``: the same, in process."""
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        status, headers = self.take(request.url.path, dict(request.headers), request.content)
+        answer = self.take(request.url.path, dict(request.headers), request.content)
+        if isinstance(answer, Exception):
+            raise type(answer)(str(answer), request=request)
+        status, headers = answer
         return httpx.Response(status, headers=headers)

@@ -16,9 +16,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -70,8 +70,10 @@ class WebhookSender:
     transport (None only for a client that makes no connection of its own: tests with ``httpx.MockTransport``)."""
 
     def __init__(self, client: httpx.Client, *, allow_loopback_http: bool = False, resolver: Resolver = system_resolver,
-                 pins: PinnedBackend | None = None, timeout: float = 15.0, host_allowlist: tuple[str, ...] = ()):
+                 pins: PinnedBackend | None = None, timeout: float = 15.0, host_allowlist: tuple[str, ...] = (),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self.client = client
+        self.clock = clock
         self.allow_loopback_http = allow_loopback_http
         self.host_allowlist = host_allowlist
         self.resolver = resolver
@@ -103,14 +105,17 @@ class WebhookSender:
             raise DestinationForbidden(f"{host} resolves to a non-public address {blocked}")
         return list(addresses)
 
-    def send(self, url: str, webhook_id: str, timestamp: datetime, body: str, keys: Sequence[str]) -> Answer:
-        """One attempt: POST ``body`` (JSON text) to ``url`` signed with ``keys``; never raises for the receiver's sake."""
+    def send(self, url: str, webhook_id: str, body: str, keys: Sequence[str]) -> Answer:
+        """One attempt: POST ``body`` (JSON text) to ``url`` signed with ``keys`` and stamped with the time it is sent
+        (``clock``: receivers refuse a ``webhook-timestamp`` more than 5 minutes off); never raises for the
+        receiver's sake."""
         try:
             addresses = self.destination(url)
         except DestinationForbidden as exc:
             return Answer(error=f"webhook_url_forbidden: {exc}")
         except OSError as exc:
             return Answer(error=f"connect_failed: cannot resolve the host: {exc}")
+        timestamp = self.clock()
         headers = {"content-type": "application/json", "user-agent": USER_AGENT, "webhook-id": webhook_id,
                    "webhook-timestamp": str(int(timestamp.timestamp())),
                    "webhook-signature": signature(keys, webhook_id, timestamp, body)}

@@ -24,7 +24,8 @@ function reads them, with the attempts it schedules itself (``DeliveryMessage``)
 - **Redelivery** (``redeliver``): the owner asks for the job's latest message again; one attempt, same
   ``webhook-id``, the next attempt number, sent even after a 410.
 
-Time is injected (``now``: an aware datetime) and so is the jitter (``rng``), so the schedule is tested as deployed.
+Time is injected (``now``: an aware datetime) and so is the jitter (``rng``), so the schedule is tested as deployed;
+the ``webhook-timestamp`` a message is signed with is the sender's own clock (the moment it goes out).
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ def _attempt(svc: Services, record: JobRecord, webhook_id: str, message: Webhook
     data = WebhookJob.of(record, lambda uri: svc.blobs.presign_get(uri, presign_seconds))
     body = json.dumps({"type": message.type, "timestamp": message.timestamp, "data": data.model_dump(mode="json")},
                       separators=(",", ":"), ensure_ascii=False)
-    answer = svc.webhook_sender.send(record.request.webhook, webhook_id, now, body, svc.webhook_secret.keys())
+    answer = svc.webhook_sender.send(record.request.webhook, webhook_id, body, svc.webhook_secret.keys())
     wait = None
     if answer.delivered:
         outcome = "delivered"
