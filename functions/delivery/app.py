@@ -15,16 +15,17 @@ destination that is no public address), and ``Delivery_<outcome>`` for the rest.
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
+from seedream.models.events import BusEvent
 from seedream.models.messages import DeliveryMessage
 from seedream.usecases.deliver import on_delivery, on_lifecycle_event
 from seedream.wiring import delivery_services
 
 
 class DeliveryRecord(SqsRecordModel):
-    body: Json[EventBridgeModel | DeliveryMessage]
+    body: Json[BusEvent | DeliveryMessage]
 
 
 METRICS = {"delivered": "WebhooksDelivered", "failed": "WebhooksFailed", "exhausted": "WebhooksExhausted",
@@ -37,11 +38,9 @@ svc = delivery_services()
 
 
 def record_handler(record: DeliveryRecord) -> str:
-    body = record.body
-    if isinstance(body, EventBridgeModel):
-        outcome = on_lifecycle_event(svc, body.detail_type, body.detail)
-    else:
-        outcome = on_delivery(svc, body)
+    body = record.body  # a lifecycle event from the bus, or an attempt this function queued
+    outcome = on_lifecycle_event(svc, body.detail_type, body.detail) if isinstance(body, BusEvent) \
+        else on_delivery(svc, body)
     metrics.add_metric(name=METRICS.get(outcome, f"Delivery_{outcome}"), unit=MetricUnit.Count, value=1)
     return outcome
 

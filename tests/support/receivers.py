@@ -69,8 +69,8 @@ class _Quiet(WSGIRequestHandler):
 
 class Receiver(_Script):
     """``with Receiver(secret, answers=[500, 500]) as receiver:`` — POSTs to ``receiver.url`` get the scripted answers,
-    then ``default`` (200). ``hold``: an ``Event`` every request waits on before it is answered (a receiver that does
-    not answer until the test lets it)."""
+    then ``default`` (200). ``hold``: an ``Event`` every request waits on, once recorded, before it is answered (a
+    receiver that does not answer until the test lets it)."""
 
     def __init__(self, secret: str | None, answers: Iterable[Answer] = (), default: Answer = 200,
                  hold: threading.Event | None = None):
@@ -85,10 +85,9 @@ class Receiver(_Script):
 
     def _app(self, environ, start_response):
         request = Request(environ)
-        body = request.get_data()
+        status, headers = self.take(request.path, dict(request.headers), request.get_data())  # recorded as it arrives
         if self.hold is not None:
             self.hold.wait(60)
-        status, headers = self.take(request.path, dict(request.headers), body)
         return Response(b"", status=status, headers=headers)(environ, start_response)
 
     def __enter__(self) -> Receiver:
