@@ -1,4 +1,5 @@
-"""The ``seedream`` command: submit, wait, get, cancel, list, events and doctor, against the local or a deployed stack.
+"""The ``seedream`` command: submit, wait, get, cancel, list, events, doctor and listen, against the local or a deployed
+stack.
 
 Exit status: 0 done; 1 the job failed or was cancelled (doctor: a check does not hold); 2 a usage error, an
 API error, an unreachable stack or a time-out (one line on stderr, never a traceback); 130 interrupted. The
@@ -30,6 +31,7 @@ from .target import Target, resolve, resolve_stack
 PROVIDERS = (*doctor_checks.PROVIDERS, "auto")
 MODELS = ("seedream-v4", "seedream-v4.5", "seedream-v5.0-lite")
 STATUSES = ("queued", "submitted", "succeeded", "failed", "cancelled")
+WEBHOOK_EVENTS = tuple(f"job.{status}" for status in STATUSES)
 SIZE = re.compile(r"^(\d+)\s*[*xX×]\s*(\d+)$")
 
 
@@ -173,13 +175,16 @@ def _wait_options(function):
 @click.option("--seed", type=int)
 @click.option("--metadata", multiple=True, metavar="KEY=VALUE", callback=_pairs, help="Carried to the job and its events.")
 @click.option("--idempotency-key", metavar="KEY", help="Sent as the Idempotency-Key header.")
+@click.option("--webhook", metavar="URL", help="Where the job's moves are POSTed, signed (see: seedream listen).")
+@click.option("--webhook-event", "webhook_events", multiple=True, type=click.Choice(WEBHOOK_EVENTS),
+              help="A move the webhook hears of (repeat it) [default: job.succeeded, job.failed, job.cancelled].")
 @click.option("--wait", is_flag=True, help="Follow the job to its end, save its outputs and print it.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="With --wait: where the outputs go; {job_id} is replaced [default: out/{job_id}].")
 @_wait_options
 @click.pass_obj
 def submit(obj: Options, images, prompt, provider, model, count, size, seed, metadata, idempotency_key, wait, out,
-           timeout, poll_interval) -> int:
+           timeout, poll_interval, webhook=None, webhook_events=()) -> int:
     """Submit a job. IMAGE_OR_URL: https:// or s3:// URLs, or local files (uploaded to the stack's bucket).
 
     Prints the job id; with --wait, shows its progress, saves the outputs and contact-sheet.png to
@@ -196,6 +201,10 @@ def submit(obj: Options, images, prompt, provider, model, count, size, seed, met
         body["seed"] = seed
     if metadata:
         body["metadata"] = metadata
+    if webhook:
+        body["webhook"] = webhook
+    if webhook_events:
+        body["webhook_events"] = list(webhook_events)
     job = target.api.create_job(body, idempotency_key)
     job_id = job["job_id"]
     if not wait:
@@ -320,3 +329,35 @@ def doctor(obj: Options) -> int:
             failed += not check.ok
     reporter.say(f"{total - failed} of {total} checks hold" if failed else f"all {total} checks hold")
     return CHECK_FAILED if failed else 0
+
+
+@cli.command(short_help="Receive this stack's webhooks on 127.0.0.1, verify and print them.")
+@click.option("--port", type=click.IntRange(0, 65535), default=9000, show_default=True,
+              help="Port on 127.0.0.1 (0: any free one).")
+@click.option("--secret", envvar="SEEDREAM_WEBHOOK_SECRET", metavar="WHSEC",
+              help="The signing key [env SEEDREAM_WEBHOOK_SECRET; default: GET /v1/webhooks/default/secret].")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many verified deliveries.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS", help="Stop after this long.")
+@click.option("--json", "as_json", is_flag=True, help="Print each message's payload as JSON.")
+@click.pass_obj
+def listen(obj: Options, port, secret, count, timeout, as_json) -> int:
+    """A Standard Webhooks receiver on 127.0.0.1: verifies each delivery with the deployment's key and prints
+    it, one line each (exit 1 if --count deliveries did not come within --timeout); Ctrl-C stops.
+
+    \b
+    With make up:  seedream listen --port 9000
+    then:          seedream submit examples/astronaut.png --prompt "..." --webhook http://127.0.0.1:9000/
+    """
+    from .listen import Listener
+
+    key = secret or obj.target.api.webhook_secret()
+    reporter = Reporter()
+    try:
+        listener = Listener(port, key, click.echo, lambda text: reporter.say(f"warning: {text}"), as_json=as_json,
+                            count=count)
+    except OSError as exc:
+        raise CliError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+    reporter.say(f"listening on {listener.url} (give it as a job's webhook; Ctrl-C to stop)")
+    if not listener.serve(timeout) and count is not None:
+        raise CliError(f"{listener.verified} of {count} deliveries came within {timeout:g} s", exit_code=JOB_FAILED)
+    return 0
