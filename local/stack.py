@@ -65,6 +65,16 @@ LOCAL_DEADLINES = {
     "INGEST_DEADLINE_SECONDS": "30",
 }
 """The deployed deadlines (minutes) scaled for a machine (seconds); each can be set in the environment."""
+LOCAL_WEBHOOKS = {
+    "WEBHOOK_RETRY_SCHEDULE": "0,1,2,3,5,8,10,14,20,24",
+    "WEBHOOK_TIMEOUT_SECONDS": "5",
+    "WEBHOOK_HOST_ALLOWLIST": ".invalid",
+}
+"""Webhooks to callers at a machine's pace: the Standard Webhooks schedule with a second where it has minutes or
+hours (24 h → 24 s), 5 s for a receiver to answer; and no public host is ever sent one (only ``.invalid``, which
+never resolves, is on the allowlist: a job with a public webhook, as the API fuzz makes, gets
+``webhook_url_forbidden`` and nothing leaves the machine; loopback receivers are exempt). Each can be set in the
+environment."""
 
 
 def local_environment() -> dict[str, str]:
@@ -72,7 +82,7 @@ def local_environment() -> dict[str, str]:
     return {"ALLOW_LOOPBACK_HTTP": "true", "S3_ADDRESSING_STYLE": "path",
             "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING")} | {
-        name: os.environ.get(name, default) for name, default in LOCAL_DEADLINES.items()}
+        name: os.environ.get(name, default) for name, default in (LOCAL_DEADLINES | LOCAL_WEBHOOKS).items()}
 
 
 def common_environment(functions: list[Function]) -> dict[str, str]:

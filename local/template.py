@@ -1,15 +1,15 @@
 """Read ``template.yaml`` and create its resources in a moto server: the local stack *is* the template.
 
-Tables (keys, indexes, TTL), queues (visibility timeouts, redrive to DLQs), the buckets (with their
-versioning and EventBridge notifications), the event bus, the EventBridge rules with their SQS targets, the provider
-secret, the SNS topics and their subscriptions, and the KMS keys they name are created from the
-template's own properties; a function's ``Schedule`` event becomes the rule SAM makes of it
-(``<Function><Event>``, enabled, with its schedule expression). Other resource types (log groups,
-alarms) are not created, nor a resource whose ``Condition`` is false. Function environments and
-routes/queue triggers are resolved from the same document, and so are the template's ``Outputs``:
-a CloudFormation stack named :data:`STACK_NAME` holds them (``describe-stacks`` answers as for a
-deployed stack; an HTTP API's ``execute-api`` URL resolves to the local gateway's). Nothing here is a
-second hand-written copy of the stack.
+Tables (keys, indexes, TTL), queues (visibility timeouts, redrive to DLQs), the buckets (with their versioning and
+EventBridge notifications), the event bus, the EventBridge rules with their SQS targets, the provider secret and
+the webhook secret (its ``GenerateSecretString`` made as CloudFormation makes it), the SNS topics and their
+subscriptions, and the KMS keys they name are created from the template's own properties; a function's ``Schedule``
+event becomes the rule SAM makes of it (``<Function><Event>``, enabled, with its schedule expression). Other
+resource types (log groups, alarms) are not created, nor a resource whose ``Condition`` is false. Function
+environments and routes/queue triggers are resolved from the same document, and so are the template's ``Outputs``:
+a CloudFormation stack named :data:`STACK_NAME` holds them (``describe-stacks`` answers as for a deployed stack; an
+HTTP API's ``execute-api`` URL resolves to the local gateway's). Nothing here is a second hand-written copy of the
+stack.
 """
 
 from __future__ import annotations
@@ -252,6 +252,23 @@ def schedule_rule(events, function_logical_id: str, event_name: str, props: dict
     return logical_id, name, arn
 
 
+GENERATE_OPTIONS = ("PasswordLength", "ExcludeCharacters", "ExcludeNumbers", "ExcludePunctuation", "ExcludeUppercase",
+                    "ExcludeLowercase", "IncludeSpace", "RequireEachIncludedType")
+"""The parts of ``GenerateSecretString`` that are ``GetRandomPassword``'s parameters of the same name."""
+
+
+def generated_secret(secrets, spec: dict) -> str:
+    """A secret's ``GenerateSecretString`` as CloudFormation makes it: a random password (Secrets Manager's
+    ``GetRandomPassword`` with the same options) put under ``GenerateStringKey`` of ``SecretStringTemplate``, or the
+    bare password without a template."""
+    password = secrets.get_random_password(**{k: spec[k] for k in GENERATE_OPTIONS if k in spec})["RandomPassword"]
+    if "SecretStringTemplate" not in spec:
+        return password
+    document = json.loads(spec["SecretStringTemplate"])
+    document[spec["GenerateStringKey"]] = password
+    return json.dumps(document)
+
+
 def create_stack(cloudformation, name: str, outputs: dict[str, str], descriptions: dict[str, str]) -> None:
     """A CloudFormation stack ``name`` whose ``Outputs`` are ``outputs`` as literal values (its one resource is a
     ``WaitConditionHandle``, which makes nothing): ``describe-stacks`` then answers as for the deployed stack."""
@@ -351,7 +368,10 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
 
     for logical_id, res in of_type("AWS::SecretsManager::Secret"):
         props = resolver.value(res["Properties"])
-        value = json.dumps(secret_value) if secret_value is not None else props.get("SecretString", "{}")
+        if "GenerateSecretString" in props:  # made here, as CloudFormation makes it (moto's CreateSecret takes a value)
+            value = generated_secret(secrets, props["GenerateSecretString"])
+        else:  # ``secret_value`` (the provider keys) stands in for what is put there after a deploy
+            value = json.dumps(secret_value) if secret_value is not None else props.get("SecretString", "{}")
         arn = secrets.create_secret(Name=props.get("Name", f"{STACK_NAME}-{logical_id}"), SecretString=value)["ARN"]
         names[logical_id] = arn
 

@@ -109,3 +109,7 @@ class ApiClient:
 
     def list_jobs(self, status: str | None = None, limit: int | None = None, cursor: str | None = None) -> dict:
         return self.call("GET", "/v1/jobs", params={"status": status, "limit": limit, "cursor": cursor})
+
+    def webhook_secret(self) -> str:
+        """The deployment's webhook signing key, ``whsec_…`` (``GET /v1/webhooks/default/secret``)."""
+        return str(self.call("GET", "/v1/webhooks/default/secret")["key"])

@@ -1,5 +1,5 @@
-"""The ``seedream`` command: submit, wait, get, cancel, list, events, models and doctor, against the local or a
-deployed stack.
+"""The ``seedream`` command: submit, wait, get, cancel, list, events, models, doctor and listen, against the local or
+a deployed stack.
 
 Exit status: 0 done; 1 the job failed or was cancelled (doctor: a check does not hold); 2 a usage error, an
 API error, an unreachable stack or a time-out (one line on stderr, never a traceback; a refused request with
@@ -33,6 +33,7 @@ from .target import Target, resolve, resolve_stack
 PROVIDERS = (*doctor_checks.PROVIDERS, "auto")
 MODELS = ("seedream-v4", "seedream-v4.5", "seedream-v5.0-lite")
 STATUSES = ("queued", "submitted", "succeeded", "failed", "cancelled")
+WEBHOOK_EVENTS = tuple(f"job.{status}" for status in STATUSES)
 SIZE = re.compile(r"^(\d+)\s*[*xX×]\s*(\d+)$")
 
 
@@ -186,6 +187,9 @@ def _wait_options(function):
 @click.option("--idempotency-key", metavar="KEY", help="Sent as the Idempotency-Key header.")
 @click.option("--dry-run", is_flag=True,
               help="Check the request and print the provider order and estimated cost; upload and create nothing.")
+@click.option("--webhook", metavar="URL", help="Where the job's moves are POSTed, signed (see: seedream listen).")
+@click.option("--webhook-event", "webhook_events", multiple=True, type=click.Choice(WEBHOOK_EVENTS),
+              help="A move the webhook hears of (repeat it) [default: job.succeeded, job.failed, job.cancelled].")
 @click.option("--wait", is_flag=True, help="Follow the job to its end, save its outputs and print it.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="With --wait: where the outputs go; {job_id} is replaced [default: out/{job_id}].")
@@ -193,8 +197,8 @@ def _wait_options(function):
               help="The stack stops when this command ends (make demo): no hint names it.")
 @_wait_options
 @click.pass_obj
-def submit(obj: Options, images, prompt, provider, model, count, size, seed, metadata, idempotency_key, dry_run, wait,
-           out, stack_stops, timeout, poll_interval) -> int:
+def submit(obj: Options, images, prompt, provider, model, count, size, seed, metadata, idempotency_key, dry_run,
+           webhook, webhook_events, wait, out, stack_stops, timeout, poll_interval) -> int:
     """Submit a job. IMAGE_OR_URL: https:// or s3:// URLs, or local files (uploaded to the stack's bucket as
     inputs/<sha256>/<name>, once: the same file is the same request).
 
@@ -216,6 +220,10 @@ def submit(obj: Options, images, prompt, provider, model, count, size, seed, met
         body["seed"] = seed
     if metadata:
         body["metadata"] = metadata
+    if webhook:
+        body["webhook"] = webhook
+    if webhook_events:
+        body["webhook_events"] = list(webhook_events)
     checked = target.api.dry_run(body, idempotency_key)
     created = None if checked.get("dry_run") is True else checked.get("job_id")
     if created and dry_run:  # a stack older than dry runs took the request as a job
@@ -405,3 +413,35 @@ def doctor(obj: Options) -> int:
             failed += not check.ok
     reporter.say(f"{total - failed} of {total} checks hold" if failed else f"all {total} checks hold")
     return CHECK_FAILED if failed else 0
+
+
+@cli.command(short_help="Receive this stack's webhooks on 127.0.0.1, verify and print them.")
+@click.option("--port", type=click.IntRange(0, 65535), default=9000, show_default=True,
+              help="Port on 127.0.0.1 (0: any free one).")
+@click.option("--secret", envvar="SEEDREAM_WEBHOOK_SECRET", metavar="WHSEC",
+              help="The signing key [env SEEDREAM_WEBHOOK_SECRET; default: GET /v1/webhooks/default/secret].")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many verified deliveries.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS", help="Stop after this long.")
+@click.option("--json", "as_json", is_flag=True, help="Print each message's payload as JSON.")
+@click.pass_obj
+def listen(obj: Options, port, secret, count, timeout, as_json) -> int:
+    """A Standard Webhooks receiver on 127.0.0.1: verifies each delivery with the deployment's key and prints
+    it, one line each (exit 1 if --count deliveries did not come within --timeout); Ctrl-C stops.
+
+    \b
+    With make up:  seedream listen --port 9000
+    then:          seedream submit examples/astronaut.png --prompt "..." --webhook http://127.0.0.1:9000/
+    """
+    from .listen import Listener
+
+    key = secret or obj.target.api.webhook_secret()
+    reporter = Reporter()
+    try:
+        listener = Listener(port, key, click.echo, lambda text: reporter.say(f"warning: {text}"), as_json=as_json,
+                            count=count)
+    except OSError as exc:
+        raise CliError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+    reporter.say(f"listening on {listener.url} (give it as a job's webhook; Ctrl-C to stop)")
+    if not listener.serve(timeout) and count is not None:
+        raise CliError(f"{listener.verified} of {count} deliveries came within {timeout:g} s", exit_code=JOB_FAILED)
+    return 0

@@ -1,5 +1,6 @@
 """API function: ``POST /v1/jobs`` (``Idempotency-Key``, ``?dry_run=true``), ``GET /v1/jobs``, ``GET /v1/jobs/{job_id}``,
-``POST /v1/jobs/{job_id}/cancel``, ``GET /v1/models``, ``GET /v1/openapi.json`` (IAM-authorised HTTP API routes).
+``POST /v1/jobs/{job_id}/cancel``, ``POST /v1/jobs/{job_id}/webhooks/redeliver``, ``GET /v1/webhooks/default/secret``,
+``GET /v1/models``, ``GET /v1/openapi.json`` (IAM-authorised HTTP API routes).
 
 A dry run checks an ``Idempotency-Key``'s form but neither reads nor writes its record: the key stays unused.
 
@@ -18,6 +19,7 @@ from seedream.errors import JobError
 from seedream.payloads import read_json
 from seedream.usecases.accept import accept
 from seedream.usecases.cancel import cancel
+from seedream.usecases.deliver import redeliver
 from seedream.usecases.dry_run import dry_run, dry_run_flag
 from seedream.usecases.listing import list_jobs
 from seedream.usecases.model_list import model_list
@@ -103,6 +105,19 @@ def cancel_job(job_id: str) -> Response:
     cancel(svc, job_id, caller())
     metrics.add_metric(name="JobsCancelled", unit=MetricUnit.Count, value=1)
     return _json(200, job_view(svc, job_id, caller()).model_dump(mode="json"))
+
+
+@app.post("/v1/jobs/<job_id>/webhooks/redeliver")
+def redeliver_webhook(job_id: str) -> Response:
+    queued = redeliver(svc, job_id, caller())
+    metrics.add_metric(name="WebhooksRedelivered", unit=MetricUnit.Count, value=1)
+    return _json(202, queued)
+
+
+@app.get("/v1/webhooks/default/secret")
+def webhook_secret() -> Response:
+    """The deployment's webhook signing key, as Replicate answers it: ``{"key": "whsec_…"}``."""
+    return _json(200, {"key": svc.webhook_secret.current()}, headers={"Cache-Control": "no-store"})
 
 
 @app.exception_handler(JobError)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import boto3
@@ -217,5 +218,20 @@ def test_each_functions_concurrency_limits_come_from_the_template(in_process_mot
         "IngestFunction": (None, {}),
         "ReconcileFunction": (1, {}),
         "IntakeFunction": (None, {"IntakeQueue": submit_max}),
+        "DeliveryFunction": (None, {"WebhookQueue": int(parameters["WebhookDeliveryMaximumConcurrency"]["Default"])}),
     }
     assert (submit_max, limits["WebhookFunction"][0]) == (5, 50)
+
+
+def test_a_generated_secret_is_made_as_cloudformation_makes_it(in_process_moto):
+    """``GenerateSecretString``: a random password of the template's options under ``GenerateStringKey`` (the webhook
+    signing key: 64 letters and digits, base64 of 48 bytes); ``secret_value`` fills only the other secrets."""
+    template = load_template()
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        made = create_resources(session, template, secret_value={"wavespeed": {"api_key": "k"}})
+        secrets = session.client("secretsmanager")
+        key = json.loads(secrets.get_secret_value(SecretId=made.names["WebhookSecret"])["SecretString"])["key"]
+        provider = json.loads(secrets.get_secret_value(SecretId=made.names["ProviderSecret"])["SecretString"])
+    assert len(key) == 64 and key.isalnum() and len(base64.b64decode(key)) == 48
+    assert provider == {"wavespeed": {"api_key": "k"}}

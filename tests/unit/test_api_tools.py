@@ -107,7 +107,7 @@ def test_the_committed_openapi_document_is_what_the_code_generates_and_is_served
     assert status == 200 and served == committed
     assert committed["openapi"] == "3.1.0" and set(committed["paths"]) == {
         "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/cancel", "/v1/models", "/v1/openapi.json",
-        "/v1/webhooks/{provider}/{job_id}"}
+        "/v1/webhooks/{provider}/{job_id}", "/v1/jobs/{job_id}/webhooks/redeliver", "/v1/webhooks/default/secret"}
     request = committed["components"]["schemas"]["JobRequest"]
     assert request["properties"]["max_images"]["maximum"] == 15 and "model" in request["required"]
 

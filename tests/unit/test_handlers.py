@@ -15,12 +15,14 @@ from seedream.settings import Settings
 from seedream.usecases.intake import JOB_IDS
 from seedream.wiring import (
     api_services,
+    delivery_services,
     ingest_services,
     intake_services,
     reconcile_services,
     submit_services,
     webhook_services,
 )
+from tests.support.receivers import MockReceiver
 
 from .usecase_helpers import FakeStates, png_bytes, tap_events
 
@@ -32,13 +34,20 @@ def sample(name: str) -> dict:
 
 
 BUILDERS = {"ApiFunction": api_services, "SubmitFunction": submit_services, "WebhookFunction": webhook_services,
-            "IngestFunction": ingest_services, "ReconcileFunction": reconcile_services, "IntakeFunction": intake_services}
+            "IngestFunction": ingest_services, "ReconcileFunction": reconcile_services, "IntakeFunction": intake_services,
+            "DeliveryFunction": delivery_services}
 
 
 @pytest.fixture
-def functions(aws, provider_http, monkeypatch):
+def receiver() -> MockReceiver:
+    """The callers' webhook receiver the delivery function's sender reaches (it verifies nothing itself)."""
+    return MockReceiver(None)
+
+
+@pytest.fixture
+def functions(aws, provider_http, receiver, monkeypatch):
     """Every function loaded from the template like Lambda loads it, its services rebuilt by its own
-    builder with the fake provider transport and a stub DNS resolver."""
+    builder with the fake provider transport (the delivery function: the ``receiver``) and a stub DNS resolver."""
     session, resources = aws
     loaded = {}
     for name, spec in resources.functions.items():
@@ -46,7 +55,7 @@ def functions(aws, provider_http, monkeypatch):
             monkeypatch.setenv(key, value)
         function = LocalFunction(spec)
         services = BUILDERS[name](Settings.from_env(spec.environment), session=session,
-                                  http_transport=httpx.MockTransport(provider_http),
+                                  http_transport=httpx.MockTransport(receiver if name == "DeliveryFunction" else provider_http),
                                   resolver=lambda host, port: ["93.184.216.34"])
         monkeypatch.setattr(function.module, "svc", services)
         loaded[name] = function
@@ -58,9 +67,9 @@ def test_every_function_has_a_sample_event(aws):
     names = {p.name for p in EVENTS.glob("*.json")}
     assert names == {"api-create-job.json", "api-get-job.json", "submit-sqs.json", "ingest-sqs.json",
                      "webhook-wavespeed.json", "webhook-atlascloud.json", "webhook-evolink.json",
-                     "reconcile-schedule.json", "intake-s3-sqs.json", "intake-eventbridge-sqs.json"}
+                     "reconcile-schedule.json", "intake-s3-sqs.json", "intake-eventbridge-sqs.json", "delivery-sqs.json"}
     assert set(resources.functions) == {"ApiFunction", "WebhookFunction", "SubmitFunction", "IngestFunction",
-                                        "ReconcileFunction", "IntakeFunction"}
+                                        "ReconcileFunction", "IntakeFunction", "DeliveryFunction"}
 
 
 def test_samples_drive_the_whole_path_through_the_handlers(functions, provider_http, aws):
@@ -207,3 +216,32 @@ def test_a_message_that_is_no_event_is_a_batch_item_failure_and_an_event_for_ano
     event["Records"].append(copy.deepcopy(event["Records"][0]) | {"messageId": "garbage", "body": "{\"hello\": 1}"})
     assert functions["IntakeFunction"].invoke(event) == {"batchItemFailures": [{"itemIdentifier": "garbage"}]}
     assert tap_events(aws, every=True) == []
+
+
+def test_the_delivery_sample_sends_the_jobs_succeeded_message_signed_with_the_key_the_api_gives(
+        functions, provider_http, receiver, aws):
+    api, delivery = functions["ApiFunction"], functions["DeliveryFunction"]
+    create = sample("api-create-job.json")
+    create["body"] = json.dumps(json.loads(create["body"]) | {"webhook": "https://hooks.example.com/seedream"})
+    job_id = json.loads(api.invoke(create)["body"])["job_id"]
+    finish_through_the_handlers(functions, provider_http, job_id)
+    secret = sample("api-get-job.json")
+    secret["rawPath"] = secret["requestContext"]["http"]["path"] = "/v1/webhooks/default/secret"
+    secret["routeKey"], secret["pathParameters"] = "GET /v1/webhooks/default/secret", {}
+    answer = api.invoke(secret)
+    key = json.loads(answer["body"])["key"]
+    assert answer["statusCode"] == 200 and key.startswith("whsec_")
+    receiver.secret = key
+
+    event = sample("delivery-sqs.json")
+    body = json.loads(event["Records"][0]["body"])
+    body["detail"]["job_id"] = job_id
+    event["Records"][0]["body"] = json.dumps(body)
+    assert delivery.invoke(event) == {"batchItemFailures": []}
+    [received] = receiver.received
+    assert received.problem is None and received.path == "/seedream"
+    assert received.payload["type"] == "job.succeeded" and received.payload["timestamp"] == body["detail"]["at"]
+    data = received.payload["data"]
+    assert data["job_id"] == job_id and data["status"] == "succeeded" and len(data["outputs"]) == 4
+    assert all(o["s3_uri"].startswith("s3://") and o["url"].startswith("https://") for o in data["outputs"])
+    assert "request" not in data and "attempts" not in data  # small: no request, no internals

@@ -25,12 +25,13 @@ FUNCTIONS = sorted(name for name, res in RESOURCES.items() if res["Type"] == "AW
 OUTPUTS = "${JobsBucket.Arn}/outputs/*"
 
 SERVICES_OF = {
-    "ApiFunction": {"dynamodb", "sqs"},
+    "ApiFunction": {"dynamodb", "sqs", "secretsmanager"},  # the webhook signing key (GET /v1/webhooks/default/secret)
     "WebhookFunction": {"dynamodb", "sqs", "secretsmanager"},
     "SubmitFunction": {"dynamodb", "sqs", "secretsmanager"},
     "IngestFunction": {"dynamodb", "sqs", "secretsmanager"},
     "ReconcileFunction": {"dynamodb", "sqs", "secretsmanager"},
     "IntakeFunction": {"dynamodb", "sqs"},
+    "DeliveryFunction": {"dynamodb", "secretsmanager"},  # its queue is SSE-SQS (EventBridge delivers to it)
 }
 """The services through which each function may use the data key (kms:ViaService): tables, queues, the secret."""
 
@@ -98,7 +99,7 @@ def test_the_data_key_is_used_only_through_the_services_a_function_calls(functio
 def test_sqs_consumers_get_receive_and_delete_from_sam_not_from_us():
     # SAM adds AWSLambdaSQSQueueExecutionRole for `Type: SQS` events; the templates add no sqs:Receive/Delete of their own
     consumers = {fn for fn in FUNCTIONS if any(e["Type"] == "SQS" for e in RESOURCES[fn]["Properties"]["Events"].values())}
-    assert consumers == {"SubmitFunction", "IngestFunction", "IntakeFunction"}
+    assert consumers == {"SubmitFunction", "IngestFunction", "IntakeFunction", "DeliveryFunction"}
     for fn in FUNCTIONS:
         assert not {a for a, _ in grants(fn)} & {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
@@ -111,7 +112,8 @@ def test_data_at_rest_uses_the_data_key():
     for table in ("JobsTable", "IdempotencyTable"):
         assert RESOURCES[table]["Properties"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS",
                                                                         "KMSMasterKeyId": key}
-    assert RESOURCES["ProviderSecret"]["Properties"]["KmsKeyId"] == key
+    for secret in ("ProviderSecret", "WebhookSecret"):
+        assert RESOURCES[secret]["Properties"]["KmsKeyId"] == key
     assert RESOURCES["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == key
     assert RESOURCES["DataKey"]["Properties"]["EnableKeyRotation"] is True
 
@@ -163,7 +165,7 @@ def test_every_function_has_error_and_throttle_alarms(function):
 def test_dlqs_and_rejected_callbacks_are_alarmed():
     dlqs = {name(res["Properties"]["Dimensions"][0]["Value"]) for res in RESOURCES.values()
             if res["Type"] == "AWS::CloudWatch::Alarm" and res["Properties"]["Namespace"] == "AWS/SQS"}
-    assert dlqs == {"SubmitDLQ.QueueName", "IngestDLQ.QueueName", "IntakeDLQ.QueueName"}
+    assert dlqs == {"SubmitDLQ.QueueName", "IngestDLQ.QueueName", "IntakeDLQ.QueueName", "WebhookDLQ.QueueName"}
     rejected = RESOURCES["CallbacksRejectedAlarm"]["Properties"]
     assert (rejected["Namespace"], rejected["MetricName"], rejected["Dimensions"]) == (
         "SeedreamJobs", "CallbacksRejected", [{"Name": "service", "Value": "webhook"}])  # Powertools' EMF, service=webhook
@@ -185,3 +187,32 @@ def test_the_readme_counts_the_checkov_skips_the_template_lists():
     skips = sum(len(res.get("Metadata", {}).get("checkov", {}).get("skip", [])) for res in RESOURCES.values())
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert re.findall(r"\*\*checkov\*\* [\d.]+: 0 failed, (\d+) skipped", readme) == [str(skips)]
+
+
+def test_webhook_messages_that_ran_out_of_attempts_are_alarmed():
+    exhausted = RESOURCES["WebhooksExhaustedAlarm"]["Properties"]
+    assert (exhausted["Namespace"], exhausted["MetricName"], exhausted["Dimensions"]) == (
+        "SeedreamJobs", "WebhooksExhausted", [{"Name": "service", "Value": "delivery"}])  # Powertools' EMF, service=delivery
+    assert RESOURCES["DeliveryFunction"]["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "delivery"
+    assert (exhausted["Statistic"], exhausted["Threshold"], exhausted["ComparisonOperator"]) == (
+        "Sum", 0, "GreaterThanThreshold")
+
+
+def test_the_webhook_signing_key_is_generated_by_the_template_and_only_read_by_functions():
+    generated = RESOURCES["WebhookSecret"]["Properties"]["GenerateSecretString"]
+    # 64 letters and digits are base64 of 48 bytes: a Standard Webhooks key (24-64 bytes)
+    assert (generated["GenerateStringKey"], generated["PasswordLength"], generated["ExcludePunctuation"]) == ("key", 64, True)
+    readers = {fn for fn in FUNCTIONS for action, resource in grants(fn) if resource == "WebhookSecret"}
+    assert readers == {"ApiFunction", "DeliveryFunction"}
+    for fn in FUNCTIONS:
+        assert {action for action, resource in grants(fn) if resource == "WebhookSecret"} <= {"secretsmanager:GetSecretValue"}
+
+
+def test_only_the_stacks_lifecycle_rule_sends_to_the_webhook_queue():
+    rule = RESOURCES["WebhookEventsRule"]["Properties"]
+    assert rule["EventBusName"] == {"Ref": "JobsBus"}
+    assert rule["EventPattern"] == {"source": ["seedream.jobs"], "detail-type": [
+        "Job Queued", "Job Submitted", "Job Succeeded", "Job Failed", "Job Cancelled"]}
+    [statement] = RESOURCES["WebhookQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["WebhookEventsRule", "Arn"]}}}

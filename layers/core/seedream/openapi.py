@@ -13,8 +13,8 @@ import sys
 from pydantic import BaseModel, Field
 
 from .models import JobStatus
-from .models.requests import SIZE_RE, JobRequest
-from .models.views import DryRun, JobView, ModelList
+from .models.requests import SIZE_RE, JobRequest, WebhookEvent
+from .models.views import DryRun, JobView, ModelList, WebhookJob
 
 REF = "#/components/schemas/{model}"
 PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
@@ -28,7 +28,8 @@ ERROR_CODES = {
     401: "token_invalid, signature_missing, signature_invalid, timestamp_out_of_range, key_unknown, "
          "signature_unverifiable (webhook only; nothing changes)",
     404: "job_not_found (also any job of another caller), route_not_found",
-    409: "job_finished (cancel), idempotency_key_in_progress",
+    409: "job_finished (cancel), idempotency_key_in_progress; webhook_not_set, webhook_no_message, "
+         "webhook_deliveries_full (redeliver)",
     413: "body_too_large (over 256 KiB)",
     422: "invalid_request (a field breaks a rule), provider_limit_exceeded (no provider takes the job: one details "
          "entry per broken rule, with the providers it holds at and taken_by, the models and providers that keep it), "
@@ -66,6 +67,31 @@ class Accepted(BaseModel):
 class JobsPage(BaseModel):
     jobs: list[JobView]
     next_cursor: str | None = Field(description="Pass back as ``cursor`` for the next page; null: no more")
+
+
+class Redelivery(BaseModel):
+    """What ``POST /v1/jobs/{job_id}/webhooks/redeliver`` queued: the job's latest message, once more."""
+
+    job_id: str
+    webhook_id: str = Field(description="The message's webhook-id, the same as on its earlier attempts")
+    type: WebhookEvent
+    attempt: int = Field(description="This attempt's number among the message's attempts (from 1)")
+
+
+class WebhookSigningKey(BaseModel):
+    """The deployment's webhook signing key (Standard Webhooks: ``whsec_`` + base64); verify deliveries with it."""
+
+    key: str = Field(pattern="^whsec_[A-Za-z0-9+/]+={0,2}$")
+
+
+class WebhookPayload(BaseModel):
+    """The body of every webhook message (Standard Webhooks: ``type``, ``timestamp``, ``data``). Headers:
+    ``webhook-id`` (the same on every attempt of one message: deduplicate on it), ``webhook-timestamp`` (Unix
+    seconds) and ``webhook-signature`` (``v1,<base64>``, space-separated, one per signing key)."""
+
+    type: WebhookEvent
+    timestamp: str = Field(description="When the job made the move, ISO 8601 UTC")
+    data: WebhookJob
 
 
 def _errors(*statuses: int) -> dict:
@@ -112,7 +138,8 @@ def _door_rules(request: dict) -> None:
 def document() -> dict:
     """The OpenAPI 3.1 document of the HTTP API."""
     schemas: dict = {}
-    for model in (JobRequest, JobView, Accepted, JobsPage, DryRun, ModelList, Error, GatewayMessage):
+    for model in (JobRequest, JobView, Accepted, JobsPage, DryRun, ModelList, Error, GatewayMessage, Redelivery,
+                  WebhookSigningKey, WebhookPayload):
         schema = model.model_json_schema(ref_template=REF, mode="validation" if model is JobRequest else "serialization")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -171,6 +198,14 @@ def document() -> dict:
             "/v1/models": {"get": {"operationId": "listModels", "security": iam,
                                    "summary": "Every model at every provider: limits, price and its basis",
                                    "responses": {"200": _json("ModelList", "The models")}}},
+            "/v1/jobs/{job_id}/webhooks/redeliver": {"post": {
+                "operationId": "redeliverWebhook", "security": iam, "parameters": [job_id],
+                "summary": "Send the job's latest webhook message again (a new attempt, the same webhook-id)",
+                "responses": {"202": _json("Redelivery", "Queued for the delivery function"), **_errors(404, 409)}}},
+            "/v1/webhooks/default/secret": {"get": {
+                "operationId": "webhookSecret", "security": iam,
+                "summary": "The signing key that verifies this deployment's webhook messages",
+                "responses": {"200": _json("WebhookSigningKey", "The current key")}}},
             "/v1/openapi.json": {"get": {"operationId": "openapi", "security": iam, "summary": "This document",
                                          "responses": {"200": {"description": "OpenAPI 3.1",
                                                                "content": {"application/json": {}}}}}},
@@ -185,6 +220,16 @@ def document() -> dict:
                               **_errors(400, 401)}}},
         },
     }
+    doc["webhooks"] = {"jobEvent": {"post": {
+        "summary": "A job made a move its webhook_events name (sent to the request's webhook)",
+        "description": "Standard Webhooks (https://www.standardwebhooks.com). Only a 2xx is success; a 3xx is a "
+                       "failure and never followed; 410 stops the job's messages; Retry-After on 429 or 503 is "
+                       "honoured. Retried at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h (with jitter).",
+        "parameters": [{"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+                       for name in ("webhook-id", "webhook-timestamp", "webhook-signature")],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "$ref": REF.format(model="WebhookPayload")}}}},
+        "responses": {"2XX": {"description": "Delivered"}}}}}
     for operations in doc["paths"].values():
         for operation in operations.values():
             if operation["security"]:

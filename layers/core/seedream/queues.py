@@ -1,17 +1,18 @@
-"""SQS: the submit and ingest queues, as the functions that write to them see them."""
+"""SQS: the submit, ingest and webhook queues, as the functions that write to them see them."""
 
 from __future__ import annotations
 
-from .models.messages import IngestMessage, SubmitMessage, to_json
+from .models.messages import DeliveryMessage, IngestMessage, SubmitMessage, to_json
 
 
 class Queues:
     """``sqs`` is a botocore SQS client; a URL is empty when the function does not write to that queue."""
 
-    def __init__(self, sqs, submit_url: str = "", ingest_url: str = ""):
+    def __init__(self, sqs, submit_url: str = "", ingest_url: str = "", webhook_url: str = ""):
         self.sqs = sqs
         self.submit_url = submit_url
         self.ingest_url = ingest_url
+        self.webhook_url = webhook_url
 
     def send_submit(self, message: SubmitMessage, delay_seconds: int = 0) -> None:
         """Queue a job for submit; ``delay_seconds`` (0..900, SQS's limit) before it can be received."""
@@ -20,3 +21,8 @@ class Queues:
 
     def send_ingest(self, message: IngestMessage) -> None:
         self.sqs.send_message(QueueUrl=self.ingest_url, MessageBody=to_json(message))
+
+    def send_delivery(self, message: DeliveryMessage, delay_seconds: int = 0) -> None:
+        """Queue an attempt of a webhook message; ``delay_seconds`` (0..900, SQS's limit) before it can be received."""
+        self.sqs.send_message(QueueUrl=self.webhook_url, MessageBody=to_json(message),
+                              DelaySeconds=max(0, min(int(delay_seconds), 900)))

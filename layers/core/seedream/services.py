@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from .replies import Replies
     from .store import JobStore
     from .uploads import Uploader
+    from .webhook_secret import WebhookSecret
+    from .webhook_sender import WebhookSender
 
 
 class MissingPart(RuntimeError):
@@ -40,6 +42,8 @@ class Services:
     providers: Mapping[str, Provider] = field(default_factory=dict)
     fetcher: Fetcher | None = None
     replies: Replies | None = None
+    webhook_secret: WebhookSecret | None = None
+    webhook_sender: WebhookSender | None = None
 
     def need(self, *parts: str) -> Services:
         """Raise ``MissingPart`` unless every named part is built; returns self."""

@@ -92,6 +92,20 @@ def _factors(name: str, value: str) -> dict[str, float]:
     return factors
 
 
+def _schedule(name: str, value: str) -> tuple[float, ...]:
+    """``0,5,300`` → ``(0.0, 5.0, 300.0)``: seconds before each attempt, the first one's included."""
+    delays = tuple(_number(name, part.strip()) for part in value.split(",") if part.strip())
+    if not delays:
+        raise ConfigError(f"{name} must list the seconds before each attempt, e.g. '0,5,300', not {value!r}")
+    return delays
+
+
+STANDARD_WEBHOOKS_SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+"""Seconds before each attempt of a webhook message: at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h —
+the schedule the Standard Webhooks spec recommends (https://github.com/standard-webhooks/standard-webhooks, file
+``spec/standard-webhooks.md``)."""
+
+
 # Variable name → (attribute, parser). Parsers take (name, raw value).
 _VARIABLES: dict[str, tuple[str, object]] = {
     "JOBS_TABLE": ("jobs_table", None),
@@ -136,6 +150,13 @@ _VARIABLES: dict[str, tuple[str, object]] = {
     "SUBMIT_MAX_RECEIVES": ("submit_max_receives", lambda n, v: _number(n, v, int)),
     "INGEST_MAX_RECEIVES": ("ingest_max_receives", lambda n, v: _number(n, v, int)),
     "INTAKE_MAX_RECEIVES": ("intake_max_receives", lambda n, v: _number(n, v, int)),
+    "WEBHOOK_QUEUE_URL": ("webhook_queue_url", None),
+    "WEBHOOK_SECRET_ARN": ("webhook_secret_id", None),
+    "WEBHOOK_TIMEOUT_SECONDS": ("webhook_timeout_seconds", _number),
+    "WEBHOOK_RETRY_SCHEDULE": ("webhook_retry_schedule", _schedule),
+    "WEBHOOK_RETRY_JITTER": ("webhook_retry_jitter", _number),
+    "WEBHOOK_PRESIGN_SECONDS": ("webhook_presign_seconds", lambda n, v: _number(n, v, int)),
+    "WEBHOOK_HOST_ALLOWLIST": ("webhook_host_allowlist", lambda n, v: _names(v)),
 }
 
 
@@ -207,6 +228,21 @@ class Settings:
     intake_max_receives: int = 5
     """The intake queue's ``maxReceiveCount``: the receive on which a request that cannot be queued is refused
     (``queue_unavailable``) to its door."""
+    webhook_queue_url: str = ""
+    """The webhook delivery queue: lifecycle events (an EventBridge rule's target), retries and redeliveries."""
+    webhook_secret_id: str = ""
+    """The Secrets Manager secret that holds the deployment's webhook signing key(s) (``seedream.webhook_secret``)."""
+    webhook_timeout_seconds: float = 15.0
+    """How long a receiver has to answer one attempt (Standard Webhooks: 15-30 s)."""
+    webhook_retry_schedule: tuple[float, ...] = STANDARD_WEBHOOKS_SCHEDULE
+    """Seconds before each attempt of a message (its length is the number of attempts); the local stack scales it down."""
+    webhook_retry_jitter: float = 0.1
+    """Each delay is stretched or shrunk by up to this fraction at random, so failed receivers are not hit in step."""
+    webhook_presign_seconds: int = 86400
+    """How long the output URLs in a webhook message are valid (at least 24 h)."""
+    webhook_host_allowlist: tuple[str, ...] = ()
+    """Hosts (or ``.suffix`` domains) webhooks may be sent to; empty = any public host. The local stack names only
+    ``.invalid`` (a name that never resolves), so on a machine only loopback receivers are ever contacted."""
 
     def deadlines(self):
         """The lifecycle's deadline rules (``seedream.lifecycle.DeadlinePolicy``) from these settings."""

@@ -15,11 +15,21 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .dynamo import CALLBACK_FREE, ConditionFailed, from_item, to_item, update_job
+from .dynamo import CALLBACK_FREE, ConditionFailed, from_item, to_attribute, to_item, update_job
 from .errors import JobNotFound
 from .lifecycle import MOVES, OPEN, TERMINAL
 from .models import now_iso
-from .models.records import Attempt, CallbackRecord, ErrorInfo, JobRecord, Output, ReconcileRecord, StoredOutput
+from .models.records import (
+    Attempt,
+    CallbackRecord,
+    ErrorInfo,
+    JobRecord,
+    Output,
+    ReconcileRecord,
+    StoredOutput,
+    WebhookDelivery,
+    WebhookMessage,
+)
 
 OPEN_JOBS_INDEX = "OpenJobsByDeadline"
 """Sparse GSI (``template.yaml``): ``open_shard`` (``"open"`` while open) + ``deadline_at``; keys only."""
@@ -248,6 +258,37 @@ class JobStore:
         self.dynamodb.update_item(TableName=self.table, Key={"job_id": {"S": job_id}},
                                   UpdateExpression="SET event_published_at = :now",
                                   ExpressionAttributeValues={":now": {"S": now_iso()}})
+
+    # -- webhook deliveries: never a move, never updated_at (a delivery does not change the job) ------------
+    def open_webhook_message(self, job_id: str, webhook_id: str, message: WebhookMessage) -> bool:
+        """Claim the webhook message ``webhook_id`` for the job (a conditional write of its key in
+        ``webhook_messages``). False when it was made before (a redelivered lifecycle event)."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table, Key={"job_id": {"S": job_id}},
+                UpdateExpression="SET #messages.#id = :message",
+                ConditionExpression="attribute_exists(#messages) AND attribute_not_exists(#messages.#id)",
+                ExpressionAttributeNames={"#messages": "webhook_messages", "#id": webhook_id},
+                ExpressionAttributeValues={":message": to_attribute(message.model_dump(mode="json"))})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def record_delivery(self, job_id: str, delivery: WebhookDelivery, *, stop: bool = False) -> None:
+        """Append an attempt to the job's ``webhook_deliveries``; with ``stop`` (the webhook answered 410) also note
+        ``webhook_stopped_at``. The job's status and ``updated_at`` are left alone."""
+        expression = "SET #deliveries = list_append(if_not_exists(#deliveries, :none), :delivery)"
+        values = {":none": {"L": []}, ":delivery": to_attribute([delivery.model_dump(mode="json")])}
+        names = {"#deliveries": "webhook_deliveries"}
+        if stop:
+            expression += ", #stopped = if_not_exists(#stopped, :at)"
+            values[":at"] = {"S": delivery.at}
+            names["#stopped"] = "webhook_stopped_at"
+        self.dynamodb.update_item(TableName=self.table, Key={"job_id": {"S": job_id}}, UpdateExpression=expression,
+                                  ConditionExpression="attribute_exists(job_id)", ExpressionAttributeNames=names,
+                                  ExpressionAttributeValues=values)
 
     # -- internals -------------------------------------------------------------------------
     def _update(self, job_id: str, sets: dict[str, Any], *, when: Iterable[str], returns: bool = False,

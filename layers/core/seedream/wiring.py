@@ -10,7 +10,10 @@ variables each requires, checked at init); each function has its builder:
   made on first need: fetching a WaveSpeed secret or the Atlas Cloud JWKS, which most instances never do);
 - ingest (``INGEST_PARTS``): store, blobs, uploader, bus, providers, fetcher (Pillow and the download client);
 - reconcile (``RECONCILE_PARTS``): store, blobs (deleting a failed job's outputs), ingest queue, bus, providers (status reads);
-- intake (``INTAKE_PARTS``): the api's parts for ``accept`` (the S3 and EventBridge doors).
+- intake (``INTAKE_PARTS``): the api's parts for ``accept`` (the S3 and EventBridge doors);
+- delivery (``DELIVERY_PARTS``): store, blobs (presigned output URLs), the webhook queue (retries), the webhook
+  signing secret and the sender (its pinned HTTP client). The api also builds the webhook queue (redeliver) and the
+  webhook secret (``GET /v1/webhooks/default/secret``; its client made on first read).
 
 Every function that can end a job of another door also builds ``replies`` (``seedream.replies``: S3 result documents and
 Step Functions task answers), whose clients are made only when a job owes its door a reply.
@@ -75,18 +78,23 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "provider_limits": (),
     "fetcher": (),
     "replies": ("BUCKET",),
+    "webhook_queue": ("WEBHOOK_QUEUE_URL",),
+    "webhook_secret": ("WEBHOOK_SECRET_ARN",),
+    "webhook_sender": (),
 }
 """Part → the variables it needs. ``store`` reads and moves whole jobs; ``ledger`` only records
 callbacks (the webhook); ``provider_limits`` are the adapters without keys or HTTP (limits and
 prices only); ``providers`` are the full adapters; ``uploader`` and ``fetcher`` are ingest's; ``replies``
 answer a job's door when it ends (S3 result documents, Step Functions task tokens)."""
 
-API_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits")  # it ends only HTTP jobs: no replies
+API_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits",  # it ends only HTTP jobs: no replies
+             "webhook_queue", "webhook_secret")
 SUBMIT_PARTS = ("store", "submit_queue", "blobs", "bus", "providers", "replies")
 WEBHOOK_PARTS = ("ledger", "ingest_queue", "providers")
 INGEST_PARTS = ("store", "blobs", "uploader", "bus", "providers", "fetcher", "replies")
 RECONCILE_PARTS = ("store", "blobs", "ingest_queue", "bus", "providers", "replies")
 INTAKE_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits", "replies")
+DELIVERY_PARTS = ("store", "blobs", "webhook_queue", "webhook_secret", "webhook_sender")
 
 
 def build_services(settings: Settings, parts: Iterable[str], *, session=None, http_transport=None, resolver=None,
@@ -110,11 +118,12 @@ def build_services(settings: Settings, parts: Iterable[str], *, session=None, ht
         from .ledger import CallbackLedger
 
         svc.ledger = CallbackLedger(clients("dynamodb"), settings.jobs_table)
-    if parts & {"submit_queue", "ingest_queue"}:
+    if parts & {"submit_queue", "ingest_queue", "webhook_queue"}:
         from .queues import Queues
 
         svc.queues = Queues(clients("sqs"), submit_url=settings.submit_queue_url if "submit_queue" in parts else "",
-                            ingest_url=settings.ingest_queue_url if "ingest_queue" in parts else "")
+                            ingest_url=settings.ingest_queue_url if "ingest_queue" in parts else "",
+                            webhook_url=settings.webhook_queue_url if "webhook_queue" in parts else "")
     if "blobs" in parts:
         from .blobs import Blobs
 
@@ -138,6 +147,12 @@ def build_services(settings: Settings, parts: Iterable[str], *, session=None, ht
         from .replies import Replies
 
         svc.replies = Replies(clients, settings.bucket)  # clients made on first reply
+    if "webhook_secret" in parts:
+        from .webhook_secret import WebhookSecret
+
+        svc.webhook_secret = WebhookSecret(lambda: clients("secretsmanager"), settings.webhook_secret_id)
+    if "webhook_sender" in parts:
+        svc.webhook_sender = _webhook_sender(settings, http_transport, resolver)
     return svc
 
 
@@ -164,6 +179,10 @@ def reconcile_services(settings: Settings | None = None, **wiring) -> Services:
 
 def intake_services(settings: Settings | None = None, **wiring) -> Services:
     return build_services(settings or Settings.from_env(), INTAKE_PARTS, **wiring)
+
+
+def delivery_services(settings: Settings | None = None, **wiring) -> Services:
+    return build_services(settings or Settings.from_env(), DELIVERY_PARTS, **wiring)
 
 
 def _providers(settings: Settings, clients: _Clients, http: Http, *, with_keys: bool):
@@ -202,3 +221,20 @@ def _fetcher(settings: Settings, http_transport, resolver):
     downloads = httpx.Client(timeout=timeout, follow_redirects=False, transport=http_transport, verify=ssl_context(),
                              trust_env=False)
     return Fetcher(downloads, **rules)
+
+
+def _webhook_sender(settings: Settings, http_transport, resolver):
+    """The webhook sender. Its client connects only to the addresses its guard vetted (``fetch.PinnedTransport``),
+    unless a test passes its own ``http_transport`` (nothing is then pinned)."""
+    import httpx
+
+    from .fetch import system_resolver
+    from .webhook_sender import WebhookSender, pinned_sender
+
+    rules = {"allow_loopback_http": settings.allow_loopback_http, "resolver": resolver or system_resolver,
+             "host_allowlist": settings.webhook_host_allowlist}
+    if http_transport is None:
+        return pinned_sender(timeout=settings.webhook_timeout_seconds, verify=ssl_context(), **rules)
+    client = httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False, transport=http_transport,
+                          verify=ssl_context(), trust_env=False)
+    return WebhookSender(client, timeout=settings.webhook_timeout_seconds, **rules)

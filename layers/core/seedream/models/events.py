@@ -48,3 +48,14 @@ class JobEvent(BaseModel):
     def rejected(cls, origin: Origin, reference: str | None, error: dict[str, Any], at: str) -> JobEvent:
         """``Job Rejected``: a request refused at the door (``error`` is the ``error`` of ``JobError.to_body()``)."""
         return cls(job_id=None, status="rejected", origin=origin, reference=reference, error=error, at=at)
+
+
+class BusEvent(BaseModel):
+    """An event as an EventBridge rule's SQS target delivers it, with only what the delivery function reads (the other
+    envelope fields AWS adds — ``account``, ``region``, ``resources`` … — are not required: the local stack's
+    EventBridge, moto, leaves some out)."""
+
+    id: str
+    source: str
+    detail_type: str = Field(alias="detail-type")
+    detail: dict[str, Any]

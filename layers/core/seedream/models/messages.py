@@ -56,6 +56,21 @@ class IngestMessage:
     received_at: str
 
 
+@dataclass(frozen=True)
+class DeliveryMessage:
+    """Body of an attempt of a webhook message on the webhook queue (the lifecycle events the queue also holds are
+    EventBridge's own shape). ``webhook_id`` names the message, ``attempt`` (from 1) which try this is, ``due_at``
+    (ISO 8601) when it may be made: a message received earlier is sent back to the queue with a delay of at most
+    SQS's 900 s, so waits of hours are chained (``usecases.deliver``). ``redelivery``: asked for by the job's owner
+    (``POST /v1/jobs/{job_id}/webhooks/redeliver``), one attempt only."""
+
+    job_id: str
+    webhook_id: str
+    attempt: int
+    due_at: str
+    redelivery: bool = False
+
+
 def to_json(message) -> str:
     """The message as the JSON body of a queue message."""
     return json.dumps(dataclasses.asdict(message), separators=(",", ":"))

@@ -68,6 +68,35 @@ class CallbackRecord(BaseModel):
     ingest_error: str | None = None
 
 
+class WebhookDelivery(BaseModel):
+    """One attempt to deliver a webhook message to the job's ``webhook`` (``usecases.deliver``).
+
+    ``id`` is the message's ``webhook-id`` (the same on every attempt of one message), ``type`` its ``job.<status>``,
+    ``attempt`` counts from 1 per message, ``at`` is when it was made. ``status_code`` is the receiver's HTTP answer
+    (None when there was none); ``error`` says why the attempt failed (a code: ``timeout``, ``connect_failed``,
+    ``http_status``, ``redirect``, ``webhook_gone``, ``webhook_url_forbidden``; then ``: `` and the detail), None
+    when it was delivered. ``next_attempt_at``: when the message is tried again, None when it will not be (delivered,
+    gone, out of attempts, or a redelivery: one attempt only)."""
+
+    id: str
+    type: str
+    attempt: int
+    at: str
+    status_code: int | None = None
+    error: str | None = None
+    next_attempt_at: str | None = None
+    redelivery: bool = False
+
+
+class WebhookMessage(BaseModel):
+    """A webhook message made for the job (table only, keyed by its ``webhook-id``): what every attempt of it
+    sends again. ``timestamp`` is the payload's (when the job made the move), ``created_at`` when the message was made."""
+
+    type: str
+    timestamp: str
+    created_at: str
+
+
 class ReconcileRecord(BaseModel):
     """What the reconcile sweep has done for the job: status reads made at the provider, the last one."""
 
@@ -114,7 +143,14 @@ class JobRecord(BaseModel):
     """When the reconcile sweep looks at the job if it is still open (see ``seedream.lifecycle``)."""
     reconcile: ReconcileRecord = Field(default_factory=ReconcileRecord)
     cancelled_at: str | None = None
+    webhook_deliveries: list[WebhookDelivery] = Field(default_factory=list)
+    """Every attempt to deliver a webhook message of the job, oldest first (``usecases.deliver``)."""
+    webhook_stopped_at: str | None = None
+    """When the ``webhook`` answered 410 Gone: no further message of this job is sent (a redelivery still is)."""
     # table-only fields
+    webhook_messages: dict[str, WebhookMessage] | None = None
+    """The webhook messages made for the job, by ``webhook-id`` (``{}`` from the start on a job with a ``webhook``,
+    so each message is claimed by a conditional write of its own key)."""
     open_shard: str | None = None
     """``"open"`` while the job is open: with ``deadline_at`` the key of the sparse ``OpenJobsByDeadline`` index."""
     callback_token_sha256: str | None = None

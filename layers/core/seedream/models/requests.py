@@ -4,7 +4,8 @@ Strict types (no coercion: ``"4"``, ``true`` or ``2.0`` are not a ``max_images``
 or bidirectional-override characters in ``prompt`` (newlines allowed) or ``metadata``, and every
 source URL checked from its text alone (``seedream.netrules``): ``https://`` to a public host, no
 userinfo, a valid port, at most 2,048 characters; or ``s3://`` (the stack's bucket, checked by the
-accept use case); or, on the local stack only, ``http://`` to a loopback host.
+accept use case); or, on the local stack only, ``http://`` to a loopback host. A ``webhook`` is held to
+the same rules, ``s3://`` aside (``webhook_problem``).
 """
 
 from __future__ import annotations
@@ -15,13 +16,25 @@ import unicodedata
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from ..netrules import host_problem
 
 Model = Literal["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
 SIZE_RE = re.compile(r"^([0-9]{2,5})\*([0-9]{2,5})$")  # ASCII digits: Python's \d takes "２０４８" too
 MAX_URL_CHARS = 2048
+WebhookEvent = Literal["job.queued", "job.submitted", "job.succeeded", "job.failed", "job.cancelled"]
+"""A webhook message ``type``: ``job.<status>``, one per lifecycle event (``Job Queued`` ... ``Job Cancelled``)."""
+TERMINAL_WEBHOOK_EVENTS: tuple[str, ...] = ("job.succeeded", "job.failed", "job.cancelled")
+"""What ``webhook_events`` is when the request does not say."""
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
@@ -82,6 +95,12 @@ class JobRequest(BaseModel):
     size: Annotated[str, StringConstraints(max_length=11)] = "2048*2048"
     seed: int | None = Field(default=None, ge=-1, le=2_147_483_647)
     metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict, max_length=16)
+    webhook: Annotated[str, StringConstraints(max_length=MAX_URL_CHARS)] | None = None
+    """An ``https://`` URL to POST this job's lifecycle to, as Standard Webhooks messages signed with the
+    deployment's secret (``GET /v1/webhooks/default/secret``); held to the source URLs' rules."""
+    webhook_events: list[WebhookEvent] = Field(default_factory=lambda: list(TERMINAL_WEBHOOK_EVENTS), min_length=1,
+                                               max_length=5)
+    """Which moves the ``webhook`` hears of (default: the terminal three); only with ``webhook``."""
 
     @field_validator("size")
     @classmethod
@@ -101,6 +120,31 @@ class JobRequest(BaseModel):
             problem = url_problem(url, allow_loopback)
             if problem:
                 raise ValueError(f"{url[:120]!r} is not an accepted image URL: {problem}")
+        return value
+
+    @field_validator("webhook")
+    @classmethod
+    def _webhook_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        context = info.context or {}
+        if value is None or context.get("stored"):
+            return value
+        problem = webhook_problem(value, bool(context.get("allow_loopback_http")))
+        if problem:
+            raise ValueError(f"{value[:120]!r} is not an accepted webhook URL: {problem}")
+        return value
+
+    @field_validator("webhook_events")
+    @classmethod
+    def _each_event_once_with_a_webhook(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # runs only for a given webhook_events (defaults are not validated); webhook is validated before it
+        if (info.context or {}).get("stored"):  # read back from the table: held to these rules when it came in
+            return value
+        if info.data.get("webhook") is None and "webhook" not in info.data:
+            return value  # the webhook itself was refused: its own error says why
+        if info.data.get("webhook") is None:
+            raise ValueError("webhook_events needs a webhook (the URL the events are sent to)")
+        if len(set(value)) != len(value):
+            raise ValueError("name each event once")
         return value
 
     @property
@@ -132,3 +176,12 @@ def url_problem(url: str, allow_loopback_http: bool = False) -> str | None:
     if port == 0:
         return "port 0 is not a port"
     return host_problem(parts.hostname)
+
+
+def webhook_problem(url: str, allow_loopback_http: bool = False) -> str | None:
+    """Why ``url`` may not be a ``webhook``, or None when it may: a source URL's rules (``url_problem``), but never
+    ``s3://``. The delivery checks the addresses the host resolves to as well (``seedream.webhook_sender``)."""
+    if url.startswith("s3:"):
+        return "use https://" + (" (or http:// on a loopback host)" if allow_loopback_http else "")
+    problem = url_problem(url, allow_loopback_http)
+    return problem.replace("use https:// or s3://<bucket>/<key>", "use https://") if problem else None

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from . import JobStatus
 from .origins import Origin
-from .records import Attempt, ErrorInfo, JobRecord, Output, ReconcileRecord
+from .records import Attempt, ErrorInfo, JobRecord, Output, ReconcileRecord, WebhookDelivery
 from .requests import JobRequest
 
 
@@ -45,6 +45,11 @@ class JobView(BaseModel):
     """While open: when the service checks on the job if the provider has not called back."""
     reconcile: ReconcileRecord = Field(default_factory=ReconcileRecord)
     cancelled_at: str | None = None
+    webhook_deliveries: list[WebhookDelivery] = Field(default_factory=list)
+    """Every attempt to deliver a message to ``request.webhook``, oldest first (id, type, attempt, at, status code
+    or error, next attempt)."""
+    webhook_stopped_at: str | None = None
+    """When the webhook answered 410 Gone (no further message of the job is sent)."""
 
     @classmethod
     def of(cls, record: JobRecord, presign: Callable[[str], str]) -> JobView:
@@ -128,3 +133,33 @@ class ModelList(BaseModel):
     """``GET /v1/models``: every model at every provider."""
 
     models: list[ModelOffer]
+
+
+class WebhookJob(BaseModel):
+    """The job as a webhook message carries it (the message's ``data``): kept small, so no request (the caller
+    sent it), provider attempts, sweep record or deliveries. Each output has its ``s3_uri`` and a presigned ``url``
+    valid ``WEBHOOK_PRESIGN_SECONDS`` (24 h by default), made again at every attempt of the message."""
+
+    job_id: str
+    status: JobStatus
+    provider: str
+    model: str
+    metadata: dict[str, str] = Field(default_factory=dict)
+    origin: Origin | None = None
+    reference: str | None = None
+    created_at: str
+    updated_at: str
+    submitted_at: str | None = None
+    completed_at: str | None = None
+    cancelled_at: str | None = None
+    outputs: list[OutputView] = Field(default_factory=list)
+    outputs_dropped: int = 0
+    error: ErrorInfo | None = None
+    estimated_cost_usd: float | None = None
+
+    @classmethod
+    def of(cls, record: JobRecord, presign: Callable[[str], str]) -> WebhookJob:
+        """The message data of ``record``; ``presign(s3_uri)`` gives each output's URL."""
+        data = record.model_dump(include=set(cls.model_fields) - {"outputs"})
+        outputs = [OutputView(**o.model_dump(), url=presign(o.s3_uri)) for o in record.outputs]
+        return cls.model_validate(data | {"outputs": outputs})

@@ -96,7 +96,8 @@ def accept(svc: Services, payload: object, owner: str | None = None, entry: Entr
                        model=request.model, request=request, metadata=request.metadata, created_at=stamp,
                        updated_at=stamp, provider_order=order, owner=owner, open_shard=OPEN_SHARD, enqueued_at=stamp,
                        deadline_at=svc.settings.deadlines().queued(stamp), origin=entry.origin,
-                       reference=entry.reference, task_token=entry.task_token)
+                       reference=entry.reference, task_token=entry.task_token,
+                       webhook_messages={} if request.webhook else None)
     try:
         svc.store.create(record)
     except Conflict:
