@@ -109,3 +109,13 @@ class ApiClient:
 
     def list_jobs(self, status: str | None = None, limit: int | None = None, cursor: str | None = None) -> dict:
         return self.call("GET", "/v1/jobs", params={"status": status, "limit": limit, "cursor": cursor})
+
+    def create_key(self) -> dict:
+        """``POST /v1/keys`` (IAM): a new API key; the answer's ``key`` is shown this once."""
+        return self.call("POST", "/v1/keys")
+
+    def list_keys(self) -> dict:
+        return self.call("GET", "/v1/keys")
+
+    def revoke_key(self, key_id: str) -> dict:
+        return self.call("DELETE", f"/v1/keys/{quote(key_id, safe='')}")

@@ -140,7 +140,7 @@ def provider_http():
 
 
 EVERY_PART = ("store", "ledger", "submit_queue", "ingest_queue", "blobs", "uploader", "bus", "providers", "fetcher",
-              "replies")
+              "replies", "keys")
 
 
 @pytest.fixture

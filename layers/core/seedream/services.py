@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .blobs import Blobs
     from .bus import Bus
     from .fetch import Fetcher
+    from .keystore import KeyStore
     from .ledger import CallbackLedger
     from .providers.base import Provider
     from .queues import Queues
@@ -40,6 +41,7 @@ class Services:
     providers: Mapping[str, Provider] = field(default_factory=dict)
     fetcher: Fetcher | None = None
     replies: Replies | None = None
+    keys: KeyStore | None = None
 
     def need(self, *parts: str) -> Services:
         """Raise ``MissingPart`` unless every named part is built; returns self."""
