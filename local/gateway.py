@@ -97,6 +97,8 @@ class LambdaAuthorizer:
         self.invocations += 1
         try:
             answer = self.function.invoke(self.request_event(event, identity))
+        except Throttled:  # Lambda refused the authorizer's invoke: API Gateway answers 500
+            return 500, None
         except Exception:  # the authorizer failed: API Gateway answers 500 and caches nothing
             traceback.print_exc()
             return 500, None
