@@ -16,6 +16,13 @@ What it does as API Gateway does:
   ``Credential=<AKID>/<date>/<region>/execute-api/aws4_request`` (userArn
   ``arn:aws:iam::123456789012:user/<AKID>``), so two access keys are two callers; a header without
   a readable ``Credential`` is let through as caller ``local``;
+* a route with a Lambda authorizer (``KeyApi``'s ``ApiKeyAuthorizer``: REQUEST, payload format 2.0, simple
+  responses) runs it as API Gateway does (:class:`LambdaAuthorizer`): a missing or empty identity-source header
+  answers 401 ``{"message":"Unauthorized"}`` without invoking it; otherwise the authorizer gets the v2.0 REQUEST
+  event, ``{"isAuthorized": false}`` answers 403 ``{"message":"Forbidden"}``, an error or a malformed answer 500
+  ``{"message":"Internal Server Error"}``, and ``true`` passes its ``context`` to the route's function as
+  ``requestContext.authorizer.lambda``. Each answer is cached per identity-source values for ``ReauthorizeEvery``
+  seconds (0: never cached), allow and deny alike, across the API's routes;
 * a handler that raises (or returns something that is not a valid response) answers 500
   ``{"message":"Internal Server Error"}``, with the traceback on stderr; so does a function that
   refuses the invocation at its concurrency limit (``local.runtime.Throttled``, only when its
@@ -51,7 +58,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from .runtime import Throttled
-from .template import ACCOUNT
+from .template import ACCOUNT, REGION
 
 TEXT_TYPES = ("json", "text/", "xml", "javascript", "x-www-form-urlencoded")
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
@@ -64,11 +71,67 @@ class Invocable(Protocol):
     def invoke(self, event: dict) -> Any: ...
 
 
-class Route:
-    """One ``HttpApi`` event: ``method`` (``ANY`` matches every method), template ``path``, IAM or public."""
+class LambdaAuthorizer:
+    """An HTTP API Lambda REQUEST authorizer with simple responses, payload format 2.0, as API Gateway runs it.
 
-    def __init__(self, method: str, path: str, iam: bool, function: Invocable):
+    ``headers``: the identity sources (``$request.header.<name>``); ``ttl_seconds``: ``ReauthorizeEvery``;
+    ``clock``: seconds, monotonic (tests pass their own). ``authorize(event)`` → ``(status, context)``: status
+    200 with the authorizer's ``context`` (a dict), or 401/403/500 with None; ``invocations`` counts the calls
+    that reached the function (cached answers do not)."""
+
+    def __init__(self, function: Invocable, headers: tuple[str, ...], ttl_seconds: int, clock=time.monotonic):
+        self.function, self.headers, self.ttl_seconds, self.clock = function, tuple(headers), ttl_seconds, clock
+        self.invocations = 0
+        self._cache: dict[tuple[str, ...], tuple[float, int, dict | None]] = {}
+        self._lock = threading.Lock()
+
+    def authorize(self, event: dict) -> tuple[int, dict | None]:
+        identity = tuple(event["headers"].get(name.lower(), "") for name in self.headers)
+        if not all(identity):
+            return 401, None
+        now = self.clock()
+        with self._lock:
+            cached = self._cache.get(identity)
+        if cached and cached[0] > now:
+            return cached[1], cached[2]
+        self.invocations += 1
+        try:
+            answer = self.function.invoke(self.request_event(event, identity))
+        except Throttled:  # Lambda refused the authorizer's invoke: API Gateway answers 500
+            return 500, None
+        except Exception:  # the authorizer failed: API Gateway answers 500 and caches nothing
+            traceback.print_exc()
+            return 500, None
+        if not isinstance(answer, dict) or not isinstance(answer.get("isAuthorized"), bool) \
+                or not isinstance(answer.get("context", {}), dict):
+            print(f"authorizer answered {answer!r}: not a simple response", file=sys.stderr)
+            return 500, None
+        verdict = (200, answer.get("context") or {}) if answer["isAuthorized"] else (403, None)
+        if self.ttl_seconds:
+            with self._lock:
+                self._cache[identity] = (now + self.ttl_seconds, *verdict)
+        return verdict
+
+    @staticmethod
+    def request_event(event: dict, identity: tuple[str, ...]) -> dict:
+        """The v2.0 REQUEST authorizer event for a route's v2.0 event (``type``, ``routeArn``, ``identitySource``
+        added; no ``body``, no ``isBase64Encoded``)."""
+        context = event["requestContext"]
+        method, path = event["routeKey"].split(" ", 1)
+        request = {k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")}
+        return {**request, "type": "REQUEST", "identitySource": list(identity),
+                "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{context['apiId']}/{context['stage']}/"
+                            f"{method}{path}"}
+
+
+class Route:
+    """One ``HttpApi`` event: ``method`` (``ANY`` matches every method), template ``path``, IAM, a Lambda
+    ``authorizer`` or public."""
+
+    def __init__(self, method: str, path: str, iam: bool, function: Invocable,
+                 authorizer: LambdaAuthorizer | None = None):
         self.method, self.path, self.iam, self.function = method.upper(), path, iam, function
+        self.authorizer = authorizer
         self.key = f"{self.method} {path}"
 
     def rule(self) -> Rule:
@@ -237,7 +300,13 @@ class Gateway:
         if route.iam and not request.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
             return _message(403, "Forbidden")
         try:
-            return to_response(route.function.invoke(build_event(route, request, params)))
+            event = build_event(route, request, params)
+            if route.authorizer is not None:
+                status, context = route.authorizer.authorize(event)
+                if status != 200:
+                    return _message(status, {401: "Unauthorized", 403: "Forbidden"}.get(status, "Internal Server Error"))
+                event["requestContext"]["authorizer"] = {"lambda": context}
+            return to_response(route.function.invoke(event))
         except Throttled:  # Lambda refused the invoke (429); API Gateway answers 500
             return _message(500, "Internal Server Error")
         except Exception:  # an unhandled handler error is a 500, as API Gateway answers it

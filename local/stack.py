@@ -11,7 +11,10 @@ value (the template's ``Globals``) and a few local-only settings (``local_enviro
 Every AWS call a function makes is recorded, attributed to that function (``local.aws_calls``; ``stack.calls``), and
 ``stack.audit()`` evaluates them against the roles in the template (``local.iam``): ``make up`` prints it when stopped.
 
-Every server binds 127.0.0.1, all three before anything else is set up; a port that cannot be
+Two HTTP gateways serve the template's two HTTP APIs: ``HttpApi`` (IAM, ``api_port``) and ``KeyApi`` (API keys, its
+Lambda authorizer run as API Gateway runs it, ``key_api_port``).
+
+Every server binds 127.0.0.1, all four before anything else is set up; a port that cannot be
 bound is a :class:`PortError` naming the variable that changes it (``make up`` prints it as one
 line and exits with status 2).
 """
@@ -36,7 +39,7 @@ from botocore.config import Config
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
 from . import aws_calls
-from .gateway import Gateway, Route, serve
+from .gateway import Gateway, LambdaAuthorizer, Route, serve
 from .iam import Findings
 from .iam import audit as audit_roles
 from .motolocks import Serialised, guard_sqs
@@ -45,13 +48,15 @@ from .runtime import LocalFunction
 from .scheduler import Schedule
 from .simulator import ProviderSimulator
 from .tasks import TaskAnswers
-from .template import REGION, STACK_NAME, Function, LocalResources, create_resources, load_template
+from .template import REGION, STACK_NAME, Function, LocalResources, create_resources, lambda_authorizers, load_template
 
 EVENTS_TAP_QUEUE = "seedream-local-events-tap"
 ALARM_EMAIL = "alarms@example.invalid"
 """The local stack's ``AlarmEmail`` parameter: the template then subscribes it to the alarm topic, as a deployed
 stack with ``AlarmEmail`` set (moto sends no mail and confirms it at once; ``.invalid`` is never a real domain)."""
-PORT_VARIABLES = {"api": "API_PORT", "moto": "MOTO_PORT", "simulator": "SIMULATOR_PORT"}
+PORT_VARIABLES = {"api": "API_PORT", "key_api": "KEY_API_PORT", "moto": "MOTO_PORT", "simulator": "SIMULATOR_PORT"}
+GATEWAY_APIS = ("HttpApi", "KeyApi")
+"""The template's HTTP APIs, each served by its own local gateway (``api_port``, ``key_api_port``)."""
 
 
 LOCAL_DEADLINES = {
@@ -122,8 +127,9 @@ class LocalStack:
 
     def __init__(self, api_port: int = 3000, moto_port: int = 5050, simulator_port: int = 5060,
                  generation_seconds: float = 3.0, retry_delay: int = 1, log_requests: bool = False,
-                 reconcile_seconds: float | None = None):
+                 reconcile_seconds: float | None = None, key_api_port: int = 3001):
         self.api_port = api_port
+        self.key_api_port = key_api_port
         self.moto_port = moto_port
         self.simulator_port = simulator_port
         self.generation_seconds = generation_seconds
@@ -147,10 +153,18 @@ class LocalStack:
         self._moto_thread: threading.Thread | None = None
         self.simulator: ProviderSimulator | None = None
         self.gateway: Gateway | None = None
+        self.key_gateway: Gateway | None = None
+        """``KeyApi``'s gateway: the job routes for ``Authorization: Bearer sk_…`` (``key_api_url``)."""
+        self.authorizers: dict[str, LambdaAuthorizer] = {}
+        """Lambda authorizer name → how the gateway runs it (its answer cache included)."""
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def key_api_url(self) -> str:
+        return f"http://127.0.0.1:{self.key_api_port}"
 
     @property
     def moto_url(self) -> str:
@@ -182,6 +196,9 @@ class LocalStack:
         with binding(self.api_port, PORT_VARIABLES["api"]):
             self.gateway = Gateway(port=self.api_port, log_requests=self.log_requests)
         self.api_port = self.gateway.port
+        with binding(self.key_api_port, PORT_VARIABLES["key_api"]):
+            self.key_gateway = Gateway(port=self.key_api_port, log_requests=self.log_requests)
+        self.key_api_port = self.key_gateway.port
         simulator = ProviderSimulator(port=self.simulator_port, generation_seconds=self.generation_seconds, keys=self.keys)
         with binding(self.simulator_port, PORT_VARIABLES["simulator"]):
             simulator.start()
@@ -200,8 +217,11 @@ class LocalStack:
                       "AtlasCloudBaseUrl": self.simulator.base_url, "EvolinkBaseUrl": self.simulator.base_url,
                       "AlarmEmail": ALARM_EMAIL}
         self.template = load_template()
+        apis = {lid for lid, res in self.template["Resources"].items() if res["Type"] == "AWS::Serverless::HttpApi"}
+        if apis != set(GATEWAY_APIS):
+            raise ValueError(f"template.yaml has HTTP APIs {sorted(apis)}; the local stack serves {list(GATEWAY_APIS)}")
         self.resources = create_resources(self.session, self.template, parameters, secret_value=self.keys,
-                                          api_url=self.api_url)
+                                          api_urls={"HttpApi": self.api_url, "KeyApi": self.key_api_url})
         self._tap_events()
         self.calls = aws_calls.start(self)  # before the functions make their clients
         local_env = local_environment()
@@ -209,9 +229,14 @@ class LocalStack:
         os.environ.update(local_env)
         self.functions = {name: LocalFunction(spec, {**spec.environment, **local_env})
                           for name, spec in self.resources.functions.items()}
-        self.gateway.set_routes([Route(method, path, iam, self.functions[name])
-                                 for name, spec in self.resources.functions.items() for method, path, iam in spec.routes])
-        self.gateway.start()
+        self.authorizers = {spec.name: LambdaAuthorizer(self.functions[spec.function], spec.headers, spec.ttl_seconds)
+                            for (_, name), spec in lambda_authorizers(self.template).items()}
+        for api, gateway in (("HttpApi", self.gateway), ("KeyApi", self.key_gateway)):
+            gateway.set_routes([Route(route.method, route.path, route.iam, self.functions[name],
+                                      self.authorizers.get(route.authorizer))
+                                for name, spec in self.resources.functions.items() for route in spec.routes
+                                if route.api == api])
+            gateway.start()
         sqs = self.session.client("sqs", config=Config(max_pool_connections=200))  # shared by every pump's batches
         for name, spec in self.resources.functions.items():
             for queue, batch_size in spec.queues:
@@ -235,8 +260,9 @@ class LocalStack:
         for pump in self.pumps:
             pump.stop()
         self.pumps = []
-        if self.gateway:
-            self.gateway.stop()
+        for gateway in (self.gateway, self.key_gateway):
+            if gateway:
+                gateway.stop()
         if self.simulator:
             self.simulator.stop()
         if self._moto:
@@ -288,8 +314,16 @@ class LocalStack:
     def endpoints(self) -> list[str]:
         lines = [f"API            {self.api_url}   (routes below; IAM routes need a SigV4 Authorization header)"]
         for name, spec in self.resources.functions.items():
-            for method, path, iam in spec.routes:
-                lines.append(f"  {method:6} {self.api_url}{path}  → {name}{'  [IAM]' if iam else '  [public]'}")
+            for route in spec.routes:
+                if route.api == "HttpApi":
+                    lines.append(f"  {route.method:6} {self.api_url}{route.path}  → {name}"
+                                 f"{'  [IAM]' if route.iam else '  [public]'}")
+        lines.append(f"Key API        {self.key_api_url}   (the job routes for 'Authorization: Bearer sk_…'; "
+                     "seedream keys create makes a key)")
+        for name, spec in self.resources.functions.items():
+            for route in spec.routes:
+                if route.api == "KeyApi":
+                    lines.append(f"  {route.method:6} {self.key_api_url}{route.path}  → {name}  [{route.authorizer}]")
         lines += [
             f"AWS (moto)     {self.moto_url}   AWS_ENDPOINT_URL={self.moto_url} AWS_ACCESS_KEY_ID=local "
             f"AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={REGION}",
@@ -328,6 +362,7 @@ def _port(given: int | None, variable: str, default: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the local stack in the foreground.")
     parser.add_argument("--api-port", type=int, help="default: $API_PORT or 3000")
+    parser.add_argument("--key-api-port", type=int, help="default: $KEY_API_PORT or 3001")
     parser.add_argument("--moto-port", type=int, help="default: $MOTO_PORT or 5050")
     parser.add_argument("--simulator-port", type=int, help="default: $SIMULATOR_PORT or 5060")
     parser.add_argument("--generation-seconds", type=float, default=float(os.environ.get("GENERATION_SECONDS", 3)))
@@ -336,11 +371,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ports = (_port(args.api_port, "API_PORT", 3000), _port(args.moto_port, "MOTO_PORT", 5050),
                  _port(args.simulator_port, "SIMULATOR_PORT", 5060))
+        key_api_port = _port(args.key_api_port, "KEY_API_PORT", 3001)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        stack = LocalStack(*ports, args.generation_seconds, log_requests=not args.quiet).start()
+        stack = LocalStack(*ports, args.generation_seconds, log_requests=not args.quiet,
+                           key_api_port=key_api_port).start()
     except PortError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -58,6 +58,38 @@ def load_template(path: Path = TEMPLATE) -> dict:
     return loads_template(Path(path).read_text(), str(path))
 
 
+@dataclass(frozen=True)
+class HttpRoute:
+    """One ``HttpApi`` event of a function."""
+
+    api: str
+    """The ``AWS::Serverless::HttpApi`` it is a route of (its ``ApiId``; SAM's implicit ``HttpApi`` when none)."""
+    method: str
+    path: str
+    authorizer: str
+    """``AWS_IAM``, ``NONE``, or the name of one of its API's Lambda authorizers (``Auth.Authorizers``)."""
+
+    @property
+    def iam(self) -> bool:
+        return self.authorizer == "AWS_IAM"
+
+
+@dataclass(frozen=True)
+class LambdaAuthorizer:
+    """An HTTP API's Lambda authorizer (``Auth.Authorizers.<name>`` with a ``FunctionArn``)."""
+
+    api: str
+    name: str
+    function: str
+    """Logical id of the function its ``FunctionArn`` names (``!GetAtt <function>.Arn``)."""
+    headers: tuple[str, ...]
+    """``Identity.Headers``: the identity sources (``$request.header.<name>``); missing or empty → 401."""
+    ttl_seconds: int
+    """``Identity.ReauthorizeEvery`` (SAM's default 300): how long an answer is cached per identity-source value."""
+    payload_version: str
+    simple_responses: bool
+
+
 @dataclass
 class Function:
     logical_id: str
@@ -65,8 +97,8 @@ class Function:
     handler: str
     timeout: int
     environment: dict[str, str]
-    routes: list[tuple[str, str, bool]] = field(default_factory=list)
-    """(method, path, iam_auth)."""
+    routes: list[HttpRoute] = field(default_factory=list)
+    """Its ``HttpApi`` events: API, method, path and authorizer."""
     queues: list[tuple[str, int]] = field(default_factory=list)
     """(queue logical id, batch size)."""
     schedules: list[str] = field(default_factory=list)
@@ -226,9 +258,9 @@ def create_rule(events, logical_id: str, props: dict) -> tuple[str, str]:
     return name, arn
 
 
-def http_routes(template: dict, properties: dict) -> list[tuple[str, str, bool]]:
-    """(method, path, iam_auth) of a function's ``HttpApi`` events: the route's own ``Auth.Authorizer``, else its
-    API's ``DefaultAuthorizer``; IAM when that is ``AWS_IAM``."""
+def http_routes(template: dict, properties: dict) -> list[HttpRoute]:
+    """The ``HttpApi`` events of a function: their API (``ApiId``; ``HttpApi`` when none), method, path and
+    authorizer (the route's own ``Auth.Authorizer``, else its API's ``DefaultAuthorizer``, else ``NONE``)."""
     routes = []
     for event in properties.get("Events", {}).values():
         if event["Type"] != "HttpApi":
@@ -236,8 +268,30 @@ def http_routes(template: dict, properties: dict) -> list[tuple[str, str, bool]]
         ep = event["Properties"]
         api = ep["ApiId"]["Ref"] if isinstance(ep.get("ApiId"), dict) and "Ref" in ep["ApiId"] else "HttpApi"
         default = template["Resources"].get(api, {}).get("Properties", {}).get("Auth", {}).get("DefaultAuthorizer", "NONE")
-        routes.append((ep["Method"].upper(), ep["Path"], ep.get("Auth", {}).get("Authorizer", default) == "AWS_IAM"))
+        routes.append(HttpRoute(api, ep["Method"].upper(), ep["Path"], ep.get("Auth", {}).get("Authorizer", default)))
     return routes
+
+
+def lambda_authorizers(template: dict) -> dict[tuple[str, str], LambdaAuthorizer]:
+    """``(api, name)`` → each HTTP API's Lambda authorizer, with SAM's defaults (``ReauthorizeEvery`` 300 s, simple
+    responses off). Raises ``ValueError`` for a ``FunctionArn`` that is not ``!GetAtt <function>.Arn``."""
+    found = {}
+    for api, res in template["Resources"].items():
+        if res["Type"] != "AWS::Serverless::HttpApi":
+            continue
+        for name, spec in res.get("Properties", {}).get("Auth", {}).get("Authorizers", {}).items():
+            if "FunctionArn" not in spec:
+                continue  # a JWT authorizer: not run locally
+            target = spec["FunctionArn"].get("Fn::GetAtt") if isinstance(spec["FunctionArn"], dict) else None
+            if not target or list(target)[1:] != ["Arn"]:
+                raise ValueError(f"{api}.{name}: FunctionArn must be !GetAtt <function>.Arn locally")
+            identity = spec.get("Identity", {})
+            found[(api, name)] = LambdaAuthorizer(
+                api=api, name=name, function=target[0], headers=tuple(identity.get("Headers", ())),
+                ttl_seconds=int(identity.get("ReauthorizeEvery", 300)),
+                payload_version=str(spec.get("AuthorizerPayloadFormatVersion", "")),
+                simple_responses=bool(spec.get("EnableSimpleResponses", False)))
+    return found
 
 
 def schedule_rule(events, function_logical_id: str, event_name: str, props: dict) -> tuple[str, str, str]:
@@ -282,14 +336,17 @@ def create_stack(cloudformation, name: str, outputs: dict[str, str], description
 
 
 def create_resources(session, template: dict, parameters: dict[str, str] | None = None,
-                     secret_value: dict | None = None, api_url: str | None = None) -> LocalResources:
+                     secret_value: dict | None = None, api_url: str | None = None,
+                     api_urls: dict[str, str] | None = None) -> LocalResources:
     """Create the template's data resources in moto (via ``session``, a boto3 Session), resolve functions and the
     ``Outputs`` and hold them in the CloudFormation stack :data:`STACK_NAME`. ``api_url``: where the local gateway
-    serves the template's HTTP APIs (their ``execute-api`` URLs resolve to it)."""
+    serves the template's HTTP APIs (their ``execute-api`` URLs resolve to it); ``api_urls``: HTTP API logical id →
+    its own URL, for APIs served elsewhere."""
     resources = template["Resources"]
     names: dict[str, str] = {}
     attrs: dict[tuple[str, str], str] = {}
-    api_urls = {lid: api_url for lid, res in resources.items() if api_url and res["Type"] == "AWS::Serverless::HttpApi"}
+    api_urls = {lid: api_url for lid, res in resources.items() if api_url and res["Type"] == "AWS::Serverless::HttpApi"} \
+        | (api_urls or {})
     resolver = Resolver(template, names, attrs, parameters or {}, api_urls)
     queue_urls: dict[str, str] = {}
 

@@ -113,3 +113,13 @@ class ApiClient:
     def webhook_secret(self) -> str:
         """The deployment's webhook signing key, ``whsec_…`` (``GET /v1/webhooks/default/secret``)."""
         return str(self.call("GET", "/v1/webhooks/default/secret")["key"])
+
+    def create_key(self) -> dict:
+        """``POST /v1/keys`` (IAM): a new API key; the answer's ``key`` is shown this once."""
+        return self.call("POST", "/v1/keys")
+
+    def list_keys(self) -> dict:
+        return self.call("GET", "/v1/keys")
+
+    def revoke_key(self, key_id: str) -> dict:
+        return self.call("DELETE", f"/v1/keys/{quote(key_id, safe='')}")

@@ -1,4 +1,4 @@
-"""The ``seedream`` command: submit, wait, get, cancel, list, events, models, doctor and listen, against the local or
+"""The ``seedream`` command: submit, wait, get, cancel, list, events, models, keys, doctor and listen, against the local or
 a deployed stack.
 
 Exit status: 0 done; 1 the job failed or was cancelled (doctor: a check does not hold); 2 a usage error, an
@@ -378,6 +378,67 @@ def models(obj: Options, as_json) -> int:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     if any(not offer.get("price_documented") for offer in answer.get("models") or []):
         Reporter().say("* not published by the provider: the deployment's price setting (README, \"Providers\")")
+    return 0
+
+
+@cli.group(short_help="API keys for callers outside AWS: create, list, revoke.")
+def keys() -> None:
+    """API keys (Authorization: Bearer sk_…) for callers that cannot sign with SigV4. These commands are
+    signed with your AWS credentials; a key acts as you: it sees and makes your jobs, on the key API's URL
+    (the stack's KeyApiUrl output; locally http://127.0.0.1:$KEY_API_PORT, default 3001).
+
+    \b
+    Only the key's SHA-256 is stored: create prints the key once. API Gateway caches the
+    authorizer's answer for a key up to 300 s, so a revoked key may work that long.
+    """
+
+
+@keys.command("create")
+@click.option("--json", "as_json", is_flag=True, help="Print POST /v1/keys's answer as JSON.")
+@click.pass_obj
+def create_key(obj: Options, as_json) -> int:
+    """Make an API key and print it (the only time it is shown)."""
+    target = obj.target
+    made = target.api.create_key()
+    if as_json:
+        click.echo(json.dumps(made, indent=2))
+    else:
+        click.echo(made["key"])
+    reporter = Reporter()
+    reporter.say(f"key {made['key_id']} acts as {made['owner']}; it is not shown again: keep it in a secret store")
+    url = target.key_api_url
+    reporter.say(f"use it: curl -H \"Authorization: Bearer {made['prefix']}…\" {url or '<KeyApiUrl>'}/v1/jobs")
+    return 0
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print GET /v1/keys's answer as JSON.")
+@click.pass_obj
+def list_keys(obj: Options, as_json) -> int:
+    """Your API keys, newest first: id, created, last used, revoked (never the key)."""
+    answer = obj.target.api.list_keys()
+    if as_json:
+        click.echo(json.dumps(answer, indent=2))
+        return 0
+    rows = [("KEY_ID", "PREFIX", "CREATED", "LAST USED", "STATE")]
+    for key in answer.get("keys") or []:
+        rows.append((key["key_id"], f"{key['prefix']}…", key["created_at"], key.get("last_used_at") or "never",
+                     f"revoked {key['revoked_at']}" if key.get("revoked") else "active"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_obj
+def revoke_key(obj: Options, key_id) -> int:
+    """Revoke one of your keys (its KEY_ID from seedream keys list); an unknown id: exit 2, key_not_found."""
+    revoked = obj.target.api.revoke_key(key_id)
+    click.echo(json.dumps(revoked, indent=2))
+    Reporter().say(f"key {key_id} revoked at {revoked.get('revoked_at')} (a cached answer may let it through up "
+                   "to 300 s)")
     return 0
 
 

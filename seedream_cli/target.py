@@ -65,6 +65,11 @@ def local_api_url(environ: Mapping[str, str] = os.environ) -> str:
     return f"http://127.0.0.1:{_port(environ, 'API_PORT', 3000)}"
 
 
+def local_key_api_url(environ: Mapping[str, str] = os.environ) -> str:
+    """The local stack's key API (``KeyApi``: the job routes for ``Authorization: Bearer sk_…``)."""
+    return f"http://127.0.0.1:{_port(environ, 'KEY_API_PORT', 3001)}"
+
+
 def local_endpoint_url(environ: Mapping[str, str] = os.environ) -> str:
     return environ.get("AWS_ENDPOINT_URL") or f"http://127.0.0.1:{_port(environ, 'MOTO_PORT', 5050)}"
 
@@ -96,6 +101,14 @@ class Target:
     @cached_property
     def api(self) -> ApiClient:
         return ApiClient(self.api_url, self.session, self.region, local=self.local)
+
+    @property
+    def key_api_url(self) -> str | None:
+        """Where API keys are used: the stack's ``KeyApiUrl`` output (``--stack``), the local stack's key API
+        (``KEY_API_PORT``, default 3001), or None for an ``--api-url`` of a deployed API (its key API has another URL)."""
+        if self.outputs.get("KeyApiUrl"):
+            return self.outputs["KeyApiUrl"].rstrip("/")
+        return local_key_api_url() if self.local else None
 
     def describe(self) -> str:
         return f"the local stack at {self.api_url}" if self.local else (

@@ -1,11 +1,13 @@
 """API function: ``POST /v1/jobs`` (``Idempotency-Key``, ``?dry_run=true``), ``GET /v1/jobs``, ``GET /v1/jobs/{job_id}``,
 ``POST /v1/jobs/{job_id}/cancel``, ``POST /v1/jobs/{job_id}/webhooks/redeliver``, ``GET /v1/webhooks/default/secret``,
-``GET /v1/models``, ``GET /v1/openapi.json`` (IAM-authorised HTTP API routes).
+``GET /v1/models``, ``GET /v1/openapi.json`` on two HTTP APIs:
+``HttpApi`` (IAM, SigV4) and ``KeyApi`` (API keys, ``Authorization: Bearer sk_…``, checked by the authorizer
+function); and, on ``HttpApi`` only, ``POST /v1/keys``, ``GET /v1/keys``, ``DELETE /v1/keys/{key_id}`` (an IAM caller's API keys).
 
 A dry run checks an ``Idempotency-Key``'s form but neither reads nor writes its record: the key stays unused.
 
-A job belongs to the IAM caller that created it; to anyone else it is 404. Any unexpected error is a
-500 with a plain body (the stack trace goes to the log only).
+A job belongs to the IAM caller that created it (directly or with one of its API keys); to anyone else it is 404.
+Any unexpected error is a 500 with a plain body (the stack trace goes to the log only).
 """
 
 import base64
@@ -19,11 +21,14 @@ from seedream.errors import JobError
 from seedream.payloads import read_json
 from seedream.usecases.accept import accept
 from seedream.usecases.cancel import cancel
+from seedream.usecases.create_key import create_key
 from seedream.usecases.deliver import redeliver
 from seedream.usecases.dry_run import dry_run, dry_run_flag
+from seedream.usecases.list_keys import list_keys
 from seedream.usecases.listing import list_jobs
 from seedream.usecases.model_list import model_list
 from seedream.usecases.read import job_view
+from seedream.usecases.revoke_key import revoke_key
 from seedream.wiring import api_services
 
 logger = Logger()
@@ -36,10 +41,19 @@ def _json(status: int, body: dict, headers: dict | None = None) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 
 
+def _authorizer() -> dict:
+    return app.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}
+
+
+def iam_caller() -> str | None:
+    """The IAM caller's ARN (``requestContext.authorizer.iam.userArn``: a SigV4 request to ``HttpApi``)."""
+    return (_authorizer().get("iam") or {}).get("userArn")
+
+
 def caller() -> str | None:
-    """The IAM caller's ARN (the routes use IAM auth; API Gateway puts it in the request context)."""
-    iam = (app.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}).get("iam") or {}
-    return iam.get("userArn")
+    """Who the request acts as: the IAM caller's ARN, or the ARN an API key acts as (the key authorizer's
+    ``requestContext.authorizer.lambda.owner``, on ``KeyApi``). Jobs are scoped to it either way."""
+    return iam_caller() or (_authorizer().get("lambda") or {}).get("owner")
 
 
 def accepted(request: dict) -> dict:
@@ -120,12 +134,32 @@ def webhook_secret() -> Response:
     return _json(200, {"key": svc.webhook_secret.current()}, headers={"Cache-Control": "no-store"})
 
 
+@app.post("/v1/keys")
+def create_api_key() -> Response:
+    created = create_key(svc, iam_caller())
+    metrics.add_metric(name="KeysCreated", unit=MetricUnit.Count, value=1)
+    return _json(201, created.model_dump(mode="json"))
+
+
+@app.get("/v1/keys")
+def list_api_keys() -> Response:
+    return _json(200, list_keys(svc, iam_caller()).model_dump(mode="json"))
+
+
+@app.delete("/v1/keys/<key_id>")
+def revoke_api_key(key_id: str) -> Response:
+    revoked = revoke_key(svc, key_id, iam_caller())
+    metrics.add_metric(name="KeysRevoked", unit=MetricUnit.Count, value=1)
+    return _json(200, revoked.model_dump(mode="json"))
+
+
 @app.exception_handler(JobError)
 def job_error(exc: JobError) -> Response:
     if exc.http_status >= 500:
         metrics.add_metric(name="ApiErrors", unit=MetricUnit.Count, value=1)
         logger.exception("request failed", extra={"code": exc.code})
-    elif app.current_event.http_method == "POST" and (app.current_event.query_string_parameters or {}).get("dry_run") != "true":
+    elif app.current_event.http_method == "POST" and app.current_event.path == "/v1/jobs" \
+            and (app.current_event.query_string_parameters or {}).get("dry_run") != "true":
         metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
     return _json(exc.http_status, exc.to_body())
 

@@ -3,11 +3,14 @@ the test stack's)."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from local.client import JobsClient
 
 from .conftest import wait_status
 
@@ -38,3 +41,21 @@ def test_the_jobsclient_snippet_runs_from_the_repository_root_and_creates_a_job(
     assert status == "202", done.stdout
     job_id = re.search(r"'job_id': '([^']+)'", answer).group(1)
     assert wait_status(stack, job_id, "succeeded", "failed", timeout=60)["status"] == "succeeded"
+
+
+def test_the_api_key_example_runs_as_written_and_curl_lists_the_callers_jobs(stack):
+    block = readme_block("### API keys (callers outside AWS)")
+    lines = block.splitlines()
+    assert lines[0].startswith("KEY=$(.venv/bin/seedream keys create)")
+    assert lines[1].startswith('curl -s -H "Authorization: Bearer $KEY" http://127.0.0.1:3001/v1/jobs')
+    script = "set -e\n" + "\n".join(lines[:2]).replace("http://127.0.0.1:3001", stack.key_api_url) + "\n"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "API_PORT": str(stack.api_port),
+           "MOTO_PORT": str(stack.moto_port), "KEY_API_PORT": str(stack.key_api_port)}  # make up's, moved
+    done = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    page = json.loads(done.stdout)
+    # the key acts as the command's IAM caller (make up's dummy access key "local"): the same jobs as signed
+    signed = JobsClient(stack.api_url, stack.session).request("GET", "/v1/jobs").json()
+    assert set(page) == {"jobs", "next_cursor"} and [j["job_id"] for j in page["jobs"]] == [j["job_id"] for j in signed["jobs"]]
+    assert f"{stack.key_api_url}/v1/jobs" in done.stderr  # keys create says where to use it

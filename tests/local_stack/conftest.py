@@ -50,9 +50,9 @@ class StubFunction:
 
 def template_routes(stubs: dict[str, StubFunction]) -> list[Route]:
     template = load_template()
-    return [Route(method, path, iam, stubs.setdefault(logical_id, StubFunction(logical_id)))
+    return [Route(route.method, route.path, route.iam, stubs.setdefault(logical_id, StubFunction(logical_id)))
             for logical_id, res in template["Resources"].items() if res["Type"] == "AWS::Serverless::Function"
-            for method, path, iam in http_routes(template, res["Properties"])]
+            for route in http_routes(template, res["Properties"]) if route.api == "HttpApi"]
 
 
 @pytest.fixture

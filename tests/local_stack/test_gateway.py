@@ -215,3 +215,89 @@ def test_a_burst_of_a_thousand_connections_is_served_at_once_and_every_one_answe
         answers = list(pool.map(one, range(burst)))
     assert all(a.startswith(b"HTTP/1.1 202") and a.endswith(f"/job-{i}".encode()) for i, a in enumerate(answers))
     assert peak > 100  # served concurrently (one by one, the burst would take 500 s)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def key_api(stubs, http):
+    """KeyApi's routes from the template, behind its authorizer as the local stack runs it, with a clock the test moves."""
+    from local.gateway import LambdaAuthorizer, Route
+    from local.template import http_routes, lambda_authorizers, load_template
+
+    from .conftest import StubFunction
+
+    template = load_template()
+    (spec,) = lambda_authorizers(template).values()
+    function = stubs.setdefault(spec.function, StubFunction(spec.function))
+    function.answer = lambda event: {"isAuthorized": event["headers"]["authorization"] == "Bearer good",
+                                     "context": {"owner": "arn:aws:iam::123456789012:user/alice", "key_id": "k1"}}
+    clock = Clock()
+    authorizer = LambdaAuthorizer(function, spec.headers, spec.ttl_seconds, clock=clock)
+    routes = [Route(r.method, r.path, r.iam, stubs.setdefault(lid, StubFunction(lid)), authorizer)
+              for lid, res in template["Resources"].items() if res["Type"] == "AWS::Serverless::Function"
+              for r in http_routes(template, res["Properties"]) if r.api == "KeyApi"]
+    gateway = Gateway(routes, port=0)
+    gateway.start()
+    yield gateway, authorizer, clock
+    gateway.stop()
+
+
+def test_the_key_api_answers_401_without_invoking_the_authorizer_when_the_header_is_missing(key_api, stubs, http):
+    gateway, authorizer, _ = key_api
+    for headers in ({}, {"Authorization": ""}):
+        answer = http.get(f"{gateway.url}/v1/jobs", headers=headers)
+        assert (answer.status_code, answer.json()) == (401, {"message": "Unauthorized"})
+    assert authorizer.invocations == 0 and not stubs["ApiFunction"].events
+
+
+def test_the_authorizers_deny_is_a_403_and_its_allow_reaches_the_function_with_its_context(key_api, stubs, http):
+    gateway, _, _ = key_api
+    denied = http.get(f"{gateway.url}/v1/jobs", headers={"Authorization": "Bearer bad"})
+    assert (denied.status_code, denied.json()) == (403, {"message": "Forbidden"})
+    assert not stubs["ApiFunction"].events
+    allowed = http.get(f"{gateway.url}/v1/jobs/j1?x=1", headers={"Authorization": "Bearer good"})
+    assert allowed.status_code == 200
+    event = stubs["ApiFunction"].last
+    assert event["requestContext"]["authorizer"] == {"lambda": {"owner": "arn:aws:iam::123456789012:user/alice",
+                                                                "key_id": "k1"}}
+    request = stubs["ApiKeyAuthorizerFunction"].last
+    assert (request["version"], request["type"], request["identitySource"]) == ("2.0", "REQUEST", ["Bearer good"])
+    assert request["routeArn"] == f"arn:aws:execute-api:us-east-1:{ACCOUNT}:local/$default/GET/v1/jobs/{{job_id}}"
+    assert request["routeKey"] == "GET /v1/jobs/{job_id}" and request["pathParameters"] == {"job_id": "j1"}
+    assert "body" not in request and request["queryStringParameters"] == {"x": "1"}
+
+
+def test_an_answer_is_cached_per_header_value_for_reauthorize_every_across_routes(key_api, stubs, http):
+    gateway, authorizer, clock = key_api
+    for path in ("/v1/jobs", "/v1/models", "/v1/jobs"):
+        assert http.get(f"{gateway.url}{path}", headers={"Authorization": "Bearer good"}).status_code == 200
+    assert http.get(f"{gateway.url}/v1/jobs", headers={"Authorization": "Bearer bad"}).status_code == 403
+    assert http.get(f"{gateway.url}/v1/jobs", headers={"Authorization": "Bearer bad"}).status_code == 403
+    assert authorizer.invocations == 2  # one per header value, allow and deny alike
+    stubs["ApiKeyAuthorizerFunction"].answer = lambda event: {"isAuthorized": False}  # e.g. the key was revoked
+    clock.now += 299
+    assert http.get(f"{gateway.url}/v1/jobs", headers={"Authorization": "Bearer good"}).status_code == 200
+    clock.now += 1  # ReauthorizeEvery: 300 s
+    assert http.get(f"{gateway.url}/v1/jobs", headers={"Authorization": "Bearer good"}).status_code == 403
+    assert authorizer.invocations == 3
+
+
+@pytest.mark.parametrize("answer", [None, {"isAuthorized": "yes"}, {"isAuthorized": True, "context": "x"}, "raise"])
+def test_an_authorizer_that_fails_or_answers_badly_is_a_500_and_is_not_cached(key_api, stubs, http, answer, capfd):
+    gateway, authorizer, _ = key_api
+
+    def fail(event):
+        raise RuntimeError("authorizer broke")
+
+    stubs["ApiKeyAuthorizerFunction"].answer = fail if answer == "raise" else (lambda event: answer)
+    for _ in range(2):
+        failed = http.get(f"{gateway.url}/v1/jobs", headers={"Authorization": "Bearer good"})
+        assert (failed.status_code, failed.json()) == (500, {"message": "Internal Server Error"})
+    assert authorizer.invocations == 2 and not stubs["ApiFunction"].events

@@ -63,7 +63,8 @@ def resources() -> LocalResources:
     template = load_template()
     names = {lid: f"seedream-local-{lid}" for lid in template["Resources"]}
     names |= {"JobsBucket": "jobs-bucket", "ProviderSecret": SECRET, "JobsBus": "seedream-local-jobs"}
-    attrs = {(lid, "Arn"): f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{lid}" for lid in ("JobsTable", "IdempotencyTable")}
+    attrs = {(lid, "Arn"): f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{lid}"
+             for lid in ("JobsTable", "IdempotencyTable", "ApiKeysTable")}
     attrs |= {(q, "Arn"): f"arn:aws:sqs:us-east-1:{ACCOUNT}:{q}" for q in ("SubmitQueue", "IngestQueue", "WebhookQueue")}
     attrs |= {("SubmitQueue", "QueueName"): "SubmitQueue", ("JobsBucket", "Arn"): BUCKET,
               ("JobsBus", "Arn"): f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/seedream-local-jobs",

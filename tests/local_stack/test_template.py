@@ -213,6 +213,7 @@ def test_each_functions_concurrency_limits_come_from_the_template(in_process_mot
     submit_max = int(parameters["SubmitMaximumConcurrency"]["Default"])
     assert limits == {
         "ApiFunction": (None, {}),
+        "ApiKeyAuthorizerFunction": (None, {}),
         "WebhookFunction": (int(parameters["WebhookReservedConcurrency"]["Default"]), {}),
         "SubmitFunction": (None, {"SubmitQueue": submit_max}),
         "IngestFunction": (None, {}),

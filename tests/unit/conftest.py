@@ -140,7 +140,7 @@ def provider_http():
 
 
 EVERY_PART = ("store", "ledger", "submit_queue", "ingest_queue", "blobs", "uploader", "bus", "providers", "fetcher",
-              "replies", "webhook_queue", "webhook_secret", "webhook_sender")
+              "replies", "webhook_queue", "webhook_secret", "webhook_sender", "keys")
 
 
 @pytest.fixture

@@ -107,9 +107,25 @@ def test_the_committed_openapi_document_is_what_the_code_generates_and_is_served
     assert status == 200 and served == committed
     assert committed["openapi"] == "3.1.0" and set(committed["paths"]) == {
         "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/cancel", "/v1/models", "/v1/openapi.json",
-        "/v1/webhooks/{provider}/{job_id}", "/v1/jobs/{job_id}/webhooks/redeliver", "/v1/webhooks/default/secret"}
+        "/v1/keys", "/v1/keys/{key_id}", "/v1/webhooks/{provider}/{job_id}", "/v1/jobs/{job_id}/webhooks/redeliver",
+        "/v1/webhooks/default/secret"}
     request = committed["components"]["schemas"]["JobRequest"]
     assert request["properties"]["max_images"]["maximum"] == 15 and "model" in request["required"]
+
+
+def test_the_document_says_which_routes_take_an_api_key_as_the_template_routes_them():
+    from local.template import http_routes, load_template
+
+    template = load_template()
+    routes = [r for res in template["Resources"].values() if res["Type"] == "AWS::Serverless::Function"
+              for r in http_routes(template, res["Properties"])]
+    on_key_api = {(r.method.lower(), r.path) for r in routes if r.api == "KeyApi"}
+    documented = {(method, path): [next(iter(s)) for s in op["security"]]
+                  for path, operations in openapi.document()["paths"].items() for method, op in operations.items()}
+    assert set(documented) == {(r.method.lower(), r.path) for r in routes if r.api == "HttpApi"}
+    for route, schemes in documented.items():
+        assert ("apiKey" in schemes) == (route in on_key_api), route
+    assert documented[("post", "/v1/keys")] == ["sigv4"] and documented[("post", "/v1/jobs")] == ["sigv4", "apiKey"]
 
 
 def test_the_document_links_a_created_job_to_its_routes_and_states_the_gateways_403():

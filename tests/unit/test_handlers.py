@@ -15,6 +15,7 @@ from seedream.settings import Settings
 from seedream.usecases.intake import JOB_IDS
 from seedream.wiring import (
     api_services,
+    authorizer_services,
     delivery_services,
     ingest_services,
     intake_services,
@@ -33,7 +34,8 @@ def sample(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
 
 
-BUILDERS = {"ApiFunction": api_services, "SubmitFunction": submit_services, "WebhookFunction": webhook_services,
+BUILDERS = {"ApiFunction": api_services, "ApiKeyAuthorizerFunction": authorizer_services,
+            "SubmitFunction": submit_services, "WebhookFunction": webhook_services,
             "IngestFunction": ingest_services, "ReconcileFunction": reconcile_services, "IntakeFunction": intake_services,
             "DeliveryFunction": delivery_services}
 
@@ -67,9 +69,31 @@ def test_every_function_has_a_sample_event(aws):
     names = {p.name for p in EVENTS.glob("*.json")}
     assert names == {"api-create-job.json", "api-get-job.json", "submit-sqs.json", "ingest-sqs.json",
                      "webhook-wavespeed.json", "webhook-atlascloud.json", "webhook-evolink.json",
-                     "reconcile-schedule.json", "intake-s3-sqs.json", "intake-eventbridge-sqs.json", "delivery-sqs.json"}
-    assert set(resources.functions) == {"ApiFunction", "WebhookFunction", "SubmitFunction", "IngestFunction",
-                                        "ReconcileFunction", "IntakeFunction", "DeliveryFunction"}
+                     "reconcile-schedule.json", "intake-s3-sqs.json", "intake-eventbridge-sqs.json", "delivery-sqs.json",
+                     "authorizer-request.json"}
+    assert set(resources.functions) == {"ApiFunction", "ApiKeyAuthorizerFunction", "WebhookFunction", "SubmitFunction",
+                                        "IngestFunction", "ReconcileFunction", "IntakeFunction", "DeliveryFunction"}
+
+
+def test_a_key_the_api_made_passes_the_authorizer_sample_until_it_is_revoked(functions, aws):
+    api, authorizer = functions["ApiFunction"], functions["ApiKeyAuthorizerFunction"]
+    create = sample("api-create-job.json") | {"routeKey": "POST /v1/keys", "rawPath": "/v1/keys", "body": None}
+    create["requestContext"] = create["requestContext"] | {"routeKey": "POST /v1/keys",
+                                                           "http": create["requestContext"]["http"] | {"path": "/v1/keys"}}
+    made = api.invoke(create)
+    assert made["statusCode"] == 201
+    key = json.loads(made["body"])
+    owner = create["requestContext"]["authorizer"]["iam"]["userArn"]
+    event = sample("authorizer-request.json")
+    event["headers"]["authorization"] = event["identitySource"][0] = f"Bearer {key['key']}"
+    assert authorizer.invoke(copy.deepcopy(event)) == {"isAuthorized": True,
+                                                       "context": {"owner": owner, "key_id": key["key_id"]}}
+    revoke = copy.deepcopy(create) | {"routeKey": "DELETE /v1/keys/{key_id}", "rawPath": f"/v1/keys/{key['key_id']}",
+                                      "pathParameters": {"key_id": key["key_id"]}}
+    revoke["requestContext"]["http"] |= {"method": "DELETE", "path": f"/v1/keys/{key['key_id']}"}
+    assert json.loads(api.invoke(revoke)["body"])["revoked"] is True
+    assert authorizer.invoke(copy.deepcopy(event)) == {"isAuthorized": False}
+    assert authorizer.invoke(sample("authorizer-request.json")) == {"isAuthorized": False}  # a key never made
 
 
 def test_samples_drive_the_whole_path_through_the_handlers(functions, provider_http, aws):

@@ -26,6 +26,7 @@ OUTPUTS = "${JobsBucket.Arn}/outputs/*"
 
 SERVICES_OF = {
     "ApiFunction": {"dynamodb", "sqs", "secretsmanager"},  # the webhook signing key (GET /v1/webhooks/default/secret)
+    "ApiKeyAuthorizerFunction": {"dynamodb"},
     "WebhookFunction": {"dynamodb", "sqs", "secretsmanager"},
     "SubmitFunction": {"dynamodb", "sqs", "secretsmanager"},
     "IngestFunction": {"dynamodb", "sqs", "secretsmanager"},
@@ -98,7 +99,8 @@ def test_the_data_key_is_used_only_through_the_services_a_function_calls(functio
 
 def test_sqs_consumers_get_receive_and_delete_from_sam_not_from_us():
     # SAM adds AWSLambdaSQSQueueExecutionRole for `Type: SQS` events; the templates add no sqs:Receive/Delete of their own
-    consumers = {fn for fn in FUNCTIONS if any(e["Type"] == "SQS" for e in RESOURCES[fn]["Properties"]["Events"].values())}
+    consumers = {fn for fn in FUNCTIONS
+                 if any(e["Type"] == "SQS" for e in RESOURCES[fn]["Properties"].get("Events", {}).values())}
     assert consumers == {"SubmitFunction", "IngestFunction", "IntakeFunction", "DeliveryFunction"}
     for fn in FUNCTIONS:
         assert not {a for a, _ in grants(fn)} & {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
@@ -132,8 +134,9 @@ def test_every_function_has_a_log_group_with_retention(function):
     assert groups[0]["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
 
 
-def test_http_api_access_log_is_json_without_path_or_query_string():
-    settings = RESOURCES["HttpApi"]["Properties"]["AccessLogSettings"]
+@pytest.mark.parametrize("api", ["HttpApi", "KeyApi"])
+def test_http_api_access_log_is_json_without_path_or_query_string(api):
+    settings = RESOURCES[api]["Properties"]["AccessLogSettings"]
     group = RESOURCES[settings["DestinationArn"]["Fn::GetAtt"][0]]
     assert group["Type"] == "AWS::Logs::LogGroup" and group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     fmt = settings["Format"]
@@ -143,6 +146,8 @@ def test_http_api_access_log_is_json_without_path_or_query_string():
     variables = " ".join(fields.values())
     # webhook URLs carry the callback token in ?token=: no variable that could hold the path or the query string
     assert not re.search(r"path|query|requestOverride", variables, re.IGNORECASE)
+    # nor a header (the key API's Authorization header is the key itself)
+    assert not re.search(r"header|identitySource", variables, re.IGNORECASE)
 
 
 def test_every_alarm_notifies_the_alarm_topic():
@@ -216,3 +221,20 @@ def test_only_the_stacks_lifecycle_rule_sends_to_the_webhook_queue():
     [statement] = RESOURCES["WebhookQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["WebhookEventsRule", "Arn"]}}}
+
+
+def test_the_key_api_checks_every_route_with_the_cached_request_authorizer():
+    auth = RESOURCES["KeyApi"]["Properties"]["Auth"]
+    assert auth["DefaultAuthorizer"] == "ApiKeyAuthorizer" and "EnableIamAuthorizer" not in auth
+    authorizer = auth["Authorizers"]["ApiKeyAuthorizer"]
+    assert authorizer["FunctionArn"] == {"Fn::GetAtt": ["ApiKeyAuthorizerFunction", "Arn"]}
+    assert authorizer["AuthorizerPayloadFormatVersion"] == "2.0" and authorizer["EnableSimpleResponses"] is True
+    assert authorizer["Identity"] == {"Headers": ["Authorization"], "ReauthorizeEvery": 300}
+    routes = {(e["Properties"]["ApiId"]["Ref"], e["Properties"]["Method"], e["Properties"]["Path"])
+              for e in RESOURCES["ApiFunction"]["Properties"]["Events"].values()}
+    on_key_api = {(method, path) for api, method, path in routes if api == "KeyApi"}
+    on_iam_api = {(method, path) for api, method, path in routes if api == "HttpApi"}
+    # every job route is on both APIs; key management only where IAM signs the request
+    assert on_key_api == {(m, p) for m, p in on_iam_api if not p.startswith("/v1/keys")}
+    assert {p for _, p in on_iam_api if p.startswith("/v1/keys")} == {"/v1/keys", "/v1/keys/{key_id}"}
+    assert not any(e.get("Properties", {}).get("Auth") for e in RESOURCES["ApiFunction"]["Properties"]["Events"].values())

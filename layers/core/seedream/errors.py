@@ -9,6 +9,7 @@ and a final condition. ``http_status`` is how a handler presents the error over 
 - ``InvalidRequest``: ``invalid_request``, ``invalid_json``, ``provider_limit_exceeded``,
   ``callback_malformed`` — the caller's (or a callback's) input breaks a rule; nothing changes.
 - ``JobNotFound``: ``job_not_found``.
+- ``KeyNotFound``: ``key_not_found`` — no API key of the caller's with that id.
 - ``Unauthorized``: ``token_invalid``, ``signature_missing``, ``signature_invalid``,
   ``timestamp_out_of_range``, ``key_unknown``, ``signature_unverifiable`` — a callback failed
   authentication; nothing changes.
@@ -81,6 +82,13 @@ class InvalidRequest(JobError):
 
 class JobNotFound(JobError):
     code = "job_not_found"
+    http_status = 404
+
+
+class KeyNotFound(JobError):
+    """No API key of the caller's with that id (another caller's key is not found either). HTTP 404."""
+
+    code = "key_not_found"
     http_status = 404
 
 

@@ -13,6 +13,7 @@ import sys
 from pydantic import BaseModel, Field
 
 from .models import JobStatus
+from .models.keys import ApiKeyList, ApiKeyView, CreatedKey
 from .models.requests import SIZE_RE, JobRequest, WebhookEvent
 from .models.views import DryRun, JobView, ModelList, WebhookJob
 
@@ -27,7 +28,8 @@ ERROR_CODES = {
          "or a bad query parameter: limit, status, dry_run), invalid_cursor, invalid_idempotency_key",
     401: "token_invalid, signature_missing, signature_invalid, timestamp_out_of_range, key_unknown, "
          "signature_unverifiable (webhook only; nothing changes)",
-    404: "job_not_found (also any job of another caller), route_not_found",
+    404: "job_not_found (also any job of another caller), key_not_found (also any key of another caller), "
+         "route_not_found",
     409: "job_finished (cancel), idempotency_key_in_progress; webhook_not_set, webhook_no_message, "
          "webhook_deliveries_full (redeliver)",
     413: "body_too_large (over 256 KiB)",
@@ -49,7 +51,9 @@ class Error(BaseModel):
 
 
 class GatewayMessage(BaseModel):
-    """API Gateway's own answer, sent before the function runs (403 to a request without a valid SigV4 signature)."""
+    """API Gateway's own answer, sent before the function runs: {"message":"Forbidden"} (403) to a request without a
+    valid SigV4 signature, or whose API key the authorizer refused; {"message":"Unauthorized"} (401) to a key API
+    request without an Authorization header. HTTP APIs have no gateway responses: these bodies cannot be changed."""
 
     message: str
 
@@ -99,8 +103,11 @@ def _errors(*statuses: int) -> dict:
         model="Error")}}}} for s in statuses}
 
 
-FORBIDDEN = {"403": {"description": "API Gateway: the request carries no SigV4 signature, or one that is not valid",
+FORBIDDEN = {"403": {"description": "API Gateway: the request carries no SigV4 signature, or one that is not valid "
+                                    "(ApiUrl); the API key is unknown, malformed or revoked (KeyApiUrl)",
                      "content": {"application/json": {"schema": {"$ref": REF.format(model="GatewayMessage")}}}}}
+UNAUTHORIZED = {"401": {"description": "API Gateway (KeyApiUrl only): no Authorization header",
+                        "content": {"application/json": {"schema": {"$ref": REF.format(model="GatewayMessage")}}}}}
 
 
 def _json(model: str, description: str, links: dict | None = None, headers: dict | None = None) -> dict:
@@ -139,21 +146,30 @@ def document() -> dict:
     """The OpenAPI 3.1 document of the HTTP API."""
     schemas: dict = {}
     for model in (JobRequest, JobView, Accepted, JobsPage, DryRun, ModelList, Error, GatewayMessage, Redelivery,
-                  WebhookSigningKey, WebhookPayload):
+                  WebhookSigningKey, WebhookPayload, ApiKeyView, CreatedKey, ApiKeyList):
         schema = model.model_json_schema(ref_template=REF, mode="validation" if model is JobRequest else "serialization")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
     _door_rules(schemas["JobRequest"])
-    iam = [{"sigv4": []}]
+    iam_only = [{"sigv4": []}]
+    iam = [{"sigv4": []}, {"apiKey": []}]
     job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    key_id = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{16}$"}}
     doc = {
         "openapi": "3.1.0",
         "info": {"title": "Seedream jobs", "version": "1",
-                 "description": "ByteDance Seedream edit-sequential image jobs on AWS serverless. Job routes need "
-                                "SigV4 (IAM, service execute-api); a job belongs to the IAM caller that created it."},
-        "components": {"schemas": schemas, "securitySchemes": {"sigv4": {
-            "type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4",
-            "description": "AWS Signature Version 4 (service execute-api)"}}},
+                 "description": "ByteDance Seedream edit-sequential image jobs on AWS serverless. The job routes are "
+                                "served twice, with the same paths: at the stack's ApiUrl with SigV4 (IAM, service "
+                                "execute-api), and at its KeyApiUrl with an API key (Authorization: Bearer sk_…). "
+                                "A job belongs to the IAM caller that created it, directly or with one of its keys. "
+                                "/v1/keys (make, list, revoke keys) is at ApiUrl only, for IAM callers."},
+        "components": {"schemas": schemas, "securitySchemes": {
+            "sigv4": {"type": "apiKey", "name": "Authorization", "in": "header",
+                      "x-amazon-apigateway-authtype": "awsSigv4",
+                      "description": "AWS Signature Version 4 (service execute-api), at the stack's ApiUrl"},
+            "apiKey": {"type": "http", "scheme": "bearer", "bearerFormat": "sk_<key_id>_<secret>",
+                       "description": "An API key from POST /v1/keys (seedream keys create), at the stack's KeyApiUrl; "
+                                      "checked by a Lambda authorizer whose answer API Gateway caches 300 s"}}},
         "paths": {
             "/v1/jobs": {
                 "post": {"operationId": "createJob", "security": iam, "summary": "Create a job",
@@ -209,6 +225,17 @@ def document() -> dict:
             "/v1/openapi.json": {"get": {"operationId": "openapi", "security": iam, "summary": "This document",
                                          "responses": {"200": {"description": "OpenAPI 3.1",
                                                                "content": {"application/json": {}}}}}},
+            "/v1/keys": {
+                "post": {"operationId": "createKey", "security": iam_only, "summary": "Make an API key acting as you "
+                         "(the key is in this answer only; its SHA-256 is stored)",
+                         "responses": {"201": _json("CreatedKey", "The key, shown this once")}},
+                "get": {"operationId": "listKeys", "security": iam_only, "summary": "Your API keys, newest first "
+                        "(never a key)", "responses": {"200": _json("ApiKeyList", "The keys")}},
+            },
+            "/v1/keys/{key_id}": {"delete": {
+                "operationId": "revokeKey", "security": iam_only, "parameters": [key_id],
+                "summary": "Revoke one of your API keys (a cached authorizer answer may let it through up to 300 s)",
+                "responses": {"200": _json("ApiKeyView", "The key, revoked"), **_errors(404)}}},
             "/v1/webhooks/{provider}/{job_id}": {"post": {
                 "operationId": "providerCallback", "security": [], "summary": "A provider's completion callback "
                 "(public; authenticated by the per-hand-off token and the provider's signature)",
@@ -234,6 +261,8 @@ def document() -> dict:
         for operation in operations.values():
             if operation["security"]:
                 operation["responses"].update(FORBIDDEN)
+            if {"apiKey": []} in operation["security"]:
+                operation["responses"].update(UNAUTHORIZED)
     return doc
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .blobs import Blobs
     from .bus import Bus
     from .fetch import Fetcher
+    from .keystore import KeyStore
     from .ledger import CallbackLedger
     from .providers.base import Provider
     from .queues import Queues
@@ -44,6 +45,7 @@ class Services:
     replies: Replies | None = None
     webhook_secret: WebhookSecret | None = None
     webhook_sender: WebhookSender | None = None
+    keys: KeyStore | None = None
 
     def need(self, *parts: str) -> Services:
         """Raise ``MissingPart`` unless every named part is built; returns self."""

@@ -110,6 +110,7 @@ the schedule the Standard Webhooks spec recommends (https://github.com/standard-
 _VARIABLES: dict[str, tuple[str, object]] = {
     "JOBS_TABLE": ("jobs_table", None),
     "IDEMPOTENCY_TABLE": ("idempotency_table", None),
+    "API_KEYS_TABLE": ("api_keys_table", None),
     "BUCKET": ("bucket", None),
     "SUBMIT_QUEUE_URL": ("submit_queue_url", None),
     "INGEST_QUEUE_URL": ("ingest_queue_url", None),
@@ -166,6 +167,8 @@ class Settings:
 
     jobs_table: str = ""
     idempotency_table: str = ""
+    api_keys_table: str = ""
+    """The API keys table (``seedream.keystore``): the api function and the key authorizer only."""
     bucket: str = ""
     submit_queue_url: str = ""
     ingest_queue_url: str = ""

@@ -3,7 +3,9 @@
 ``build_services(settings, parts)`` builds the named parts (``NEEDS`` lists them with the
 variables each requires, checked at init); each function has its builder:
 
-- api (``API_PARTS``): store, submit queue, blobs, bus (cancel), provider limits (no keys, no HTTP client);
+- api (``API_PARTS``): store, submit queue, blobs, bus (cancel), provider limits (no provider keys, no HTTP client),
+  the API keys table (``/v1/keys``);
+- authorizer (``AUTHORIZER_PARTS``): the API keys table only;
 - submit (``SUBMIT_PARTS``): store, submit queue (a job held back by 429s goes back on it), blobs, bus, providers
   (HTTP client made at init), and ``PUBLIC_BASE_URL``;
 - webhook (``WEBHOOK_PARTS``): the callback ledger, ingest queue, providers (the HTTP client is
@@ -81,14 +83,17 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "webhook_queue": ("WEBHOOK_QUEUE_URL",),
     "webhook_secret": ("WEBHOOK_SECRET_ARN",),
     "webhook_sender": (),
+    "keys": ("API_KEYS_TABLE",),
 }
 """Part → the variables it needs. ``store`` reads and moves whole jobs; ``ledger`` only records
 callbacks (the webhook); ``provider_limits`` are the adapters without keys or HTTP (limits and
 prices only); ``providers`` are the full adapters; ``uploader`` and ``fetcher`` are ingest's; ``replies``
-answer a job's door when it ends (S3 result documents, Step Functions task tokens)."""
+answer a job's door when it ends (S3 result documents, Step Functions task tokens); ``keys`` is the API keys
+table (``seedream.keystore``)."""
 
 API_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits",  # it ends only HTTP jobs: no replies
-             "webhook_queue", "webhook_secret")
+             "webhook_queue", "webhook_secret", "keys")
+AUTHORIZER_PARTS = ("keys",)
 SUBMIT_PARTS = ("store", "submit_queue", "blobs", "bus", "providers", "replies")
 WEBHOOK_PARTS = ("ledger", "ingest_queue", "providers")
 INGEST_PARTS = ("store", "blobs", "uploader", "bus", "providers", "fetcher", "replies")
@@ -143,6 +148,10 @@ def build_services(settings: Settings, parts: Iterable[str], *, session=None, ht
         svc.providers = _providers(settings, clients, http, with_keys="providers" in parts)
     if "fetcher" in parts:
         svc.fetcher = _fetcher(settings, http_transport, resolver)
+    if "keys" in parts:
+        from .keystore import KeyStore
+
+        svc.keys = KeyStore(clients("dynamodb"), settings.api_keys_table)
     if "replies" in parts:
         from .replies import Replies
 
@@ -158,6 +167,10 @@ def build_services(settings: Settings, parts: Iterable[str], *, session=None, ht
 
 def api_services(settings: Settings | None = None, **wiring) -> Services:
     return build_services(settings or Settings.from_env(), API_PARTS, **wiring)
+
+
+def authorizer_services(settings: Settings | None = None, **wiring) -> Services:
+    return build_services(settings or Settings.from_env(), AUTHORIZER_PARTS, **wiring)
 
 
 def submit_services(settings: Settings | None = None, **wiring) -> Services:
