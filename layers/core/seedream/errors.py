@@ -68,10 +68,6 @@ class JobError(Exception):
         """The API error document: ``{"error": {"code", "message", "details"}}``."""
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
-    def to_record(self) -> dict:
-        """The job's ``error`` attribute: ``{"code", "message"}``."""
-        return {"code": self.code, "message": self.message}
-
 
 class InvalidRequest(JobError):
     """The caller's input breaks a rule (ours or a provider's documented limit). HTTP 400/422."""

@@ -130,10 +130,6 @@ def b64url_decode(text: str) -> bytes:
         raise ValueError(str(exc)) from None
 
 
-def b64url_encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
 def parse_jwks(document: object) -> dict[str, Ed25519PublicKey]:
     """``kid`` -> public key for every usable Ed25519 key (``kty=OKP``, ``crv=Ed25519``, 32-byte ``x``)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey

@@ -70,7 +70,8 @@ FAILED = {"failed", "cancelled", "canceled", "timeout"}
 
 
 def sign(secret: str, webhook_id: str, timestamp: str, body: bytes) -> str:
-    """``v3,<hex>`` signature WaveSpeed sends for ``body`` (used by the local simulator too)."""
+    """``v3,<hex>`` signature WaveSpeed sends for ``body``: HMAC-SHA256 over ``{webhook-id}.{webhook-timestamp}.{body}``
+    with the secret after ``whsec_`` used as UTF-8 text (WaveSpeed's webhook docs). ``verify`` compares against it."""
     key = secret.removeprefix("whsec_").encode("utf-8")
     signed = f"{webhook_id}.{timestamp}.".encode() + body
     return "v3," + hmac.new(key, signed, hashlib.sha256).hexdigest()
