@@ -43,6 +43,7 @@ from .motolocks import Serialised, guard_sqs
 from .pumps import QueuePump
 from .runtime import LocalFunction
 from .scheduler import Schedule
+from .websocket import WebSocketGateway, websocket_api
 from .simulator import ProviderSimulator
 from .tasks import TaskAnswers
 from .template import REGION, STACK_NAME, Function, LocalResources, create_resources, load_template
@@ -51,7 +52,7 @@ EVENTS_TAP_QUEUE = "seedream-local-events-tap"
 ALARM_EMAIL = "alarms@example.invalid"
 """The local stack's ``AlarmEmail`` parameter: the template then subscribes it to the alarm topic, as a deployed
 stack with ``AlarmEmail`` set (moto sends no mail and confirms it at once; ``.invalid`` is never a real domain)."""
-PORT_VARIABLES = {"api": "API_PORT", "moto": "MOTO_PORT", "simulator": "SIMULATOR_PORT"}
+PORT_VARIABLES = {"api": "API_PORT", "moto": "MOTO_PORT", "simulator": "SIMULATOR_PORT", "websocket": "WS_PORT"}
 
 
 LOCAL_DEADLINES = {
@@ -122,8 +123,9 @@ class LocalStack:
 
     def __init__(self, api_port: int = 3000, moto_port: int = 5050, simulator_port: int = 5060,
                  generation_seconds: float = 3.0, retry_delay: int = 1, log_requests: bool = False,
-                 reconcile_seconds: float | None = None):
+                 reconcile_seconds: float | None = None, websocket_port: int = 3001):
         self.api_port = api_port
+        self.websocket_port = websocket_port
         self.moto_port = moto_port
         self.simulator_port = simulator_port
         self.generation_seconds = generation_seconds
@@ -147,6 +149,8 @@ class LocalStack:
         self._moto_thread: threading.Thread | None = None
         self.simulator: ProviderSimulator | None = None
         self.gateway: Gateway | None = None
+        self.websocket: WebSocketGateway | None = None
+        """The template's WebSocket API (``local.websocket``) and its management API."""
 
     @property
     def api_url(self) -> str:
@@ -182,6 +186,9 @@ class LocalStack:
         with binding(self.api_port, PORT_VARIABLES["api"]):
             self.gateway = Gateway(port=self.api_port, log_requests=self.log_requests)
         self.api_port = self.gateway.port
+        with binding(self.websocket_port, PORT_VARIABLES["websocket"]):
+            self.websocket = WebSocketGateway(port=self.websocket_port)
+        self.websocket_port = self.websocket.port
         simulator = ProviderSimulator(port=self.simulator_port, generation_seconds=self.generation_seconds, keys=self.keys)
         with binding(self.simulator_port, PORT_VARIABLES["simulator"]):
             simulator.start()
@@ -201,7 +208,8 @@ class LocalStack:
                       "AlarmEmail": ALARM_EMAIL}
         self.template = load_template()
         self.resources = create_resources(self.session, self.template, parameters, secret_value=self.keys,
-                                          api_url=self.api_url)
+                                          api_url=self.api_url,
+                                          websocket_urls=(self.websocket.url, self.websocket.management_url))
         self._tap_events()
         self.calls = aws_calls.start(self)  # before the functions make their clients
         local_env = local_environment()
@@ -212,6 +220,9 @@ class LocalStack:
         self.gateway.set_routes([Route(method, path, iam, self.functions[name])
                                  for name, spec in self.resources.functions.items() for method, path, iam in spec.routes])
         self.gateway.start()
+        self.websocket_spec = websocket_api(self.template)
+        if self.websocket_spec is not None:
+            self.websocket.start(self.websocket_spec, self.functions)
         sqs = self.session.client("sqs", config=Config(max_pool_connections=200))  # shared by every pump's batches
         for name, spec in self.resources.functions.items():
             for queue, batch_size in spec.queues:
@@ -237,6 +248,9 @@ class LocalStack:
         self.pumps = []
         if self.gateway:
             self.gateway.stop()
+        if self.websocket:
+            self.websocket.stop()
+            self.websocket = None
         if self.simulator:
             self.simulator.stop()
         if self._moto:
@@ -269,6 +283,15 @@ class LocalStack:
                         EventPattern=json.dumps({"source": [{"anything-but": ["aws.s3"]}]}))
         events.put_targets(Rule="local-events-tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
 
+    def _websocket_endpoints(self) -> list[str]:
+        if self.websocket_spec is None:
+            return []
+        stage = self.websocket_spec.stage
+        routes = ", ".join(f"{key}{' [IAM]' if route.iam else ''} → {route.function}"
+                           for key, route in self.websocket_spec.routes.items())
+        return [f"WebSocket      {self.websocket.url}/{stage}   (routes by action: {routes})",
+                f"  management   {self.websocket.management_url}/{stage}/@connections/{{connection_id}}"]
+
     def _rule_enabled(self, rule: str):
         events = self.session.client("events")
         return lambda: events.describe_rule(Name=rule)["State"] == "ENABLED"
@@ -291,6 +314,7 @@ class LocalStack:
             for method, path, iam in spec.routes:
                 lines.append(f"  {method:6} {self.api_url}{path}  → {name}{'  [IAM]' if iam else '  [public]'}")
         lines += [
+            *self._websocket_endpoints(),
             f"AWS (moto)     {self.moto_url}   AWS_ENDPOINT_URL={self.moto_url} AWS_ACCESS_KEY_ID=local "
             f"AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={REGION}",
             f"  stack        {STACK_NAME}  (CloudFormation: the template's outputs; check it with .venv/bin/seedream doctor)",
@@ -330,17 +354,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-port", type=int, help="default: $API_PORT or 3000")
     parser.add_argument("--moto-port", type=int, help="default: $MOTO_PORT or 5050")
     parser.add_argument("--simulator-port", type=int, help="default: $SIMULATOR_PORT or 5060")
+    parser.add_argument("--websocket-port", type=int, help="default: $WS_PORT or 3001")
     parser.add_argument("--generation-seconds", type=float, default=float(os.environ.get("GENERATION_SECONDS", 3)))
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
     args = parser.parse_args(argv)
     try:
         ports = (_port(args.api_port, "API_PORT", 3000), _port(args.moto_port, "MOTO_PORT", 5050),
                  _port(args.simulator_port, "SIMULATOR_PORT", 5060))
+        websocket_port = _port(args.websocket_port, "WS_PORT", 3001)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        stack = LocalStack(*ports, args.generation_seconds, log_requests=not args.quiet).start()
+        stack = LocalStack(*ports, args.generation_seconds, log_requests=not args.quiet,
+                           websocket_port=websocket_port).start()
     except PortError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

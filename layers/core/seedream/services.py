@@ -14,12 +14,14 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .blobs import Blobs
+    from .connections import Connections
     from .bus import Bus
     from .fetch import Fetcher
     from .ledger import CallbackLedger
     from .providers.base import Provider
     from .queues import Queues
     from .replies import Replies
+    from .socket_api import SocketApi
     from .store import JobStore
     from .uploads import Uploader
     from .webhook_secret import WebhookSecret
@@ -44,6 +46,8 @@ class Services:
     replies: Replies | None = None
     webhook_secret: WebhookSecret | None = None
     webhook_sender: WebhookSender | None = None
+    connections: Connections | None = None
+    socket_api: SocketApi | None = None
 
     def need(self, *parts: str) -> Services:
         """Raise ``MissingPart`` unless every named part is built; returns self."""
