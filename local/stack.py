@@ -43,10 +43,10 @@ from .motolocks import Serialised, guard_sqs
 from .pumps import QueuePump
 from .runtime import LocalFunction
 from .scheduler import Schedule
-from .websocket import WebSocketGateway, websocket_api
 from .simulator import ProviderSimulator
 from .tasks import TaskAnswers
 from .template import REGION, STACK_NAME, Function, LocalResources, create_resources, load_template
+from .websocket import WebSocketGateway, websocket_api
 
 EVENTS_TAP_QUEUE = "seedream-local-events-tap"
 ALARM_EMAIL = "alarms@example.invalid"

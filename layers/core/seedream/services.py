@@ -14,8 +14,8 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .blobs import Blobs
-    from .connections import Connections
     from .bus import Bus
+    from .connections import Connections
     from .fetch import Fetcher
     from .ledger import CallbackLedger
     from .providers.base import Provider
