@@ -16,6 +16,7 @@ subscription made again (its answer carries the job's current state, so nothing 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -76,6 +77,7 @@ class LiveEvents:
         self.target, self.url = target, url
         self._http_url = urlunsplit(("https" if parts.scheme == "wss" else "http", *parts[1:]))
         self._connection: ClientConnection | None = None
+        self._closing = contextlib.ExitStack()
         self._pending: list[dict] = []
 
     def __enter__(self) -> LiveEvents:
@@ -90,8 +92,9 @@ class LiveEvents:
             raise CliError("no AWS credentials to sign the WebSocket connection with (the default chain found none)")
         headers = sign(credentials, self.target.region, "GET", self._http_url)
         try:
-            self._connection = connect(self.url, additional_headers=headers, open_timeout=OPEN_TIMEOUT_SECONDS,
-                                       proxy=None if self.target.local else True)
+            self._connection = self._closing.enter_context(connect(
+                self.url, additional_headers=headers, open_timeout=OPEN_TIMEOUT_SECONDS,
+                proxy=None if self.target.local else True))
         except InvalidStatus as exc:
             status = exc.response.status_code
             hint = " (are the credentials allowed execute-api:Invoke on it?)" if status == 403 else ""
@@ -107,8 +110,8 @@ class LiveEvents:
 
     def close(self) -> None:
         if self._connection is not None:
-            self._connection.close()
             self._connection = None
+            self._closing.close()
 
     def reopen(self) -> None:
         self.close()
