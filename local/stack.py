@@ -1,4 +1,4 @@
-"""The Docker-free local stack: moto + provider simulator + HTTP gateway + queue pumps.
+"""The Docker-free local stack: moto + provider simulator + HTTP gateway + WebSocket API + queue pumps.
 
 ``python -m local.stack`` (``make up``) runs it in the foreground, prints every endpoint and logs
 each API request to stderr. Tests and the demo use ``LocalStack`` as a context manager.
