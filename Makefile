@@ -61,7 +61,7 @@ demo: $(STAMP) ## run one edit-sequential job end to end on the local stack (ENT
 test: $(STAMP) ## the whole test suite (unit + integration on the local stack)
 	$(VPY) -m pytest
 
-up: $(STAMP) ## the local stack in the foreground (API_PORT=3000, KEY_API_PORT=3001, MOTO_PORT=5050, SIMULATOR_PORT=5060, GENERATION_SECONDS=3)
+up: $(STAMP) ## the local stack in the foreground (API_PORT=3000, KEY_API_PORT=3001, WS_PORT=3002, MOTO_PORT=5050, SIMULATOR_PORT=5060, GENERATION_SECONDS=3)
 	$(VPY) -m local.stack
 
 load: $(STAMP) ## a burst of jobs at once on its own local stack, one table (N=1000, ENTRY=http|s3|eventbridge, GENERATION_SECONDS=1, PROVIDERS, FAULTS e.g. 429=0.2, TIMEOUT=2400, JSON=path)

@@ -62,7 +62,8 @@ def on_stack() -> list:
     say("starting the local stack (moto, provider simulator, gateway, pumps) on 127.0.0.1")
     # No reconcile sweep: the webhook measure withholds callbacks on purpose (a sweep would finish those jobs
     # first), and with the deployed deadlines a 20 s job is never overdue, so no measure involves it.
-    with LocalStack(api_port=0, moto_port=0, simulator_port=0, generation_seconds=0.05, reconcile_seconds=86400) as stack:
+    with LocalStack(api_port=0, moto_port=0, simulator_port=0, websocket_port=0, generation_seconds=0.05,
+                    reconcile_seconds=86400) as stack:
         jobs = Jobs(stack)
         if group("webhook_"):
             measures += webhook.run(stack, jobs)

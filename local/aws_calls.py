@@ -51,6 +51,8 @@ class Call:
     """The call's parameters without bodies (``slim``)."""
     presigned: bool = False
     """A ``generate_presigned_url``: no request now; whoever holds the URL makes it with the function's role."""
+    endpoint: str = ""
+    """The client's endpoint URL (the WebSocket management API's names the API and stage the call acts on)."""
 
 
 class CallLog:
@@ -143,6 +145,7 @@ def initialize_client_plugin(client) -> None:
 
     def record(params: dict, model, context: dict | None = None, **_) -> None:
         if log.recording:
-            log.add(Call(function, service, model.name, slim(params), bool((context or {}).get("is_presign_request"))))
+            log.add(Call(function, service, model.name, slim(params), bool((context or {}).get("is_presign_request")),
+                         client.meta.endpoint_url))
 
     client.meta.events.register("before-parameter-build", record, unique_id=f"{__name__}.record")

@@ -176,7 +176,8 @@ def main() -> int:
         return 2
     say("==> starting the local stack (moto, provider simulator, gateway, queue pumps)")
     try:
-        with LocalStack(api_port=0, key_api_port=0, moto_port=0, simulator_port=0, generation_seconds=generation) as stack:
+        with LocalStack(api_port=0, key_api_port=0, moto_port=0, simulator_port=0, websocket_port=0,
+                        generation_seconds=generation) as stack:
             if entry != "http":
                 return through_a_door(stack, entry)
             args = command(stack.api_url)

@@ -33,6 +33,9 @@ Concurrency: one thread per connection; the listening socket's backlog is ``LIST
 where ``socketserver`` says 5 and werkzeug 128), so a burst of connections waits to be accepted
 instead of being dropped. A request then waits for its function (``local.runtime``: up to its limit).
 
+``requests`` counts the requests served, by route key (``GET /v1/jobs/{job_id}``; an unknown route as
+``unmatched``), so a test can tell how often a client asked for something.
+
 Optionally (``log_requests=True``, on under ``make up``) each request is logged to stderr as
 ``METHOD /path STATUS N ms`` (the query string is left out: webhook URLs carry a token in it).
 """
@@ -48,6 +51,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
@@ -258,6 +262,9 @@ class Gateway:
         if host != "127.0.0.1":
             raise ValueError("the gateway only binds 127.0.0.1")
         self.log_requests = log_requests
+        self.requests: Counter[str] = Counter()
+        """Requests served by route key (``GET /v1/jobs/{job_id}``), ``unmatched`` for the rest."""
+        self._count_lock = threading.Lock()
         self.set_routes(list(routes))
         self.server = serve(self.wsgi, port, _QuietHandler)
         self.port = self.server.server_address[1]
@@ -293,6 +300,10 @@ class Gateway:
         try:
             key, params = self.url_map.bind("local").match(request.path, request.method)
         except HTTPException:  # NotFound, MethodNotAllowed (API Gateway says 404 for both)
+            key = "unmatched"
+        with self._count_lock:
+            self.requests[key] += 1
+        if key == "unmatched":
             return _message(404, "Not Found")
         route = self.routes[key]
         if route.method not in ("ANY", request.method):  # werkzeug lets HEAD match GET rules; API Gateway does not

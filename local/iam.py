@@ -2,7 +2,8 @@
 
 - ``needs(call, secret_arns)``: the ``(action, resource ARN, condition keys)`` a ``local.aws_calls.Call`` needs. The
   action is ``<service prefix>:<Operation>`` except where IAM names it otherwise (``EXCEPTIONS``; sources: the
-  Service Authorization Reference pages of S3, SQS, DynamoDB, EventBridge, Secrets Manager and Step Functions). An
+  Service Authorization Reference pages of S3, SQS, DynamoDB, EventBridge, Secrets Manager, Step Functions and the
+  API Gateway management API, whose calls need ``execute-api:ManageConnections``). An
   operation this module does not know raises ``Unmapped``: the audit fails on it rather than skipping it.
 - ``role_statements(template, function, resolve)``: the statements of a function's ``Policies``: its own,
   the stack's ``AWS::IAM::ManagedPolicy`` resources named by ``!Ref``, and SAM's ``SQSSendMessagePolicy``
@@ -32,7 +33,7 @@ from urllib.parse import urlsplit
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from .aws_calls import Call
-from .template import ACCOUNT, REGION, LocalResources
+from .template import ACCOUNT, LOCAL_API_ID, REGION, LocalResources
 
 IMPLICIT_PREFIXES = ("kms:",)
 """Actions of grants no call of the function's own exercises (module docstring)."""
@@ -151,6 +152,22 @@ STATES: dict[str, Callable[[dict], list[Need]]] = {
     op: _on_nothing(f"states:{op}") for op in ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat")  # task tokens
 }
 
+MANAGE_CONNECTIONS = ("PostToConnection", "GetConnection", "DeleteConnection")
+"""The WebSocket management API's operations: IAM's one action for them is ``execute-api:ManageConnections``."""
+
+
+def _connection(call: Call) -> list[Need]:
+    """``execute-api:ManageConnections`` on ``arn:aws:execute-api:{region}:{account}:{api-id}/{stage}/{METHOD}
+    /@connections/{connection id}`` (AWS docs, "Use @connections commands in your backend service"): the api id is the
+    endpoint's first host label (``{api-id}.execute-api…``; the local stack's is ``local``), the stage its path."""
+    parts = urlsplit(call.endpoint)
+    api = parts.hostname.split(".")[0] if ".execute-api." in (parts.hostname or "") else LOCAL_API_ID
+    stage = parts.path.strip("/").split("/")[0]
+    method = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}[call.operation]
+    return [Need("execute-api:ManageConnections",
+                 f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/{stage}/{method}/@connections/{call.params['ConnectionId']}")]
+
+
 OPERATIONS = {"s3": S3, "dynamodb": DYNAMODB, "sqs": SQS, "events": EVENTS, "states": STATES}
 """IAM service prefix → operation → the needs of a call of it (Secrets Manager: ``needs``)."""
 SECRETS_OPERATIONS = ("GetSecretValue", "DescribeSecret")
@@ -161,6 +178,8 @@ def needs(call: Call, secret_arns: Iterable[str] = ()) -> list[Need]:
     ``:secret:<name>-XXXXXX``). Raises ``Unmapped`` for an operation (or parameter) not modelled here."""
     if call.service == "secretsmanager" and call.operation in SECRETS_OPERATIONS:
         return [Need(f"secretsmanager:{call.operation}", _secret(call.params["SecretId"], secret_arns))]
+    if call.service == "execute-api" and call.operation in MANAGE_CONNECTIONS:
+        return _connection(call)
     mapping = OPERATIONS.get(call.service, {}).get(call.operation)
     if mapping is None:
         raise Unmapped(f"{call.function}: {call.service}:{call.operation} has no IAM mapping in local.iam")

@@ -464,7 +464,7 @@ def table(report: dict) -> str:
 
 def run(config: LoadConfig) -> dict:
     """Start a stack, run the burst, stop the stack; returns the report."""
-    with LocalStack(api_port=0, key_api_port=0, moto_port=0, simulator_port=0,
+    with LocalStack(api_port=0, key_api_port=0, moto_port=0, simulator_port=0, websocket_port=0,
                     generation_seconds=config.generation_seconds) as stack:
         if config.faults:
             stack.simulator.set_faults(**({"seed": config.seed} | config.faults))

@@ -1,4 +1,4 @@
-"""The Docker-free local stack: moto + provider simulator + HTTP gateway + queue pumps.
+"""The Docker-free local stack: moto + provider simulator + HTTP gateway + WebSocket API + queue pumps.
 
 ``python -m local.stack`` (``make up``) runs it in the foreground, prints every endpoint and logs
 each API request to stderr. Tests and the demo use ``LocalStack`` as a context manager.
@@ -49,12 +49,14 @@ from .scheduler import Schedule
 from .simulator import ProviderSimulator
 from .tasks import TaskAnswers
 from .template import REGION, STACK_NAME, Function, LocalResources, create_resources, lambda_authorizers, load_template
+from .websocket import WebSocketGateway, websocket_api
 
 EVENTS_TAP_QUEUE = "seedream-local-events-tap"
 ALARM_EMAIL = "alarms@example.invalid"
 """The local stack's ``AlarmEmail`` parameter: the template then subscribes it to the alarm topic, as a deployed
 stack with ``AlarmEmail`` set (moto sends no mail and confirms it at once; ``.invalid`` is never a real domain)."""
-PORT_VARIABLES = {"api": "API_PORT", "key_api": "KEY_API_PORT", "moto": "MOTO_PORT", "simulator": "SIMULATOR_PORT"}
+PORT_VARIABLES = {"api": "API_PORT", "key_api": "KEY_API_PORT", "moto": "MOTO_PORT", "simulator": "SIMULATOR_PORT",
+                  "websocket": "WS_PORT"}
 GATEWAY_APIS = ("HttpApi", "KeyApi")
 """The template's HTTP APIs, each served by its own local gateway (``api_port``, ``key_api_port``)."""
 
@@ -127,9 +129,10 @@ class LocalStack:
 
     def __init__(self, api_port: int = 3000, moto_port: int = 5050, simulator_port: int = 5060,
                  generation_seconds: float = 3.0, retry_delay: int = 1, log_requests: bool = False,
-                 reconcile_seconds: float | None = None, key_api_port: int = 3001):
+                 reconcile_seconds: float | None = None, key_api_port: int = 3001, websocket_port: int = 3002):
         self.api_port = api_port
         self.key_api_port = key_api_port
+        self.websocket_port = websocket_port
         self.moto_port = moto_port
         self.simulator_port = simulator_port
         self.generation_seconds = generation_seconds
@@ -157,6 +160,8 @@ class LocalStack:
         """``KeyApi``'s gateway: the job routes for ``Authorization: Bearer sk_…`` (``key_api_url``)."""
         self.authorizers: dict[str, LambdaAuthorizer] = {}
         """Lambda authorizer name → how the gateway runs it (its answer cache included)."""
+        self.websocket: WebSocketGateway | None = None
+        """The template's WebSocket API (``local.websocket``) and its management API."""
 
     @property
     def api_url(self) -> str:
@@ -199,6 +204,9 @@ class LocalStack:
         with binding(self.key_api_port, PORT_VARIABLES["key_api"]):
             self.key_gateway = Gateway(port=self.key_api_port, log_requests=self.log_requests)
         self.key_api_port = self.key_gateway.port
+        with binding(self.websocket_port, PORT_VARIABLES["websocket"]):
+            self.websocket = WebSocketGateway(port=self.websocket_port)
+        self.websocket_port = self.websocket.port
         simulator = ProviderSimulator(port=self.simulator_port, generation_seconds=self.generation_seconds, keys=self.keys)
         with binding(self.simulator_port, PORT_VARIABLES["simulator"]):
             simulator.start()
@@ -221,7 +229,8 @@ class LocalStack:
         if apis != set(GATEWAY_APIS):
             raise ValueError(f"template.yaml has HTTP APIs {sorted(apis)}; the local stack serves {list(GATEWAY_APIS)}")
         self.resources = create_resources(self.session, self.template, parameters, secret_value=self.keys,
-                                          api_urls={"HttpApi": self.api_url, "KeyApi": self.key_api_url})
+                                          api_urls={"HttpApi": self.api_url, "KeyApi": self.key_api_url},
+                                          websocket_urls=(self.websocket.url, self.websocket.management_url))
         self._tap_events()
         self.calls = aws_calls.start(self)  # before the functions make their clients
         local_env = local_environment()
@@ -237,6 +246,9 @@ class LocalStack:
                                 for name, spec in self.resources.functions.items() for route in spec.routes
                                 if route.api == api])
             gateway.start()
+        self.websocket_spec = websocket_api(self.template)
+        if self.websocket_spec is not None:
+            self.websocket.start(self.websocket_spec, self.functions)
         sqs = self.session.client("sqs", config=Config(max_pool_connections=200))  # shared by every pump's batches
         for name, spec in self.resources.functions.items():
             for queue, batch_size in spec.queues:
@@ -263,6 +275,9 @@ class LocalStack:
         for gateway in (self.gateway, self.key_gateway):
             if gateway:
                 gateway.stop()
+        if self.websocket:
+            self.websocket.stop()
+            self.websocket = None
         if self.simulator:
             self.simulator.stop()
         if self._moto:
@@ -295,6 +310,15 @@ class LocalStack:
                         EventPattern=json.dumps({"source": [{"anything-but": ["aws.s3"]}]}))
         events.put_targets(Rule="local-events-tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
 
+    def _websocket_endpoints(self) -> list[str]:
+        if self.websocket_spec is None:
+            return []
+        stage = self.websocket_spec.stage
+        routes = ", ".join(f"{key}{' [IAM]' if route.iam else ''} → {route.function}"
+                           for key, route in self.websocket_spec.routes.items())
+        return [f"WebSocket      {self.websocket.url}/{stage}   (routes by action: {routes})",
+                f"  management   {self.websocket.management_url}/{stage}/@connections/{{connection_id}}"]
+
     def _rule_enabled(self, rule: str):
         events = self.session.client("events")
         return lambda: events.describe_rule(Name=rule)["State"] == "ENABLED"
@@ -325,6 +349,7 @@ class LocalStack:
                 if route.api == "KeyApi":
                     lines.append(f"  {route.method:6} {self.key_api_url}{route.path}  → {name}  [{route.authorizer}]")
         lines += [
+            *self._websocket_endpoints(),
             f"AWS (moto)     {self.moto_url}   AWS_ENDPOINT_URL={self.moto_url} AWS_ACCESS_KEY_ID=local "
             f"AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={REGION}",
             f"  stack        {STACK_NAME}  (CloudFormation: the template's outputs; check it with .venv/bin/seedream doctor)",
@@ -365,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key-api-port", type=int, help="default: $KEY_API_PORT or 3001")
     parser.add_argument("--moto-port", type=int, help="default: $MOTO_PORT or 5050")
     parser.add_argument("--simulator-port", type=int, help="default: $SIMULATOR_PORT or 5060")
+    parser.add_argument("--websocket-port", type=int, help="default: $WS_PORT or 3002")
     parser.add_argument("--generation-seconds", type=float, default=float(os.environ.get("GENERATION_SECONDS", 3)))
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
     args = parser.parse_args(argv)
@@ -372,12 +398,13 @@ def main(argv: list[str] | None = None) -> int:
         ports = (_port(args.api_port, "API_PORT", 3000), _port(args.moto_port, "MOTO_PORT", 5050),
                  _port(args.simulator_port, "SIMULATOR_PORT", 5060))
         key_api_port = _port(args.key_api_port, "KEY_API_PORT", 3001)
+        websocket_port = _port(args.websocket_port, "WS_PORT", 3002)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         stack = LocalStack(*ports, args.generation_seconds, log_requests=not args.quiet,
-                           key_api_port=key_api_port).start()
+                           key_api_port=key_api_port, websocket_port=websocket_port).start()
     except PortError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -29,8 +29,11 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STACK_NAME = "seedream-local"
 """``AWS::StackName`` locally, and the name of the CloudFormation stack that holds the resolved ``Outputs``."""
-EXECUTE_API_URL = re.compile(r"^https://\$\{(\w+)\}\.execute-api\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}")
-"""``!Sub "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}..."``: an HTTP API's own URL."""
+EXECUTE_API_URL = re.compile(r"^(https|wss)://\$\{(\w+)\}\.execute-api\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}")
+"""``!Sub "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}..."``: an API's own URL (``wss://`` for a
+WebSocket API's clients; ``https://`` for an HTTP API, or a WebSocket API's management endpoint)."""
+LOCAL_API_ID = "local"
+"""What ``!Ref`` gives for an API locally (its id in ``execute-api`` ARNs)."""
 
 
 def plain(node: Any) -> Any:
@@ -134,7 +137,8 @@ class Resolver:
         self.attrs = attrs
         self.parameters = parameters
         self.api_urls = api_urls or {}
-        """HTTP API logical id → the URL it is served at locally (its ``execute-api`` URL resolves to that)."""
+        """API logical id → the URL it is served at locally (its ``https://`` ``execute-api`` URL resolves to that);
+        ``<logical id>:wss`` → a WebSocket API's local ``ws://`` URL (its ``wss://`` URL resolves to that)."""
 
     def ref(self, name: str) -> str:
         if name == "AWS::Region":
@@ -159,8 +163,9 @@ class Resolver:
     def sub(self, arg: str | list) -> str:
         text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.value(arg[1]))
         api = EXECUTE_API_URL.match(text)
-        if api and api.group(1) in self.api_urls:
-            text = self.api_urls[api.group(1)].rstrip("/") + text[api.end():]
+        key = api and (api.group(2) if api.group(1) == "https" else f"{api.group(2)}:wss")
+        if api and key in self.api_urls:
+            text = self.api_urls[key].rstrip("/") + text[api.end():]
 
         def repl(match: re.Match) -> str:
             token = match.group(1)
@@ -337,16 +342,22 @@ def create_stack(cloudformation, name: str, outputs: dict[str, str], description
 
 def create_resources(session, template: dict, parameters: dict[str, str] | None = None,
                      secret_value: dict | None = None, api_url: str | None = None,
-                     api_urls: dict[str, str] | None = None) -> LocalResources:
+                     api_urls: dict[str, str] | None = None,
+                     websocket_urls: tuple[str, str] | None = None) -> LocalResources:
     """Create the template's data resources in moto (via ``session``, a boto3 Session), resolve functions and the
     ``Outputs`` and hold them in the CloudFormation stack :data:`STACK_NAME`. ``api_url``: where the local gateway
     serves the template's HTTP APIs (their ``execute-api`` URLs resolve to it); ``api_urls``: HTTP API logical id →
-    its own URL, for APIs served elsewhere."""
+    its own URL, for APIs served elsewhere. ``websocket_urls``: the local WebSocket API's ``ws://`` base URL and its
+    management API's ``http://`` base URL (``local.websocket``), without the stage."""
     resources = template["Resources"]
     names: dict[str, str] = {}
     attrs: dict[tuple[str, str], str] = {}
     api_urls = {lid: api_url for lid, res in resources.items() if api_url and res["Type"] == "AWS::Serverless::HttpApi"} \
         | (api_urls or {})
+    if websocket_urls:
+        for lid, res in resources.items():
+            if res["Type"] == "AWS::ApiGatewayV2::Api" and res["Properties"].get("ProtocolType") == "WEBSOCKET":
+                api_urls[f"{lid}:wss"], api_urls[lid] = websocket_urls
     resolver = Resolver(template, names, attrs, parameters or {}, api_urls)
     queue_urls: dict[str, str] = {}
 
@@ -446,8 +457,10 @@ def create_resources(session, template: dict, parameters: dict[str, str] | None 
         names[logical_id] = sns.subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"],
                                           Endpoint=props["Endpoint"])["SubscriptionArn"]
 
-    for logical_id, _ in of_type("AWS::Serverless::HttpApi"):
-        names.setdefault(logical_id, "local")
+    for logical_id, _ in of_type("AWS::Serverless::HttpApi") + of_type("AWS::ApiGatewayV2::Api"):
+        names.setdefault(logical_id, LOCAL_API_ID)
+    for logical_id, res in of_type("AWS::ApiGatewayV2::Stage"):  # !Ref of a stage is its name
+        names[logical_id] = res["Properties"]["StageName"]
     globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     global_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout", 3)
     functions: dict[str, Function] = {}

@@ -1,5 +1,9 @@
 """``seedream doctor``: a deployed stack checks itself, read-only, one line per check.
 
+It checks the outputs, the provider keys, the webhook route, the bus, every queue with its DLQ (submit, ingest,
+intake, webhook, live), the webhook signing key's form, the WebSocket API (an unsigned ``$connect`` must be refused
+403), the connections table's TTL, the alarm topic and the reconcile schedule.
+
 Every check reads; none creates a job or changes anything. The provider secret is read only to see
 which values are set: no key or secret is ever printed, not even in part. The one request that reaches
 the stack's code is an unsigned WaveSpeed callback for a random job id, which the webhook answers 401
@@ -19,6 +23,8 @@ that note); unset without a key is ✘.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,15 +38,21 @@ from .target import Target, is_loopback
 
 PROVIDERS = ("wavespeed", "atlascloud", "evolink")
 """Every provider a deployment enables (``seedream.settings.PROVIDERS``; ``tests/cli`` checks they agree)."""
-QUEUES = (("SubmitQueue", "SubmitDLQ"), ("IngestQueue", "IngestDLQ"), ("IntakeQueue", "IntakeDLQ"))
+QUEUES = (("SubmitQueue", "SubmitDLQ"), ("IngestQueue", "IngestDLQ"), ("IntakeQueue", "IntakeDLQ"),
+          ("WebhookQueue", "WebhookDLQ"), ("LiveQueue", "LiveDLQ"))
 """Each queue and its dead-letter queue, by their outputs ``<name>Url``."""
 DLQ_HOLDS = {"SubmitDLQ": "jobs that could not be handed to a provider",
              "IngestDLQ": "callbacks whose outputs could not be stored",
-             "IntakeDLQ": "S3 or EventBridge requests the intake could not take"}
+             "IntakeDLQ": "S3 or EventBridge requests the intake could not take",
+             "WebhookDLQ": "webhook messages the delivery function could not handle",
+             "LiveDLQ": "lifecycle events the push function could not send to WebSocket connections"}
 OUTPUTS = ("ApiUrl", "WebhookBaseUrl", "BucketName", "EventBusName", "ProviderSecretArn",
-           *(f"{name}Url" for pair in QUEUES for name in pair), "AlarmTopicArn", "ReconcileScheduleRuleName")
+           *(f"{name}Url" for pair in QUEUES for name in pair), "AlarmTopicArn", "ReconcileScheduleRuleName",
+           "WebhookSecretArn", "WebSocketUrl", "ConnectionsTableName")
 """The outputs of template.yaml that the command line and the doctor read."""
 REDEPLOY = "deploy this version of template.yaml (make deploy)"
+WEBHOOK_KEY_MIN_BYTES = 24
+"""A Standard Webhooks signing key is base64 of 24 to 64 bytes (``seedream.webhook_secret.MIN_KEY_BYTES``)."""
 HTTP_TIMEOUT_SECONDS = 10.0
 
 
@@ -60,6 +72,15 @@ class Check:
 
 class MissingOutput(Exception):
     pass
+
+
+def _key_bytes(key: str) -> int:
+    """How many bytes a ``whsec_``-prefixed or bare base64 key decodes to (0 when it is not base64)."""
+    bare = key.strip().removeprefix("whsec_")
+    try:
+        return len(base64.b64decode(bare + "=" * (-len(bare) % 4), validate=True))
+    except (binascii.Error, ValueError):
+        return 0
 
 
 def _error(exc: ClientError) -> tuple[str, str]:
@@ -87,6 +108,9 @@ class Doctor:
         yield self._guarded("queues", self.check_queues)
         for _queue, dlq in QUEUES:
             yield self._guarded(dlq, lambda dlq=dlq: self.check_dlq(dlq))
+        yield self._guarded("webhook signing key", self.check_webhook_signing_key)
+        yield self._guarded("WebSocket API", self.check_websocket)
+        yield self._guarded("connections table", self.check_connections_table)
         yield self._guarded("alarm topic", self.check_alarm_topic)
         yield self._guarded("reconcile schedule", self.check_schedule)
 
@@ -251,6 +275,73 @@ class Doctor:
                      "--visibility-timeout 0 --attribute-names All; once the cause is fixed, redrive them to their "
                      f"queue: aws sqs start-message-move-task --source-arn {attributes['QueueArn']} "
                      f"(or drop them: aws sqs purge-queue --queue-url {url})")
+
+    def check_webhook_signing_key(self) -> Check:
+        """The webhook signing secret holds ``{"key": "<base64>", "previous_keys": [...]}`` with keys of 24+ bytes (read
+        to check its form only; nothing of it is printed)."""
+        name = "webhook signing key"
+        arn = self.output("WebhookSecretArn")
+        rotate = f"put {{\"key\": \"<base64 of 24-64 random bytes>\"}} in {arn} (README, \"rotating the signing key\")"
+        try:
+            reply = self.aws("secretsmanager").get_secret_value(SecretId=arn)
+        except ClientError as exc:
+            if _error(exc)[0] != "ResourceNotFoundException":
+                raise
+            return Check(name, False, f"{arn} does not exist", REDEPLOY)
+        try:
+            document = json.loads(reply.get("SecretString") or "")
+        except ValueError:
+            document = None
+        keys = [document.get("key"), *(document.get("previous_keys") or [])] if isinstance(document, dict) else []
+        if not keys or not all(isinstance(key, str) and _key_bytes(key) >= WEBHOOK_KEY_MIN_BYTES for key in keys):
+            return Check(name, False, f"the secret is not {{\"key\": <base64 of at least {WEBHOOK_KEY_MIN_BYTES} bytes>, "
+                         "\"previous_keys\": [...]}: webhooks cannot be signed", rotate)
+        previous = len(keys) - 1
+        return Check(name, True, f"a {_key_bytes(keys[0])}-byte key" + (f" and {previous} previous (rotation overlap)"
+                                                                          if previous else ""))
+
+    def check_websocket(self) -> Check:
+        """An unsigned ``$connect`` to the WebSocket API is refused 403: the API is there and takes IAM-signed
+        connections only (no connection is made)."""
+        from websockets.exceptions import InvalidStatus, WebSocketException
+        from websockets.sync.client import connect
+
+        name = "WebSocket API"
+        url = self.output("WebSocketUrl")
+        local = self.target.local or is_loopback(urlsplit(url).hostname)
+        try:
+            with connect(url, open_timeout=HTTP_TIMEOUT_SECONDS, proxy=None if local else True):
+                pass
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status == 403:
+                return Check(name, True, f"an unsigned connection to {url} gets HTTP 403 ($connect takes IAM only)")
+            return Check(name, False, f"an unsigned connection to {url} gets HTTP {status}, not 403",
+                         f"{REDEPLOY}; its $connect route must be AWS_IAM")
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            return Check(name, False, f"cannot connect to {url}: {str(exc) or type(exc).__name__}",
+                         "make up" if local else "is WebSocketUrl this stack's API? " + REDEPLOY)
+        return Check(name, False, f"{url} accepted an unsigned connection: $connect is not IAM-authorised",
+                     f"{REDEPLOY} (its $connect route has AuthorizationType AWS_IAM)")
+
+    def check_connections_table(self) -> Check:
+        """The WebSocket connections table exists and expires its items (TTL on ``expires_at``)."""
+        name = "connections table"
+        table = self.output("ConnectionsTableName")
+        dynamodb = self.aws("dynamodb")
+        try:
+            dynamodb.describe_table(TableName=table)
+        except ClientError as exc:
+            if _error(exc)[0] != "ResourceNotFoundException":
+                raise
+            return Check(name, False, f"{table} does not exist", REDEPLOY)
+        ttl = dynamodb.describe_time_to_live(TableName=table).get("TimeToLiveDescription", {})
+        if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") and ttl.get("AttributeName") == "expires_at":
+            return Check(name, True, f"{table} exists and expires connections (TTL on expires_at)")
+        return Check(name, False, f"{table} does not expire its items (TTL {ttl.get('TimeToLiveStatus', 'DISABLED')}): "
+                     "connections whose $disconnect was lost stay forever",
+                     f"aws dynamodb update-time-to-live --table-name {table} "
+                     "--time-to-live-specification Enabled=true,AttributeName=expires_at")
 
     def check_alarm_topic(self) -> Check:
         name = "alarm topic"

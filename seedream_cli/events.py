@@ -1,9 +1,13 @@
-"""``seedream events``: follow the stack's lifecycle events (``Job Succeeded|Failed|Cancelled``) from an SQS queue.
+"""``seedream events``: follow the lifecycle events of the caller's jobs (``Job Queued`` … ``Job Cancelled``).
 
-Locally the queue is the local stack's events tap (every bus event is copied to it). A deployed stack
-has no queue of its own: the bus delivers to whatever a rule targets, so the user subscribes one
-(:data:`SUBSCRIBE`) and passes ``--queue-url``. Printed events are deleted from the queue (this reader
-consumes them); with ``--job``, other jobs' events are left on it.
+From the stack's WebSocket API (:func:`follow_live`, ``seedream_cli.live``): each reader has its own connection and
+subscription, so two readers both see every event. ``--job J`` subscribes to that job first and then reads it (the
+subscription's answer carries the job's current state): a finished job prints its end and the command exits.
+
+From an SQS queue (:func:`follow_events`, ``--queue-url``), for a stack deployed before the WebSocket API: the bus
+delivers to whatever a rule targets, so the user subscribes a queue (:data:`SUBSCRIBE`). Printed events are deleted
+from the queue (this reader consumes them; readers of one queue take turns); with ``--job``, other jobs' events are
+left on it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from .errors import CliError
+from .live import REOPENS, ConnectionClosed, LiveEvents
 from .target import LOCAL_EVENTS_QUEUE, Target
 
 SUBSCRIBE = """\
@@ -90,6 +95,57 @@ def follow_events(target: Target, queue_url: str, echo: Callable[[str], None], *
                 ended = bool(job_id) and event.get("detail-type") in TERMINAL
                 with target.aws_errors(f"deleting a message from {queue_url}"):
                     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    except KeyboardInterrupt:
+        return printed, True
+    return printed, False
+
+
+def follow_live(live: LiveEvents, echo: Callable[[str], None], *, job_id: str | None = None, count: int | None = None,
+                timeout: float | None = None, raw: bool = False) -> tuple[int, bool]:
+    """Print the events of the caller's jobs from ``live`` (open) as they arrive, until ``count`` were printed,
+    ``timeout`` s passed, or Ctrl-C. With ``job_id``: its current state first (a finished job: its end, and stop),
+    then its events until its terminal one; an event already printed for it (a redelivery, or the state the
+    subscription answered with) is not printed again. A connection API Gateway closes is opened again.
+
+    Returns how many were printed, and whether Ctrl-C ended it."""
+    printed, reopened, seen = 0, 0, set()
+    deadline = None if timeout is None else time.monotonic() + timeout
+
+    def show(event: dict) -> bool:
+        """Print it (unless seen); True when it ends the job being followed."""
+        nonlocal printed
+        kind = event.get("detail-type")
+        key = ((event.get("detail") or {}).get("job_id"), kind)
+        if key in seen or (count is not None and printed >= count):
+            return False
+        seen.add(key)
+        echo(json.dumps(event) if raw else describe(event))
+        printed += 1
+        return bool(job_id) and kind in TERMINAL
+
+    subscribed = False
+    try:
+        while count is None or printed < count:
+            try:
+                if not subscribed:
+                    answer = live.subscribe(job_id)
+                    subscribed, reopened = True, 0
+                    if job_id and show(answer.get("current") or {}):
+                        break
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                event = live.next_event(left)
+                if event is None or (job_id and (event.get("detail") or {}).get("job_id") != job_id):
+                    continue
+                if show(event):
+                    break
+            except ConnectionClosed:
+                reopened += 1
+                if reopened > REOPENS:
+                    raise CliError(f"the WebSocket connection to {live.url} closed {REOPENS} times in a row") from None
+                live.reopen()
+                subscribed = False
     except KeyboardInterrupt:
         return printed, True
     return printed, False

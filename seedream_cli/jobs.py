@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from PIL import Image, UnidentifiedImageError
 
 from .errors import INTERRUPTED, JOB_FAILED, USAGE, CliError
+from .live import REOPENS, ConnectionClosed, LiveEvents, advanced
 from .progress import TERMINAL, Reporter
 from .sheet import contact_sheet
 from .target import Target
@@ -109,15 +110,26 @@ def _exists(target: Target, s3, key: str) -> bool:
 
 
 def wait_for_end(target: Target, job: dict, reporter: Reporter, *, interval: float = 1.0,
-                 timeout: float | None = None, again: str | None = "seedream ") -> tuple[dict, bool]:
-    """Poll ``GET /v1/jobs/{id}`` every ``interval`` s until the job ends. Returns ``(job, ended)``:
-    ``ended`` is False when ``timeout`` seconds passed first. Ctrl-C stops waiting (not the job); ``again`` is the
-    command to come back to the job with (None: the stack stops with this command, so no hint names it)."""
+                 timeout: float | None = None, again: str | None = "seedream ", live: LiveEvents | None = None,
+                 subscribed: bool = False) -> tuple[dict, bool]:
+    """Wait until the job ends. Returns ``(job, ended)``: ``ended`` is False when ``timeout`` seconds passed first.
+
+    With ``live`` (an open WebSocket connection, ``seedream_cli.live``) the job's events say when: no request to the
+    API at all (``subscribed``: the connection already receives the job's events, as ``submit --wait`` subscribes to
+    every job of the caller before it creates one; otherwise the job is subscribed to first, and its answer gives the
+    job's current state). The job returned is then the one given, moved on by its events: read the document after.
+    Without ``live`` (a stack with no WebSocket API), ``GET /v1/jobs/{id}`` every ``interval`` s.
+
+    Ctrl-C stops waiting (not the job); ``again`` is the command to come back to the job with (None: the stack stops
+    with this command, so no hint names it)."""
     job_id = job["job_id"]
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         with reporter.watching(job_id):
-            reporter.update(job)
+            if job.get("status"):
+                reporter.update(job)
+            if live is not None:
+                return _wait_live(live, job, reporter, deadline, subscribed)
             while job.get("status") not in TERMINAL:
                 if deadline is not None and time.monotonic() >= deadline:
                     return job, False
@@ -129,6 +141,35 @@ def wait_for_end(target: Target, job: dict, reporter: Reporter, *, interval: flo
         hint = f"; job {job_id} goes on ({again}wait {job_id}, {again}cancel {job_id})" if again else ""
         raise CliError(f"stopped waiting{hint}", exit_code=INTERRUPTED) from None
     return job, True
+
+
+def _wait_live(live: LiveEvents, job: dict, reporter: Reporter, deadline: float | None,
+               subscribed: bool) -> tuple[dict, bool]:
+    job_id, reopened = job["job_id"], 0
+    while True:
+        try:
+            if not subscribed:
+                answer = live.subscribe(job_id)
+                subscribed, reopened = True, 0
+                if moved := advanced(job, answer.get("current") or {}):
+                    job = moved
+                    reporter.update(job)
+            if job.get("status") in TERMINAL:
+                return job, True
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return job, False
+            event = live.next_event(left)
+            if event is not None and (event.get("detail") or {}).get("job_id") == job_id and \
+                    (moved := advanced(job, event)):
+                job = moved
+                reporter.update(job)
+        except ConnectionClosed:  # API Gateway's idle or 2-hour limit: open again, subscribe again
+            reopened += 1
+            if reopened > REOPENS:
+                raise CliError(f"the WebSocket connection to {live.url} closed {REOPENS} times in a row") from None
+            live.reopen()
+            subscribed = False
 
 
 def save_outputs(target: Target, job: dict, out_dir: Path, sources: list[Source], reporter: Reporter) -> None:
@@ -184,12 +225,20 @@ def _shown(path: Path) -> str:
 
 
 def follow(target: Target, job: dict, reporter: Reporter, echo: Callable[[str], None], *, out_dir: Path | None,
-           sources: list[Source], interval: float = 1.0, timeout: float | None = None,
-           again: str | None = "seedream ") -> int:
+           sources: list[Source] | None, interval: float = 1.0, timeout: float | None = None,
+           again: str | None = "seedream ", live: LiveEvents | None = None, subscribed: bool = False) -> int:
     """Wait for the job, save its outputs to ``out_dir`` (if given), print the job's JSON last; the exit status.
-    ``again``: as in :func:`wait_for_end`."""
-    job, ended = wait_for_end(target, job, reporter, interval=interval, timeout=timeout, again=again)
+    ``again``, ``live`` and ``subscribed``: as in :func:`wait_for_end` (with ``live``, the document is read once, at
+    the end). ``sources`` None: the job's own ``request.images``."""
+    job, ended = wait_for_end(target, job, reporter, interval=interval, timeout=timeout, again=again, live=live,
+                              subscribed=subscribed)
     job_id = job["job_id"]
+    if live is not None:
+        job = target.api.get_job(job_id)  # the one read: the document, with its presigned output URLs
+        if ended and job.get("status") not in TERMINAL:
+            raise CliError(f"job {job_id} ended by its events but reads {job.get('status')}")
+    if sources is None:
+        sources = [Source(uri, uri=uri) for uri in (job.get("request") or {}).get("images", [])]
     if not ended:
         echo(json.dumps(job, indent=2))
         hint = f" (keep waiting: {again}wait {job_id})" if again else \

@@ -12,6 +12,7 @@ go before the command: ``seedream --stack NAME doctor``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,8 +26,9 @@ import click
 
 from . import doctor as doctor_checks
 from .errors import CHECK_FAILED, INTERRUPTED, JOB_FAILED, USAGE, ApiError, CliError
-from .events import follow_events, queue_url_of
+from .events import follow_events, follow_live, queue_url_of
 from .jobs import Source, follow, plan_uploads, sources_from, upload
+from .live import LiveEvents, no_websocket, websocket_url_of
 from .progress import Reporter, usd
 from .target import Target, resolve, resolve_stack
 
@@ -242,22 +244,35 @@ def submit(obj: Options, images, prompt, provider, model, count, size, seed, met
                      f"{usd(checked.get('estimated_cost_usd') or 0)}{uploads}; nothing was uploaded or created")
         click.echo(json.dumps(checked, indent=2))
         return 0
-    if created:
-        job = checked
-    else:
-        upload(target, sources, reporter)
-        job = target.api.create_job(body, idempotency_key)
-    job_id = job["job_id"]
-    estimate = job.get("estimated_cost_usd", checked.get("estimated_cost_usd"))
-    priced = f", estimated {usd(estimate)} at {job.get('provider')}" if isinstance(estimate, int | float) else ""
-    if not wait:
-        click.echo(job_id)
-        reporter.say(f"job {job_id} {job.get('status')}{priced}; follow it with: {obj.again}wait {job_id}")
-        return 0
-    reporter.say(f"job {job_id} accepted: {provider} {model}, {count} × {size}{priced}")
-    out_dir = Path(str(out or Path("out") / "{job_id}").replace("{job_id}", job_id))
-    return follow(target, job, reporter, click.echo, out_dir=out_dir, sources=sources,
-                  interval=poll_interval, timeout=timeout, again=None if stack_stops else obj.again)
+    live = _live(target, reporter) if wait else None
+    with live or contextlib.nullcontext():
+        if live is not None and not created:
+            live.subscribe()  # every job of ours, before this one exists: none of its events can come first
+        if created:
+            job = checked
+        else:
+            upload(target, sources, reporter)
+            job = target.api.create_job(body, idempotency_key)
+        job_id = job["job_id"]
+        estimate = job.get("estimated_cost_usd", checked.get("estimated_cost_usd"))
+        priced = f", estimated {usd(estimate)} at {job.get('provider')}" if isinstance(estimate, int | float) else ""
+        if not wait:
+            click.echo(job_id)
+            reporter.say(f"job {job_id} {job.get('status')}{priced}; follow it with: {obj.again}wait {job_id}")
+            return 0
+        reporter.say(f"job {job_id} accepted: {provider} {model}, {count} × {size}{priced}")
+        out_dir = Path(str(out or Path("out") / "{job_id}").replace("{job_id}", job_id))
+        return follow(target, job, reporter, click.echo, out_dir=out_dir, sources=sources, interval=poll_interval,
+                      timeout=timeout, again=None if stack_stops else obj.again, live=live, subscribed=not created)
+
+
+def _live(target: Target, reporter: Reporter) -> LiveEvents | None:
+    """An open connection to the target's WebSocket API, or None (with a line saying so) when it has none."""
+    url = websocket_url_of(target)
+    if url is None:
+        reporter.say(f"seedream: {no_websocket(target)}; polling GET /v1/jobs/{{job_id}} instead")
+        return None
+    return LiveEvents(target, url).open()
 
 
 @cli.command(short_help="Follow a job to its end and print it.")
@@ -267,13 +282,21 @@ def submit(obj: Options, images, prompt, provider, model, count, size, seed, met
 @_wait_options
 @click.pass_obj
 def wait(obj: Options, job_id, out, timeout, poll_interval) -> int:
-    """Follow a job to its end and print it (exit 0 succeeded, 1 failed or cancelled)."""
+    """Follow a job to its end and print it (exit 0 succeeded, 1 failed or cancelled).
+
+    The job's events come over the stack's WebSocket API; the job is read once, at the end."""
     target = obj.target
-    job = target.api.get_job(job_id)
-    sources = [Source(uri, uri=uri) for uri in (job.get("request") or {}).get("images", [])] if out else []
-    out_dir = Path(str(out).replace("{job_id}", job["job_id"])) if out else None
-    return follow(target, job, Reporter(), click.echo, out_dir=out_dir, sources=sources, interval=poll_interval,
-                  timeout=timeout, again=obj.again)
+    reporter = Reporter()
+    out_dir = Path(str(out).replace("{job_id}", job_id)) if out else None
+    live = _live(target, reporter)
+    if live is None:  # an older stack: read it now, then poll
+        job = target.api.get_job(job_id)
+        sources = [Source(uri, uri=uri) for uri in (job.get("request") or {}).get("images", [])] if out else []
+        return follow(target, job, reporter, click.echo, out_dir=out_dir, sources=sources, interval=poll_interval,
+                      timeout=timeout, again=obj.again)
+    with live:
+        return follow(target, {"job_id": job_id}, reporter, click.echo, out_dir=out_dir, sources=None if out else [],
+                      timeout=timeout, again=obj.again, live=live)
 
 
 @cli.command()
@@ -323,22 +346,39 @@ def list_jobs(obj: Options, status, limit, cursor, as_json) -> int:
 
 
 @cli.command(short_help="Follow lifecycle events, one line each.")
-@click.option("--queue-url", metavar="URL", help="An SQS queue subscribed to the stack's bus [default: the local stack's tap].")
+@click.option("--queue-url", metavar="URL",
+              help="Read an SQS queue you subscribed to the stack's bus instead (a stack without a WebSocket API).")
 @click.option("--job", "job_id", metavar="JOB_ID",
-              help="Only this job's events, until its terminal one (others stay on the queue).")
+              help="Only this job's events, until its terminal one (a finished job: its end, at once).")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many events.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS", help="Stop after this long.")
 @click.option("--json", "raw", is_flag=True, help="Print each event as JSON.")
 @click.pass_obj
 def events(obj: Options, queue_url, job_id, count, timeout, raw) -> int:
-    """Follow lifecycle events (Job Queued, Submitted, Succeeded, Failed, Cancelled), one line each; Ctrl-C stops.
+    """Follow the lifecycle events of your jobs (Job Queued, Submitted, Succeeded, Failed, Cancelled), one line each,
+    as they happen; Ctrl-C stops.
 
-    Printed events are taken off the queue. Exit 1 if --count events did not come within --timeout.
+    They come over the stack's WebSocket API: every reader sees every event of the caller's jobs. With --job, the
+    job's current state first, then its events until its end. With --queue-url, from an SQS queue instead (printed
+    events are taken off it). Exit 1 if --count events did not come within --timeout.
     """
     target = obj.target
-    url = queue_url_of(target, queue_url, obj.again[len("seedream "):])
-    Reporter().say(f"following events on {url} (Ctrl-C to stop)")
-    printed, interrupted = follow_events(target, url, click.echo, job_id=job_id, count=count, timeout=timeout, raw=raw)
+    reporter = Reporter()
+    if queue_url:
+        reporter.say(f"following events on {queue_url} (Ctrl-C to stop)")
+        printed, interrupted = follow_events(target, queue_url, click.echo, job_id=job_id, count=count,
+                                             timeout=timeout, raw=raw)
+    else:
+        url = websocket_url_of(target)
+        if url is None:
+            try:
+                queue_url_of(target, None, obj.again[len("seedream "):])
+            except CliError as exc:
+                raise CliError(f"{no_websocket(target)}.\n{exc}") from None
+            raise CliError(no_websocket(target))
+        reporter.say(f"following events on {url} (Ctrl-C to stop)")
+        with LiveEvents(target, url) as live:
+            printed, interrupted = follow_live(live, click.echo, job_id=job_id, count=count, timeout=timeout, raw=raw)
     if count is not None and printed < count and not interrupted:
         raise CliError(f"{printed} of {count} events came within {timeout:g} s", exit_code=JOB_FAILED)
     return 0

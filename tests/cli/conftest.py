@@ -26,8 +26,8 @@ PROMPT = "Generate a series of 2 images from the source photo, changing only the
 @pytest.fixture(scope="package")
 def stack():
     try:
-        with LocalStack(api_port=0, key_api_port=0, moto_port=0, simulator_port=0, generation_seconds=0.2, retry_delay=1,
-                        reconcile_seconds=1) as running:
+        with LocalStack(api_port=0, key_api_port=0, moto_port=0, simulator_port=0, websocket_port=0, generation_seconds=0.2,
+                        retry_delay=1, reconcile_seconds=1) as running:
             yield running
     finally:
         # moto keeps its backends in this process, not in the server: without this the next stack

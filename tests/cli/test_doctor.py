@@ -20,7 +20,8 @@ from .conftest import one_line_error
 pytestmark = pytest.mark.integration
 
 CHECKS = ["stack outputs", "provider keys", "WaveSpeed webhook secret", "webhook route", "event bus", "queues",
-          "SubmitDLQ", "IngestDLQ", "IntakeDLQ", "alarm topic", "reconcile schedule"]
+          "SubmitDLQ", "IngestDLQ", "IntakeDLQ", "WebhookDLQ", "LiveDLQ", "webhook signing key", "WebSocket API",
+          "connections table", "alarm topic", "reconcile schedule"]
 
 
 def report(stack, result: Result) -> dict[str, str]:
@@ -63,6 +64,14 @@ def test_a_healthy_stack_passes_every_check(seedream, stack):
     assert f"✔ webhook route: an unsigned callback to {stack.api_url}/v1/webhooks/wavespeed/" in lines["webhook route"]
     assert lines["webhook route"].endswith("gets HTTP 401 (signature_missing)")
     assert lines["alarm topic"] == "✔ alarm topic: 1 confirmed subscription (email)"
+    assert lines["queues"] == ("✔ queues: SubmitQueue, IngestQueue, IntakeQueue, WebhookQueue, LiveQueue exist, each "
+                               "redriving to its DLQ")
+    assert lines["webhook signing key"] == "✔ webhook signing key: a 48-byte key"
+    websocket = stack.resources.outputs["WebSocketUrl"]
+    assert lines["WebSocket API"] == (f"✔ WebSocket API: an unsigned connection to {websocket} gets HTTP 403 "
+                                      "($connect takes IAM only)")
+    assert lines["connections table"] == (f"✔ connections table: {stack.name('ConnectionsTable')} exists and expires "
+                                          "connections (TTL on expires_at)")
     assert lines["reconcile schedule"] == (f"✔ reconcile schedule: rule {STACK_NAME}-ReconcileFunctionSweep is ENABLED "
                                            "(rate(1 minute))")
     assert result.stderr == f"checking stack {STACK_NAME} in us-east-1\nall {len(CHECKS)} checks hold\n"
@@ -118,7 +127,7 @@ def test_an_unset_wavespeed_webhook_secret_holds_when_the_key_can_fetch_it(seedr
         "✘ WaveSpeed webhook secret: not set, and no WaveSpeed api_key to fetch it with → put webhook_secret")
 
 
-@pytest.mark.parametrize("dlq", ["SubmitDLQ", "IngestDLQ", "IntakeDLQ"])
+@pytest.mark.parametrize("dlq", ["SubmitDLQ", "IngestDLQ", "IntakeDLQ", "WebhookDLQ", "LiveDLQ"])
 def test_a_message_in_a_dlq_is_its_line_with_how_to_inspect_and_redrive(seedream, stack, dlq):
     sqs = stack.session.client("sqs")
     url = stack.name(dlq)
@@ -209,3 +218,37 @@ def test_an_unreachable_local_stack_is_one_line_exit_2(seedream, dead_port):
     url = f"http://127.0.0.1:{dead_port}"
     line = one_line_error(seedream("doctor", target=False, env={"AWS_ENDPOINT_URL": url, "SEEDREAM_API_URL": None}))
     assert line == f"seedream: error: cannot reach {url}: is the stack up? (make up)"
+
+
+def test_a_webhook_signing_key_that_cannot_sign_is_its_line_without_its_value(seedream, stack):
+    secrets = stack.session.client("secretsmanager")
+    arn = stack.name("WebhookSecret")
+    kept = secrets.get_secret_value(SecretId=arn)["SecretString"]
+    secrets.put_secret_value(SecretId=arn, SecretString=json.dumps({"key": "c2hvcnQ="}))  # base64 of 5 bytes
+    try:
+        result = seedream("doctor")
+    finally:
+        secrets.put_secret_value(SecretId=arn, SecretString=kept)
+    assert result.exit_code == 1, result.output
+    lines = report(stack, result)
+    assert failing(lines) == ["webhook signing key"]
+    assert lines["webhook signing key"].startswith("✘ webhook signing key: the secret is not {\"key\": <base64 of at "
+                                                   "least 24 bytes>")
+    assert "c2hvcnQ" not in result.output and json.loads(kept)["key"] not in result.output
+
+
+def test_a_websocket_api_that_does_not_answer_is_its_line(seedream, stack, dead_port):
+    cloudformation = stack.session.client("cloudformation")
+    outputs = stack.resources.outputs | {"WebSocketUrl": f"ws://127.0.0.1:{dead_port}/v1"}
+    template = {"Resources": {"Marker": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+                "Outputs": {key: {"Value": value} for key, value in outputs.items()}}
+    cloudformation.create_stack(StackName="seedream-doctor-no-websocket", TemplateBody=json.dumps(template))
+    try:
+        result = seedream("--stack", "seedream-doctor-no-websocket", "doctor", target=False)
+    finally:
+        cloudformation.delete_stack(StackName="seedream-doctor-no-websocket")
+    assert result.exit_code == 1, result.output
+    lines = report(stack, result)
+    assert failing(lines) == ["WebSocket API"]
+    assert lines["WebSocket API"].startswith(f"✘ WebSocket API: cannot connect to ws://127.0.0.1:{dead_port}/v1: ")
+    assert lines["WebSocket API"].endswith("→ make up")

@@ -31,8 +31,8 @@ def stack():
     os.environ["ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS"] = "1"
     # deadlines scaled further down than `make up`'s, so the fault suite's hung jobs end in seconds
     os.environ.update(TEST_DEADLINES)
-    with LocalStack(api_port=0, key_api_port=0, moto_port=0, simulator_port=0, generation_seconds=0.3, retry_delay=1,
-                    reconcile_seconds=1) as running:
+    with LocalStack(api_port=0, key_api_port=0, moto_port=0, simulator_port=0, websocket_port=0, generation_seconds=0.3,
+                    retry_delay=1, reconcile_seconds=1) as running:
         yield running  # the bucket is versioned (template.yaml): a test can count how often each output was written
 
 

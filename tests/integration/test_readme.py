@@ -59,3 +59,20 @@ def test_the_api_key_example_runs_as_written_and_curl_lists_the_callers_jobs(sta
     signed = JobsClient(stack.api_url, stack.session).request("GET", "/v1/jobs").json()
     assert set(page) == {"jobs", "next_cursor"} and [j["job_id"] for j in page["jobs"]] == [j["job_id"] for j in signed["jobs"]]
     assert f"{stack.key_api_url}/v1/jobs" in done.stderr  # keys create says where to use it
+
+
+def test_the_websocket_client_snippet_follows_a_job_to_its_end(stack, client, source_image, tmp_path):
+    block = readme_block("A client in a dozen lines")
+    script = tmp_path / "follow.py"
+    script.write_text(block)
+    created = client.create_job({"provider": "evolink", "model": "seedream-v4.5", "prompt": "Generate a series of 1 images",
+                                 "images": [source_image], "max_images": 1, "size": "2048*2048"})
+    job_id = created.json()["job_id"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "AWS_ACCESS_KEY_ID": "local",
+           "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}  # the local stack's caller, as JobsClient's
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), str(script), stack.resources.outputs["WebSocketUrl"],
+                           job_id], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("{'type': 'subscribed', 'job_id': '" + job_id + "'")
+    assert "'detail-type': 'Job Succeeded'" in lines[-1]

@@ -62,9 +62,10 @@ def resources() -> LocalResources:
     """The template's roles resolved against made-up local names (no moto: only ``local.iam`` reads them)."""
     template = load_template()
     names = {lid: f"seedream-local-{lid}" for lid in template["Resources"]}
-    names |= {"JobsBucket": "jobs-bucket", "ProviderSecret": SECRET, "JobsBus": "seedream-local-jobs"}
+    names |= {"JobsBucket": "jobs-bucket", "ProviderSecret": SECRET, "JobsBus": "seedream-local-jobs",
+              "WebSocketApi": "abc123", "WebSocketStage": "v1"}
     attrs = {(lid, "Arn"): f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{lid}"
-             for lid in ("JobsTable", "IdempotencyTable", "ApiKeysTable")}
+             for lid in ("JobsTable", "IdempotencyTable", "ApiKeysTable", "ConnectionsTable")}
     attrs |= {(q, "Arn"): f"arn:aws:sqs:us-east-1:{ACCOUNT}:{q}" for q in ("SubmitQueue", "IngestQueue", "WebhookQueue")}
     attrs |= {("SubmitQueue", "QueueName"): "SubmitQueue", ("JobsBucket", "Arn"): BUCKET,
               ("JobsBus", "Arn"): f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/seedream-local-jobs",
@@ -95,3 +96,22 @@ def test_moto_denies_what_a_role_does_not_grant_and_finds_grants_nobody_used(res
     assert ("WebhookFunction", "dynamodb:UpdateItem") not in unused and ("ApiFunction", "sqs:SendMessage*") not in unused
     assert {("WebhookFunction", "sqs:SendMessage"), ("WebhookFunction", "secretsmanager:GetSecretValue")} <= unused
     assert not any(g.action.startswith("kms:") for g in findings.granted.values())  # implicit: not audited by calls
+
+
+@pytest.mark.parametrize(("endpoint", "api"), [("https://abc123.execute-api.us-east-1.amazonaws.com/v1", "abc123"),
+                                               ("http://127.0.0.1:4000/v1", "local")])
+def test_a_post_to_a_connection_needs_manage_connections_on_that_stages_connection(endpoint, api):
+    call = Call("PushFunction", "execute-api", "PostToConnection", {"ConnectionId": "c1="}, endpoint=endpoint)
+    assert needs(call) == [Need("execute-api:ManageConnections",
+                                f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{api}/v1/POST/@connections/c1=")]
+
+
+def test_the_push_function_may_post_to_its_stages_connections_only(resources):
+    ours = Call("PushFunction", "execute-api", "PostToConnection", {"ConnectionId": "c1"},
+                endpoint="https://abc123.execute-api.us-east-1.amazonaws.com/v1")
+    other_stage = Call("PushFunction", "execute-api", "PostToConnection", {"ConnectionId": "c1"},
+                       endpoint="https://abc123.execute-api.us-east-1.amazonaws.com/test")
+    findings = audit(load_template(), resources, [ours, other_stage])
+    assert [(f, n.resource) for f, _, n in findings.denied] == [
+        ("PushFunction", f"arn:aws:execute-api:us-east-1:{ACCOUNT}:abc123/test/POST/@connections/c1")]
+    assert ("PushFunction", "execute-api:ManageConnections") not in {(g.function, g.action) for g in findings.unused}

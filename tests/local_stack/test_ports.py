@@ -31,7 +31,8 @@ def port_is_free(port: int) -> bool:
 
 
 def test_make_up_with_a_busy_api_port_prints_one_line_and_exits_2(busy_port):
-    env = {**os.environ, "API_PORT": str(busy_port), "KEY_API_PORT": "0", "MOTO_PORT": "0", "SIMULATOR_PORT": "0"}
+    env = {**os.environ, "API_PORT": str(busy_port), "KEY_API_PORT": "0", "MOTO_PORT": "0", "SIMULATOR_PORT": "0",
+           "WS_PORT": "0"}
     done = subprocess.run([sys.executable, "-m", "local.stack"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 2
@@ -39,9 +40,9 @@ def test_make_up_with_a_busy_api_port_prints_one_line_and_exits_2(busy_port):
     assert done.stdout == ""
 
 
-@pytest.mark.parametrize("variable", ["KEY_API_PORT", "MOTO_PORT", "SIMULATOR_PORT"])
+@pytest.mark.parametrize("variable", ["KEY_API_PORT", "MOTO_PORT", "SIMULATOR_PORT", "WS_PORT"])
 def test_each_port_names_its_own_variable(busy_port, variable, monkeypatch, capfd):
-    for name in ("API_PORT", "KEY_API_PORT", "MOTO_PORT", "SIMULATOR_PORT"):
+    for name in ("API_PORT", "KEY_API_PORT", "MOTO_PORT", "SIMULATOR_PORT", "WS_PORT"):
         monkeypatch.setenv(name, "0")
     monkeypatch.setenv(variable, str(busy_port))
     before = dict(os.environ)
@@ -52,7 +53,7 @@ def test_each_port_names_its_own_variable(busy_port, variable, monkeypatch, capf
 
 
 def test_a_failed_start_releases_the_ports_it_had_bound(busy_port):
-    stack = LocalStack(api_port=0, key_api_port=0, moto_port=0, simulator_port=busy_port)
+    stack = LocalStack(api_port=0, key_api_port=0, moto_port=0, simulator_port=busy_port, websocket_port=0)
     with pytest.raises(PortError) as raised:
         stack.start()
     assert (raised.value.port, raised.value.variable) == (busy_port, "SIMULATOR_PORT")

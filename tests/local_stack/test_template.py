@@ -220,6 +220,8 @@ def test_each_functions_concurrency_limits_come_from_the_template(in_process_mot
         "ReconcileFunction": (1, {}),
         "IntakeFunction": (None, {"IntakeQueue": submit_max}),
         "DeliveryFunction": (None, {"WebhookQueue": int(parameters["WebhookDeliveryMaximumConcurrency"]["Default"])}),
+        "LiveFunction": (None, {}),
+        "PushFunction": (None, {"LiveQueue": 10}),
     }
     assert (submit_max, limits["WebhookFunction"][0]) == (5, 50)
 

@@ -6,6 +6,7 @@ import copy
 import json
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -19,6 +20,8 @@ from seedream.wiring import (
     delivery_services,
     ingest_services,
     intake_services,
+    live_services,
+    push_services,
     reconcile_services,
     submit_services,
     webhook_services,
@@ -37,7 +40,7 @@ def sample(name: str) -> dict:
 BUILDERS = {"ApiFunction": api_services, "ApiKeyAuthorizerFunction": authorizer_services,
             "SubmitFunction": submit_services, "WebhookFunction": webhook_services,
             "IngestFunction": ingest_services, "ReconcileFunction": reconcile_services, "IntakeFunction": intake_services,
-            "DeliveryFunction": delivery_services}
+            "DeliveryFunction": delivery_services, "LiveFunction": live_services, "PushFunction": push_services}
 
 
 @pytest.fixture
@@ -70,9 +73,11 @@ def test_every_function_has_a_sample_event(aws):
     assert names == {"api-create-job.json", "api-get-job.json", "submit-sqs.json", "ingest-sqs.json",
                      "webhook-wavespeed.json", "webhook-atlascloud.json", "webhook-evolink.json",
                      "reconcile-schedule.json", "intake-s3-sqs.json", "intake-eventbridge-sqs.json", "delivery-sqs.json",
-                     "authorizer-request.json"}
+                     "authorizer-request.json", "live-connect.json", "live-subscribe.json",
+                     "live-disconnect.json", "push-sqs.json"}
     assert set(resources.functions) == {"ApiFunction", "ApiKeyAuthorizerFunction", "WebhookFunction", "SubmitFunction",
-                                        "IngestFunction", "ReconcileFunction", "IntakeFunction", "DeliveryFunction"}
+                                        "IngestFunction", "ReconcileFunction", "IntakeFunction", "DeliveryFunction",
+                                        "LiveFunction", "PushFunction"}
 
 
 def test_a_key_the_api_made_passes_the_authorizer_sample_until_it_is_revoked(functions, aws):
@@ -269,3 +274,41 @@ def test_the_delivery_sample_sends_the_jobs_succeeded_message_signed_with_the_ke
     assert data["job_id"] == job_id and data["status"] == "succeeded" and len(data["outputs"]) == 4
     assert all(o["s3_uri"].startswith("s3://") and o["url"].startswith("https://") for o in data["outputs"])
     assert "request" not in data and "attempts" not in data  # small: no request, no internals
+
+
+def test_the_live_samples_connect_subscribe_receive_the_push_and_disconnect(functions, aws):
+    """The WebSocket samples (API Gateway's Lambda proxy events) through the live function, the push sample through
+    the push function: moto's management API records what was posted to the connection."""
+    from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
+
+    session, resources = aws
+    api, live, push = (functions[n] for n in ("ApiFunction", "LiveFunction", "PushFunction"))
+    create = sample("api-create-job.json")
+    job_id = json.loads(api.invoke(create)["body"])["job_id"]
+    connect = sample("live-connect.json")  # the same IAM caller as the job's
+    connect["requestContext"]["identity"]["userArn"] = create["requestContext"]["authorizer"]["iam"]["userArn"]
+    connection_id = connect["requestContext"]["connectionId"]
+
+    assert live.invoke(connect) == {"statusCode": 200}
+    answer = live.invoke(sample("live-subscribe.json"))
+    assert (answer["statusCode"], json.loads(answer["body"])) == (200, {"type": "subscribed", "all_jobs": True})
+    event = sample("push-sqs.json")
+    body = json.loads(event["Records"][0]["body"])
+    body["detail"]["job_id"] = job_id
+    event["Records"][0]["body"] = json.dumps(body)
+    assert push.invoke(event) == {"batchItemFailures": []}
+    backend = apigatewaymanagementapi_backends["123456789012"]["us-east-1"]
+    posted = backend.connections[quote(connection_id, safe="")].data  # moto keys it as it came in the path
+    message = json.loads(posted)
+    assert (message["type"], message["detail-type"], message["detail"]["job_id"]) == ("event", "Job Succeeded", job_id)
+
+    assert live.invoke(sample("live-disconnect.json")) == {"statusCode": 200}
+    table = resources.names["ConnectionsTable"]
+    assert session.client("dynamodb").scan(TableName=table)["Items"] == []
+
+
+def test_a_connect_without_an_iam_caller_is_refused_403(functions):
+    event = sample("live-connect.json")
+    del event["requestContext"]["identity"]["userArn"]
+    answer = functions["LiveFunction"].invoke(event)
+    assert answer["statusCode"] == 403 and json.loads(answer["body"])["error"]["code"] == "forbidden"

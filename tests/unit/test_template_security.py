@@ -33,6 +33,8 @@ SERVICES_OF = {
     "ReconcileFunction": {"dynamodb", "sqs", "secretsmanager"},
     "IntakeFunction": {"dynamodb", "sqs"},
     "DeliveryFunction": {"dynamodb", "secretsmanager"},  # its queue is SSE-SQS (EventBridge delivers to it)
+    "LiveFunction": {"dynamodb"},  # the connections table, and the jobs table (a subscribed job's owner)
+    "PushFunction": {"dynamodb"},  # its queue is SSE-SQS (EventBridge delivers to it)
 }
 """The services through which each function may use the data key (kms:ViaService): tables, queues, the secret."""
 
@@ -101,7 +103,7 @@ def test_sqs_consumers_get_receive_and_delete_from_sam_not_from_us():
     # SAM adds AWSLambdaSQSQueueExecutionRole for `Type: SQS` events; the templates add no sqs:Receive/Delete of their own
     consumers = {fn for fn in FUNCTIONS
                  if any(e["Type"] == "SQS" for e in RESOURCES[fn]["Properties"].get("Events", {}).values())}
-    assert consumers == {"SubmitFunction", "IngestFunction", "IntakeFunction", "DeliveryFunction"}
+    assert consumers == {"SubmitFunction", "IngestFunction", "IntakeFunction", "DeliveryFunction", "PushFunction"}
     for fn in FUNCTIONS:
         assert not {a for a, _ in grants(fn)} & {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
@@ -111,7 +113,7 @@ def test_data_at_rest_uses_the_data_key():
     for queue in ("SubmitQueue", "SubmitDLQ", "IngestQueue", "IngestDLQ"):
         assert RESOURCES[queue]["Properties"]["KmsMasterKeyId"] == key
         assert "SqsManagedSseEnabled" not in RESOURCES[queue]["Properties"]  # one kind of SSE per queue
-    for table in ("JobsTable", "IdempotencyTable"):
+    for table in ("JobsTable", "IdempotencyTable", "ConnectionsTable"):
         assert RESOURCES[table]["Properties"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS",
                                                                         "KMSMasterKeyId": key}
     for secret in ("ProviderSecret", "WebhookSecret"):
@@ -170,7 +172,8 @@ def test_every_function_has_error_and_throttle_alarms(function):
 def test_dlqs_and_rejected_callbacks_are_alarmed():
     dlqs = {name(res["Properties"]["Dimensions"][0]["Value"]) for res in RESOURCES.values()
             if res["Type"] == "AWS::CloudWatch::Alarm" and res["Properties"]["Namespace"] == "AWS/SQS"}
-    assert dlqs == {"SubmitDLQ.QueueName", "IngestDLQ.QueueName", "IntakeDLQ.QueueName", "WebhookDLQ.QueueName"}
+    assert dlqs == {"SubmitDLQ.QueueName", "IngestDLQ.QueueName", "IntakeDLQ.QueueName", "WebhookDLQ.QueueName",
+                    "LiveDLQ.QueueName"}
     rejected = RESOURCES["CallbacksRejectedAlarm"]["Properties"]
     assert (rejected["Namespace"], rejected["MetricName"], rejected["Dimensions"]) == (
         "SeedreamJobs", "CallbacksRejected", [{"Name": "service", "Value": "webhook"}])  # Powertools' EMF, service=webhook
@@ -238,3 +241,36 @@ def test_the_key_api_checks_every_route_with_the_cached_request_authorizer():
     assert on_key_api == {(m, p) for m, p in on_iam_api if not p.startswith("/v1/keys")}
     assert {p for _, p in on_iam_api if p.startswith("/v1/keys")} == {"/v1/keys", "/v1/keys/{key_id}"}
     assert not any(e.get("Properties", {}).get("Auth") for e in RESOURCES["ApiFunction"]["Properties"]["Events"].values())
+
+
+def test_only_connect_is_iam_authorised_and_every_route_reaches_the_live_function():
+    api = RESOURCES["WebSocketApi"]["Properties"]
+    assert (api["ProtocolType"], api["RouteSelectionExpression"]) == ("WEBSOCKET", "$request.body.action")
+    routes = {res["Properties"]["RouteKey"]: res["Properties"] for res in RESOURCES.values()
+              if res["Type"] == "AWS::ApiGatewayV2::Route"}
+    assert {key: route["AuthorizationType"] for key, route in routes.items()} == {
+        "$connect": "AWS_IAM", "$disconnect": "NONE", "subscribe": "NONE"}  # API Gateway authorises $connect only
+    assert {name(route["Target"]) for route in routes.values()} == {"integrations/${WebSocketLiveIntegration}"}
+    integration = RESOURCES["WebSocketLiveIntegration"]["Properties"]
+    assert integration["IntegrationType"] == "AWS_PROXY" and "${LiveFunction.Arn}" in name(integration["IntegrationUri"])
+    permission = RESOURCES["LiveInvokePermission"]["Properties"]
+    assert name(permission["SourceArn"]).endswith(":${WebSocketApi}/*")
+
+
+def test_the_push_function_manages_only_this_stages_connections():
+    manage = {name(resource) for action, resource in grants("PushFunction") if action.startswith("execute-api:")}
+    assert manage == {"arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+                      "${WebSocketApi}/${WebSocketStage}/POST/@connections/*"}
+    assert {action for action, _ in grants("PushFunction") if action.startswith("execute-api:")} == {
+        "execute-api:ManageConnections"}
+    others = {fn for fn in FUNCTIONS for action, _ in grants(fn) if action.startswith("execute-api:")}
+    assert others == {"PushFunction"}
+
+
+def test_only_the_stacks_lifecycle_rule_sends_to_the_live_queue_and_connections_expire():
+    rule = RESOURCES["LiveEventsRule"]["Properties"]
+    assert rule["EventPattern"] == RESOURCES["WebhookEventsRule"]["Properties"]["EventPattern"]
+    [statement] = RESOURCES["LiveQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["LiveEventsRule", "Arn"]}}}
+    assert RESOURCES["ConnectionsTable"]["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at", "Enabled": True}

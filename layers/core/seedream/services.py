@@ -15,12 +15,14 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .blobs import Blobs
     from .bus import Bus
+    from .connections import Connections
     from .fetch import Fetcher
     from .keystore import KeyStore
     from .ledger import CallbackLedger
     from .providers.base import Provider
     from .queues import Queues
     from .replies import Replies
+    from .socket_api import SocketApi
     from .store import JobStore
     from .uploads import Uploader
     from .webhook_secret import WebhookSecret
@@ -46,6 +48,8 @@ class Services:
     webhook_secret: WebhookSecret | None = None
     webhook_sender: WebhookSender | None = None
     keys: KeyStore | None = None
+    connections: Connections | None = None
+    socket_api: SocketApi | None = None
 
     def need(self, *parts: str) -> Services:
         """Raise ``MissingPart`` unless every named part is built; returns self."""

@@ -158,6 +158,8 @@ _VARIABLES: dict[str, tuple[str, object]] = {
     "WEBHOOK_RETRY_JITTER": ("webhook_retry_jitter", _number),
     "WEBHOOK_PRESIGN_SECONDS": ("webhook_presign_seconds", lambda n, v: _number(n, v, int)),
     "WEBHOOK_HOST_ALLOWLIST": ("webhook_host_allowlist", lambda n, v: _names(v)),
+    "CONNECTIONS_TABLE": ("connections_table", None),
+    "WEBSOCKET_ENDPOINT": ("websocket_endpoint", lambda n, v: v.rstrip("/")),
 }
 
 
@@ -246,6 +248,12 @@ class Settings:
     webhook_host_allowlist: tuple[str, ...] = ()
     """Hosts (or ``.suffix`` domains) webhooks may be sent to; empty = any public host. The local stack names only
     ``.invalid`` (a name that never resolves), so on a machine only loopback receivers are ever contacted."""
+
+    connections_table: str = ""
+    """The WebSocket API's connections and subscriptions (``seedream.connections``)."""
+    websocket_endpoint: str = ""
+    """The WebSocket API stage's management endpoint, ``https://{api-id}.execute-api.{region}.amazonaws.com/{stage}``
+    (the push function posts to its connections there)."""
 
     def deadlines(self):
         """The lifecycle's deadline rules (``seedream.lifecycle.DeadlinePolicy``) from these settings."""

@@ -13,6 +13,10 @@ variables each requires, checked at init); each function has its builder:
 - ingest (``INGEST_PARTS``): store, blobs, uploader, bus, providers, fetcher (Pillow and the download client);
 - reconcile (``RECONCILE_PARTS``): store, blobs (deleting a failed job's outputs), ingest queue, bus, providers (status reads);
 - intake (``INTAKE_PARTS``): the api's parts for ``accept`` (the S3 and EventBridge doors);
+- live (``LIVE_PARTS``): store (a subscriber's job), connections (the WebSocket API's ``$connect``, ``$disconnect``
+  and ``subscribe``);
+- push (``PUSH_PARTS``): store, connections and the WebSocket API's management client (``socket_api``, made with
+  the stage's endpoint URL);
 - delivery (``DELIVERY_PARTS``): store, blobs (presigned output URLs), the webhook queue (retries), the webhook
   signing secret and the sender (its pinned HTTP client). The api also builds the webhook queue (redeliver) and the
   webhook secret (``GET /v1/webhooks/default/secret``; its client made on first read).
@@ -67,6 +71,13 @@ class _Clients:
             self._made[service] = self._make(service, config=self.config)
         return self._made[service]
 
+    def endpoint(self, service: str, endpoint_url: str):
+        """A client of ``service`` at ``endpoint_url`` (the WebSocket API's management API has no fixed endpoint)."""
+        key = f"{service} {endpoint_url}"
+        if key not in self._made:
+            self._made[key] = self._make(service, endpoint_url=endpoint_url, config=self.config)
+        return self._made[key]
+
 
 NEEDS: dict[str, tuple[str, ...]] = {
     "store": ("JOBS_TABLE",),
@@ -84,6 +95,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "webhook_secret": ("WEBHOOK_SECRET_ARN",),
     "webhook_sender": (),
     "keys": ("API_KEYS_TABLE",),
+    "connections": ("CONNECTIONS_TABLE",),
+    "socket_api": ("WEBSOCKET_ENDPOINT",),
 }
 """Part → the variables it needs. ``store`` reads and moves whole jobs; ``ledger`` only records
 callbacks (the webhook); ``provider_limits`` are the adapters without keys or HTTP (limits and
@@ -100,6 +113,8 @@ INGEST_PARTS = ("store", "blobs", "uploader", "bus", "providers", "fetcher", "re
 RECONCILE_PARTS = ("store", "blobs", "ingest_queue", "bus", "providers", "replies")
 INTAKE_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits", "replies")
 DELIVERY_PARTS = ("store", "blobs", "webhook_queue", "webhook_secret", "webhook_sender")
+LIVE_PARTS = ("store", "connections")
+PUSH_PARTS = ("store", "connections", "socket_api")
 
 
 def build_services(settings: Settings, parts: Iterable[str], *, session=None, http_transport=None, resolver=None,
@@ -162,6 +177,14 @@ def build_services(settings: Settings, parts: Iterable[str], *, session=None, ht
         svc.webhook_secret = WebhookSecret(lambda: clients("secretsmanager"), settings.webhook_secret_id)
     if "webhook_sender" in parts:
         svc.webhook_sender = _webhook_sender(settings, http_transport, resolver)
+    if "connections" in parts:
+        from .connections import Connections
+
+        svc.connections = Connections(clients("dynamodb"), settings.connections_table)
+    if "socket_api" in parts:
+        from .socket_api import SocketApi
+
+        svc.socket_api = SocketApi(clients.endpoint("apigatewaymanagementapi", settings.websocket_endpoint))
     return svc
 
 
@@ -196,6 +219,14 @@ def intake_services(settings: Settings | None = None, **wiring) -> Services:
 
 def delivery_services(settings: Settings | None = None, **wiring) -> Services:
     return build_services(settings or Settings.from_env(), DELIVERY_PARTS, **wiring)
+
+
+def live_services(settings: Settings | None = None, **wiring) -> Services:
+    return build_services(settings or Settings.from_env(), LIVE_PARTS, **wiring)
+
+
+def push_services(settings: Settings | None = None, **wiring) -> Services:
+    return build_services(settings or Settings.from_env(), PUSH_PARTS, **wiring)
 
 
 def _providers(settings: Settings, clients: _Clients, http: Http, *, with_keys: bool):

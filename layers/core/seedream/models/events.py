@@ -59,3 +59,5 @@ class BusEvent(BaseModel):
     source: str
     detail_type: str = Field(alias="detail-type")
     detail: dict[str, Any]
+    time: str | None = None
+    """When EventBridge received the event (ISO 8601); sent on to WebSocket subscribers."""

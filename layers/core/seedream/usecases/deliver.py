@@ -118,7 +118,8 @@ def on_lifecycle_event(svc: Services, detail_type: str, detail: dict, now: datet
             return "duplicate"
         # made by a receive that stopped before its first attempt was recorded: this one makes it
         message = (record.webhook_messages or {}).get(webhook_id, message)
-    return _attempt(svc, record, webhook_id, message, 1, now=now, rng=rng or random.Random())  # nosec B311 - jitter of retry times
+    return _attempt(svc, record, webhook_id, message, 1, now=now,
+                    rng=rng or random.Random())  # noqa: S311  # nosec B311 - jitter of retry delays, not a secret
 
 
 def on_delivery(svc: Services, message: DeliveryMessage, now: datetime | None = None,
@@ -144,7 +145,7 @@ def on_delivery(svc: Services, message: DeliveryMessage, now: datetime | None = 
     if record.webhook_stopped_at and not message.redelivery:
         return "stopped"
     return _attempt(svc, record, message.webhook_id, made, message.attempt, redelivery=message.redelivery, now=now,
-                    rng=rng or random.Random())  # nosec B311 - jitter of retry times
+                    rng=rng or random.Random())  # noqa: S311  # nosec B311 - jitter of retry delays, not a secret
 
 
 def _attempt(svc: Services, record: JobRecord, webhook_id: str, message: WebhookMessage, attempt: int, *,
