@@ -91,8 +91,10 @@ def test_an_oversized_output_without_a_length_fails_the_job_and_leaves_nothing_i
     job_id = client.create_job(body(source_image)).json()["job_id"]
     done = wait_status(stack, job_id, "succeeded", "failed")
     assert done["status"] == "failed" and done["error"]["code"] == "output_too_large"
+    # the move to failed comes first (so a running ingest sees it), then the deletion, then the event: a caller told
+    # by the event finds nothing left
+    assert event_for(stack, job_id)["detail-type"] == "Job Failed"
     s3, bucket = stack.session.client("s3"), stack.name("JobsBucket")
     assert s3.list_objects_v2(Bucket=bucket, Prefix=f"outputs/{job_id}/").get("KeyCount") == 0
     assert output_versions(stack, job_id) == {f"outputs/{job_id}/00.png": 1}  # written once, then deleted
     assert s3.list_multipart_uploads(Bucket=bucket, Prefix=f"outputs/{job_id}/").get("Uploads", []) == []
-    assert event_for(stack, job_id)["detail-type"] == "Job Failed"
