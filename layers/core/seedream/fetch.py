@@ -28,15 +28,14 @@ import ssl
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpcore
 import httpx
 from PIL import Image, UnidentifiedImageError
 
 from .errors import OutputRejected, OutputUnavailable
-from .models.requests import is_loopback_host
-from .netrules import is_public_ip
+from .netrules import DestinationForbidden, vetted_addresses
 
 Resolver = Callable[[str, int], list[str]]
 FORMATS = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "WEBP": ("image/webp", "webp")}
@@ -175,34 +174,17 @@ class Fetcher:
         self.pins = pins
 
     def check_url(self, url: str) -> list[str]:
-        """Raise ``OutputRejected`` unless ``url`` may be fetched (scheme, allowlist, resolved addresses).
-
-        Returns the addresses to connect to: the vetted ones, or the host itself for loopback ``http://``."""
+        """Raise ``OutputRejected`` (``output_url_forbidden``) unless ``url`` may be fetched
+        (``netrules.vetted_addresses``: scheme, allowlist, resolved addresses), ``OutputUnavailable`` when its host
+        does not resolve now. Returns the addresses to connect to: the vetted ones, or the host itself for loopback
+        ``http://``."""
         try:
-            parts = urlsplit(url)
-            host, port = (parts.hostname or "").lower(), parts.port
-        except ValueError as exc:  # "[::1", a port of 99999...: urllib refuses it, and so do we
-            raise OutputRejected(f"output URL {url[:120]!r} does not parse: {exc}", code="output_url_forbidden") from exc
-        if not host:
-            raise OutputRejected(f"output URL {url[:120]!r} has no host", code="output_url_forbidden")
-        loopback_ok = self.allow_loopback_http and is_loopback_host(host)
-        if parts.scheme != "https" and not (parts.scheme == "http" and loopback_ok):
-            raise OutputRejected(f"output URL {url[:120]!r} is not https", code="output_url_forbidden")
-        if self.host_allowlist and not loopback_ok and not any(
-            host == allowed or (allowed.startswith(".") and host.endswith(allowed)) for allowed in self.host_allowlist
-        ):
-            raise OutputRejected(f"output host {host!r} is not on the allowlist", code="output_url_forbidden")
-        if loopback_ok:
-            return [host]
-        try:
-            addresses = self.resolver(host, port or 443)
+            return vetted_addresses(url, self.resolver, allow_loopback_http=self.allow_loopback_http,
+                                    host_allowlist=self.host_allowlist)
+        except DestinationForbidden as exc:
+            raise OutputRejected(f"output URL {url[:120]!r} {exc}", code="output_url_forbidden") from None
         except OSError as exc:
-            raise OutputUnavailable(f"cannot resolve output host {host!r}: {exc}") from exc
-        blocked = [a for a in addresses if not is_public_ip(a)]
-        if not addresses or blocked:
-            raise OutputRejected(f"output host {host!r} resolves to a non-public address {blocked}",
-                                 code="output_url_forbidden")
-        return list(addresses)
+            raise OutputUnavailable(f"cannot resolve the host of output URL {url[:120]!r}: {exc}") from exc
 
     def open(self, url: str) -> tuple[Download, Callable[[], None]]:
         """Open ``url``; returns the download and a ``close`` callable. Raises ``OutputRejected``/``OutputUnavailable``."""

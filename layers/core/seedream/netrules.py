@@ -1,4 +1,5 @@
-"""Which hosts a URL may name: the rules source images are held to at the door and outputs at the fetch.
+"""Which hosts a URL may name: the rules source images are held to at the door, and the destination rule outputs
+(``fetch``) and webhook deliveries (``webhook_sender``) are held to before any connection (``vetted_addresses``).
 
 No DNS here (the door never resolves; the fetch guard resolves and checks every address with
 ``is_public_ip``). What is refused from the URL's text alone:
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
 
 INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa", ".intranet", ".lan")
 
@@ -56,3 +59,48 @@ def host_problem(host: str | None) -> str | None:
     if is_internal_name(host):
         return f"{host} is an internal name"
     return None
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` and loopback IP literals (``127.0.0.1``, ``::1``)."""
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class DestinationForbidden(ValueError):
+    """A URL that may not be connected to; ``str()`` says why, as a phrase after the URL ("is not https")."""
+
+
+def vetted_addresses(url: str, resolver: Callable[[str, int], Sequence[str]], *, allow_loopback_http: bool = False,
+                     host_allowlist: Sequence[str] = ()) -> list[str]:
+    """The addresses to connect to for ``url``: every address its host resolves to (``resolver(host, port)``), all
+    public; or the host as written for loopback ``http://`` when ``allow_loopback_http`` (the local stack only).
+    ``host_allowlist``: when set, only these hosts (``.suffix`` for a domain and its subdomains), loopback exempt.
+
+    Raises ``DestinationForbidden`` (the URL does not parse, has no host, is not https, is off the allowlist, or its
+    host resolves to a non-public address or none); whatever ``resolver`` raises (``OSError``: not resolvable now)."""
+    try:
+        parts = urlsplit(url)
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError as exc:  # "[::1", a port of 99999...: urllib refuses it, and so do we
+        raise DestinationForbidden(f"does not parse: {exc}") from None
+    if not host:
+        raise DestinationForbidden("has no host")
+    if parts.scheme == "http" and allow_loopback_http and is_loopback_host(host):
+        return [host]
+    if parts.scheme != "https":
+        raise DestinationForbidden("is not https")
+    if host_allowlist and not any(host == allowed or (allowed.startswith(".") and host.endswith(allowed))
+                                  for allowed in host_allowlist):
+        raise DestinationForbidden(f"names {host!r}, which is not on the allowlist")
+    addresses = resolver(host, port or 443)
+    blocked = [address for address in addresses if not is_public_ip(address)]
+    if not addresses or blocked:
+        raise DestinationForbidden(f"names {host!r}, which resolves to a non-public address {blocked}")
+    return list(addresses)

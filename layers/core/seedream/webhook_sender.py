@@ -19,14 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import httpx
 from standardwebhooks.webhooks import Webhook
 
 from .fetch import PinnedBackend, PinnedTransport, Resolver, system_resolver
-from .models.requests import is_loopback_host
-from .netrules import is_public_ip
+from .netrules import DestinationForbidden, vetted_addresses
 from .providers.base import retry_after_seconds
 
 USER_AGENT = "seedream-jobs-webhooks/1"
@@ -55,10 +53,6 @@ class Answer:
         return bool(self.error and self.error.startswith("webhook_url_forbidden"))
 
 
-class DestinationForbidden(Exception):
-    """The webhook's host resolves to an address that is not public (or its URL is not ``https://``)."""
-
-
 def signature(keys: Sequence[str], webhook_id: str, timestamp: datetime, body: str) -> str:
     """The ``webhook-signature`` header: ``v1,<base64>`` per key (``whsec_…``), space-separated, in the keys' order.
     ``timestamp`` is an aware datetime; its whole seconds are what is signed."""
@@ -81,29 +75,13 @@ class WebhookSender:
         self.timeout = timeout
 
     def destination(self, url: str) -> list[str]:
-        """The addresses to connect to for ``url``: every address its host resolves to, all public; or the host as
-        written for loopback ``http://`` on the local stack. Raises ``DestinationForbidden``; ``OSError`` when the
-        name does not resolve now."""
+        """The addresses to connect to for ``url`` (``netrules.vetted_addresses``, with this sender's loopback rule and
+        host allowlist). Raises ``DestinationForbidden``; ``OSError`` when the name does not resolve now."""
         try:
-            parts = urlsplit(url)
-            host = (parts.hostname or "").lower()
-            port = parts.port
-        except ValueError as exc:
-            raise DestinationForbidden(f"the URL does not parse: {exc}") from None
-        if not host:
-            raise DestinationForbidden("the URL has no host")
-        if parts.scheme == "http" and self.allow_loopback_http and is_loopback_host(host):
-            return [host]
-        if parts.scheme != "https":
-            raise DestinationForbidden("the URL is not https://")
-        if self.host_allowlist and not any(host == allowed or (allowed.startswith(".") and host.endswith(allowed))
-                                           for allowed in self.host_allowlist):
-            raise DestinationForbidden(f"{host} is not on this deployment's webhook host allowlist")
-        addresses = self.resolver(host, port or 443)
-        blocked = [address for address in addresses if not is_public_ip(address)]
-        if not addresses or blocked:
-            raise DestinationForbidden(f"{host} resolves to a non-public address {blocked}")
-        return list(addresses)
+            return vetted_addresses(url, self.resolver, allow_loopback_http=self.allow_loopback_http,
+                                    host_allowlist=self.host_allowlist)
+        except DestinationForbidden as exc:
+            raise DestinationForbidden(f"the webhook URL {exc}") from None
 
     def send(self, url: str, webhook_id: str, body: str, keys: Sequence[str]) -> Answer:
         """One attempt: POST ``body`` (JSON text) to ``url`` signed with ``keys`` and stamped with the time it is sent

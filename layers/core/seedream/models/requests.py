@@ -10,7 +10,6 @@ the same rules, ``s3://`` aside (``webhook_problem``).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import unicodedata
 from typing import Annotated, Literal
@@ -26,7 +25,7 @@ from pydantic import (
     field_validator,
 )
 
-from ..netrules import host_problem
+from ..netrules import host_problem, is_loopback_host
 
 Model = Literal["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
 SIZE_RE = re.compile(r"^([0-9]{2,5})\*([0-9]{2,5})$")  # ASCII digits: Python's \d takes "２０４８" too
@@ -58,18 +57,6 @@ def _prompt_text(value: str) -> str:
 MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/-]+$")]
 MetadataValue = Annotated[str, StringConstraints(max_length=256), AfterValidator(_plain_text)]
 Prompt = Annotated[str, StringConstraints(min_length=1, max_length=4000), AfterValidator(_prompt_text)]
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """True for ``localhost`` and loopback IP literals (``127.0.0.1``, ``::1``)."""
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class JobRequest(BaseModel):
