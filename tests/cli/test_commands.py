@@ -100,7 +100,8 @@ def test_models_lists_every_model_at_every_provider_with_limits_and_price(seedre
     assert "$0.04 per image requested" in cells[("seedream-v4.5", "wavespeed")]
     assert "3.69-16.78 MP" in cells[("seedream-v4.5", "wavespeed")]
     assert "$0.036 per run" in cells[("seedream-v4.5", "atlascloud")]
-    assert "$0.027* per run" in cells[("seedream-v4", "atlascloud")]  # not published: ATLASCLOUD_V4_PRICE_USD
+    assert "$0.027 per run" in cells[("seedream-v4", "atlascloud")]
+    assert "$0.035* per image requested" in cells[("seedream-v5.0-lite", "wavespeed")]  # not published: a setting
     assert "≤ 14" in cells[("seedream-v4", "evolink")] and "0.92-16.78 MP" in cells[("seedream-v4", "evolink")]
     assert result.stderr.startswith("* not published by the provider")
     as_json = json.loads(seedream("models", "--json").stdout)

@@ -209,7 +209,8 @@ def test_the_models_route_lists_every_model_at_every_provider_from_the_doors_tab
         "price_documented": True}
     assert offers[("seedream-v4.5", "atlascloud")]["price_basis"] == "per_run"
     assert offers[("seedream-v4", "atlascloud")]["max_outputs"] == 14
-    assert offers[("seedream-v4", "atlascloud")]["price_documented"] is False  # ATLASCLOUD_V4_PRICE_USD's default
+    assert offers[("seedream-v4", "atlascloud")]["price_documented"] is True
+    assert offers[("seedream-v5.0-lite", "wavespeed")]["price_documented"] is False  # WAVESPEED_V5_LITE_PRICE_USD
     assert offers[("seedream-v4", "evolink")]["max_input_images"] == 14
     assert offers[("seedream-v4", "evolink")]["min_pixels"] == 921_600
     # what the list says is what the door holds a request to: evolink takes 12 sources, WaveSpeed does not

@@ -67,6 +67,18 @@ def test_a_signature_in_the_bare_header_is_accepted(fake, atlas):
     atlas.verify_callback(lowered, body, NOW)
 
 
+def test_the_short_timestamp_and_key_id_names_one_client_reads_are_taken_too(fake, atlas):
+    body = event()
+    headers = fake.signer.headers(body, timestamp=NOW)
+    headers["X-AtlasCloud-Timestamp"] = headers.pop("X-AtlasCloud-Webhook-Timestamp")
+    headers["X-AtlasCloud-Key-Id"] = headers.pop("X-AtlasCloud-Webhook-Key-Id")
+    atlas.verify_callback(headers, body, NOW)
+    headers["X-AtlasCloud-Timestamp"] = str(NOW + 1)  # the signed timestamp is still the one checked
+    with pytest.raises(Unauthorized) as refused:
+        atlas.verify_callback(headers, body, NOW)
+    assert refused.value.code == "signature_invalid"
+
+
 @pytest.mark.parametrize("forgery", ["other key", "altered body", "legacy hmac"])
 def test_a_forged_bare_header_is_refused(fake, atlas, forgery):
     body = event()

@@ -126,3 +126,68 @@ def test_a_named_provider_refusing_says_which_other_provider_takes_the_request()
                        images=[f"https://img.test/{i}.png" for i in range(11)])
     assert error.message == ("wavespeed does not take this job: seedream-v4 at wavespeed takes at most 10 source images, "
                              "not 11 — seedream-v4 takes it at evolink")
+
+
+def test_a_provider_left_out_of_enabled_providers_is_refused_by_name_and_skipped_by_auto():
+    enabled = ("wavespeed", "evolink")
+    with pytest.raises(InvalidRequest) as named:
+        choose_providers(PROVIDERS, {}, request("seedream-v4", provider="atlascloud"), enabled)
+    assert named.value.code == "provider_not_enabled" and named.value.http_status == 422
+    assert "'atlascloud' is not enabled" in named.value.message and "['evolink', 'wavespeed']" in named.value.message
+    with pytest.raises(InvalidRequest) as unknown:
+        choose_providers(PROVIDERS, {}, request("seedream-v4", provider="nobody"), enabled)
+    assert unknown.value.code == "invalid_request" and "unknown provider 'nobody'" in unknown.value.message
+    # the cheapest for seedream-v4 is Atlas Cloud's run price: without it, auto starts at evolink
+    assert choose_providers(PROVIDERS, {}, request("seedream-v4", provider="auto")) == ["atlascloud", "evolink",
+                                                                                         "wavespeed"]
+    assert choose_providers(PROVIDERS, {}, request("seedream-v4", provider="auto"), enabled) == ["evolink", "wavespeed"]
+    preference = {"seedream-v4": ("atlascloud", "wavespeed")}
+    assert choose_providers(PROVIDERS, preference, request("seedream-v4", provider="auto"), enabled) == ["wavespeed"]
+
+
+def test_the_model_list_offers_only_the_enabled_providers():
+    from seedream.usecases.model_list import model_list
+    from seedream.wiring import build_services
+
+    svc = build_services(Settings.from_env({"ENABLED_PROVIDERS": "evolink, wavespeed"}), ("provider_limits",))
+    offers = model_list(svc).models
+    assert {o.provider for o in offers} == {"evolink", "wavespeed"} and len(offers) == 6
+
+
+def test_provider_limits_replace_a_providers_limits_where_its_own_pages_disagree():
+    settings = Settings.from_env({"PROVIDER_LIMITS": "evolink.max_input_images=10, evolink.max_aspect=3;"
+                                                     "wavespeed.min_side=64,wavespeed.max_side=16384"})
+    assert settings.provider_limits == {"evolink": {"max_input_images": 10, "max_aspect": 3.0},
+                                        "wavespeed": {"min_side": 64, "max_side": 16384}}
+    providers = build_providers(settings, Http(8), lambda name: lambda: {"api_key": "k"})
+    for model in MODELS:
+        assert (providers["evolink"].limits(model).max_input_images, providers["evolink"].limits(model).max_aspect) == (
+            10, 3.0)
+    tall = request("seedream-v4", provider="evolink", size="1024*4096")  # 1:4, inside the reference's 1/16..16
+    assert PROVIDERS["evolink"].check(tall) is None
+    with pytest.raises(InvalidRequest) as refused:
+        providers["evolink"].check(tall)
+    assert [d["limit"] for d in refused.value.details] == ["aspect_ratio"]
+    wide = request("seedream-v4", size="8192*1024")  # 8.4 MP, one side past 4096
+    assert "width_range" in refused_by(PROVIDERS["wavespeed"], wide)
+    assert refused_by(providers["wavespeed"], wide) == []
+
+
+def refused_by(provider, job) -> list[str]:
+    try:
+        provider.check(job)
+    except InvalidRequest as exc:
+        return [d["limit"] for d in exc.details]
+    return []
+
+
+@pytest.mark.parametrize("value, says", [
+    ("evolink.max_colours=3", "'max_colours' is not a limit"),
+    ("nobody.max_side=10", "names unknown providers ['nobody']"),
+    ("evolink:max_side=10", "must look like"),
+])
+def test_a_malformed_provider_limit_is_an_error_that_names_it(value, says):
+    from seedream.settings import ConfigError
+
+    with pytest.raises(ConfigError, match=says.replace("[", r"\[").replace("]", r"\]")):
+        Settings.from_env({"PROVIDER_LIMITS": value})

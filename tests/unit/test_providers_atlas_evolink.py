@@ -26,8 +26,8 @@ CALLBACK = "https://hooks.example.com/v1/callbacks/atlascloud/job-1?token=secret
 IMAGES = ["https://img.example.com/a.png", "https://img.example.com/b.png"]
 
 
-CONFIG_VARS = ("ATLASCLOUD_JWKS_URL", "ATLASCLOUD_V4_PRICE_USD", "ATLASCLOUD_V5_LITE_PRICE_USD",
-               "EVOLINK_V5_LITE_MODEL", "EVOLINK_V45_PRICE_USD", "EVOLINK_V5_LITE_PRICE_USD", "SEED_PROVIDERS")
+CONFIG_VARS = ("ATLASCLOUD_JWKS_URL", "EVOLINK_V5_LITE_MODEL", "EVOLINK_V45_PRICE_USD", "EVOLINK_V5_LITE_PRICE_USD",
+               "SEED_PROVIDERS")
 
 
 @pytest.fixture(autouse=True)
@@ -132,11 +132,9 @@ def test_atlas_prices_and_limits():
     adapter = AtlasCloud(client, lambda: {"api_key": "k"})
     assert adapter.limits("seedream-v4.5").price_per_run_usd == 0.036
     assert estimated_cost_usd(adapter.limits("seedream-v4.5"), 15, 15) == 0.036
-    assert adapter.limits("seedream-v4").price_per_run_usd == 0.027
-    assert adapter.limits("seedream-v5.0-lite").price_per_run_usd == 0.035
-    adapter = configured({"ATLASCLOUD_V4_PRICE_USD": "0.02", "ATLASCLOUD_V5_LITE_PRICE_USD": "0.03"}, "atlascloud")
-    assert adapter.limits("seedream-v4").price_per_run_usd == 0.02
-    assert adapter.limits("seedream-v5.0-lite").price_per_run_usd == 0.03
+    assert adapter.limits("seedream-v4").price_per_run_usd == 0.027  # its model pages, December 2026
+    assert adapter.limits("seedream-v5.0-lite").price_per_run_usd == 0.032
+    assert all(adapter.limits(model).price_documented for model in adapter.models)
     limits = adapter.limits("seedream-v4")
     assert (limits.min_side, limits.max_side, limits.max_input_images, limits.max_outputs) == (1024, 4096, 10, 14)
     with pytest.raises(InvalidRequest) as err:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from seedream.settings import ConfigError, Settings
+from seedream.settings import PROVIDERS, ConfigError, Settings
 from seedream.wiring import (
     api_services,
     build_services,
@@ -26,6 +26,8 @@ def test_typed_values_are_parsed_once_and_defaults_are_the_deployed_ones():
     assert settings.provider_preference == {"seedream-v4": ("evolink", "wavespeed")}
     assert settings.provider_base_urls == {"wavespeed": "http://127.0.0.1:9"} and settings.public_base_url == "https://x.test"
     assert settings.presign_seconds == 3600 and settings.event_source == "seedream.jobs"
+    assert settings.enabled_providers == PROVIDERS  # every host unless ENABLED_PROVIDERS narrows it
+    assert Settings.from_env({"ENABLED_PROVIDERS": " Evolink,wavespeed "}).enabled_providers == ("evolink", "wavespeed")
 
 
 @pytest.mark.parametrize("variable, value, says", [
@@ -34,6 +36,7 @@ def test_typed_values_are_parsed_once_and_defaults_are_the_deployed_ones():
     ("ALLOW_LOOPBACK_HTTP", "maybe", "ALLOW_LOOPBACK_HTTP must be true or false"),
     ("PROVIDER_PREFERENCE", "seedream-v4=replicate", "PROVIDER_PREFERENCE names unknown providers ['replicate']"),
     ("PROVIDER_PREFERENCE", "evolink", "PROVIDER_PREFERENCE must look like"),
+    ("ENABLED_PROVIDERS", "wavespeed,nobody", "ENABLED_PROVIDERS names unknown providers ['nobody']"),
 ])
 def test_a_malformed_variable_is_an_error_that_names_it(variable, value, says):
     with pytest.raises(ConfigError, match=says.replace("[", r"\[").replace("]", r"\]")):

@@ -127,15 +127,20 @@ def test_auto_fails_over_on_refused_connections_and_timeouts_recording_every_att
             raise httpx.ReadTimeout("timed out")
         return provider_http(request)
 
-    svc = svc_with(transport)
+    record = auto_v4_submitted_at_wavespeed(svc_with(transport), "provider_unavailable")
+    assert "timed out" in record.attempts[1].message
+
+
+def auto_v4_submitted_at_wavespeed(svc, skipped_as: str):
+    """An ``auto`` seedream-v4 job (order Atlas Cloud, evolink, WaveSpeed) submitted, the first two ``skipped_as``."""
     job = accept(svc, BODY | {"provider": "auto", "model": "seedream-v4"})
     assert job.provider_order == ["atlascloud", "evolink", "wavespeed"]
     assert submit(svc, job.job_id) == "submitted"
     record = svc.store.get(job.job_id)
     assert record.provider == "wavespeed" and record.status == "submitted"
     assert [(a.provider, a.outcome) for a in record.attempts] == [
-        ("atlascloud", "provider_unavailable"), ("evolink", "provider_unavailable"), ("wavespeed", "submitted")]
-    assert "timed out" in record.attempts[1].message
+        ("atlascloud", skipped_as), ("evolink", skipped_as), ("wavespeed", "submitted")]
+    return record
 
 
 def test_when_every_provider_is_unavailable_the_job_stays_queued_for_the_queue_to_retry(svc_with):
@@ -145,3 +150,42 @@ def test_when_every_provider_is_unavailable_the_job_stays_queued_for_the_queue_t
         submit(svc, job.job_id)
     record = svc.store.get(job.job_id)
     assert record.status == "queued" and len(record.attempts) == 3
+
+
+@pytest.fixture
+def keys_removed(aws):
+    """``keys_removed(*providers)`` empties those providers' ``api_key`` in the provider secret (restored after)."""
+    session, resources = aws
+    secrets = session.client("secretsmanager")
+    secret_id = resources.functions["SubmitFunction"].environment["PROVIDER_SECRET_ARN"]
+    original = secrets.get_secret_value(SecretId=secret_id)["SecretString"]
+
+    def remove(*providers):
+        document = json.loads(original)
+        for name in providers:
+            document[name] = {"api_key": ""}
+        secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps(document))
+
+    yield remove
+    secrets.put_secret_value(SecretId=secret_id, SecretString=original)
+
+
+def test_a_provider_without_an_api_key_is_never_chosen_auto_goes_to_the_next(svc_with, provider_http, keys_removed):
+    keys_removed("atlascloud", "evolink")
+    record = auto_v4_submitted_at_wavespeed(svc_with(provider_http), "provider_not_configured")
+    assert record.attempts[0].message == "the provider secret has no api_key for atlascloud"
+    assert len(provider_http.submits) == 1  # only WaveSpeed was called
+
+
+def test_a_job_whose_only_provider_has_no_api_key_fails_provider_not_configured(svc_with, provider_http, keys_removed,
+                                                                                 aws):
+    keys_removed("wavespeed")
+    svc = svc_with(provider_http)
+    job = accept(svc, dict(BODY))
+    assert submit(svc, job.job_id) == "rejected"
+    record = svc.store.get(job.job_id)
+    assert record.status == "failed" and record.error.code == "provider_not_configured"
+    assert "no provider of this job has an api_key in the provider secret (wavespeed)" in record.error.message
+    assert provider_http.submits == []
+    [event] = tap_events(aws)
+    assert event["detail-type"] == "Job Failed" and event["detail"]["error"]["code"] == "provider_not_configured"

@@ -6,7 +6,7 @@ can act on, and optional ``details``. The same code reaches the HTTP caller
 ``Job Failed`` event, unchanged. One code per meaning: a code never names both a retryable
 and a final condition. ``http_status`` is how a handler presents the error over HTTP.
 
-- ``InvalidRequest``: ``invalid_request``, ``invalid_json``, ``provider_limit_exceeded``,
+- ``InvalidRequest``: ``invalid_request``, ``invalid_json``, ``provider_limit_exceeded``, ``provider_not_enabled``,
   ``callback_malformed`` — the caller's (or a callback's) input breaks a rule; nothing changes.
 - ``JobNotFound``: ``job_not_found``.
 - ``KeyNotFound``: ``key_not_found`` — no API key of the caller's with that id.

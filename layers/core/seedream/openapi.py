@@ -35,7 +35,7 @@ ERROR_CODES = {
     413: "body_too_large (over 256 KiB)",
     422: "invalid_request (a field breaks a rule), provider_limit_exceeded (no provider takes the job: one details "
          "entry per broken rule, with the providers it holds at and taken_by, the models and providers that keep it), "
-         "idempotency_key_reused",
+         "provider_not_enabled (the job names a provider this deployment does not enable), idempotency_key_reused",
     503: "queue_unavailable (nothing was stored; retry)",
 }
 

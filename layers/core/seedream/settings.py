@@ -79,6 +79,30 @@ def _sizes(name: str, value: str) -> tuple[str, ...]:
     return sizes
 
 
+LIMIT_FIELDS: dict[str, type] = {"min_side": int, "max_side": int, "min_pixels": int, "max_pixels": int,
+                                 "max_aspect": float, "max_input_images": int, "max_outputs": int,
+                                 "max_prompt_chars": int}
+"""The ``ModelLimits`` fields ``PROVIDER_LIMITS`` may set (counts, pixels, characters; ``max_aspect`` a ratio)."""
+
+
+def _limits(name: str, value: str) -> dict[str, dict[str, float]]:
+    """``evolink.max_input_images=10, evolink.max_aspect=3`` → ``{"evolink": {"max_input_images": 10, "max_aspect": 3.0}}``."""
+    found: dict[str, dict[str, float]] = {}
+    for part in value.replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        match = re.fullmatch(r"\s*([a-z]+)\.([a-z_]+)\s*=\s*([0-9.]+)\s*", part)
+        if not match:
+            raise ConfigError(f"{name} must look like 'evolink.max_input_images=10,wavespeed.max_side=16384', not {part!r}")
+        provider, limit, number = match.groups()
+        if provider not in PROVIDERS:
+            raise ConfigError(f"{name} names unknown providers {[provider]}; known: {list(PROVIDERS)}")
+        if limit not in LIMIT_FIELDS:
+            raise ConfigError(f"{name}: {limit!r} is not a limit; choose one of {sorted(LIMIT_FIELDS)}")
+        found.setdefault(provider, {})[limit] = _number(name, number, LIMIT_FIELDS[limit])
+    return found
+
+
 def _factors(name: str, value: str) -> dict[str, float]:
     """``evolink=1.5,seedream-v4.5=1.2`` → ``{"evolink": 1.5, "seedream-v4.5": 1.2}``."""
     factors: dict[str, float] = {}
@@ -128,14 +152,14 @@ _VARIABLES: dict[str, tuple[str, object]] = {
     "S3_ADDRESSING_STYLE": ("s3_addressing_style", None),
     "ATLASCLOUD_JWKS_URL": ("atlascloud_jwks_url", None),
     "ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS": ("atlascloud_jwks_min_refresh_seconds", _number),
-    "ATLASCLOUD_V4_PRICE_USD": ("atlascloud_v4_price_usd", _number),
-    "ATLASCLOUD_V5_LITE_PRICE_USD": ("atlascloud_v5_lite_price_usd", _number),
     "WAVESPEED_V5_LITE_PRICE_USD": ("wavespeed_v5_lite_price_usd", _number),
     "EVOLINK_V5_LITE_MODEL": ("evolink_v5_lite_model", None),
     "EVOLINK_V45_PRICE_USD": ("evolink_v45_price_usd", _number),
     "EVOLINK_V5_LITE_PRICE_USD": ("evolink_v5_lite_price_usd", _number),
     "SEED_PROVIDERS": ("seed_providers", lambda n, v: _providers(n, v)),
+    "ENABLED_PROVIDERS": ("enabled_providers", lambda n, v: _providers(n, v)),
     "ATLASCLOUD_SIZES": ("atlascloud_sizes", lambda n, v: _sizes(n, v)),
+    "PROVIDER_LIMITS": ("provider_limits", _limits),
     "TASK_TIMEOUT_SECONDS": ("task_timeout_seconds", _number),
     "SUBMIT_MESSAGE_RETENTION_SECONDS": ("submit_message_retention_seconds", _number),
     "SUBMIT_BACKPRESSURE_MAX_SECONDS": ("submit_backpressure_max_seconds", _number),
@@ -196,16 +220,24 @@ class Settings:
     atlascloud_jwks_url: str = ""
     """Empty = ``{Atlas Cloud base URL}/api/v1/webhooks/jwks.json``."""
     atlascloud_jwks_min_refresh_seconds: float = 10.0
-    atlascloud_v4_price_usd: float = 0.027
-    atlascloud_v5_lite_price_usd: float = 0.035
     wavespeed_v5_lite_price_usd: float = 0.035
     evolink_v5_lite_model: str = "doubao-seedream-5.0-lite"
     evolink_v45_price_usd: float = 0.04
     evolink_v5_lite_price_usd: float = 0.035
+    enabled_providers: tuple[str, ...] = PROVIDERS
+    """The providers new jobs may be given to (the template's ``EnabledProviders``): the door refuses a job naming
+    another (``provider_not_enabled``), ``auto`` and ``GET /v1/models`` leave the others out. Every adapter is still
+    built, so callbacks and status reads of jobs already handed to a provider disabled since keep working. A
+    provider enabled here without an ``api_key`` in the provider secret is skipped at submit (never chosen)."""
     seed_providers: tuple[str, ...] = ()
     """Providers ``seed`` is sent to. None documents it for edit-sequential, so none by default: a request
     with a seed is refused (422) by every provider not named here."""
     atlascloud_sizes: tuple[str, ...] = ()
+    provider_limits: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """Per provider, limits that replace its adapter's for every model (``LIMIT_FIELDS``), where a provider's own
+    pages disagree: evolink's current page takes ≤ 10 references at 1/3..3 where its API reference takes ≤ 14 at
+    1/16..16 (``evolink.max_input_images=10,evolink.max_aspect=3``); WaveSpeed's current schema takes 64..16384 px
+    per side where its v4 page says 1024..4096 (``wavespeed.min_side=64,wavespeed.max_side=16384``)."""
     """The ``W*H`` sizes Atlas Cloud takes for v4.5 and v5.0-lite (a fixed list [code]; empty = not enforced)."""
     task_timeout_seconds: float = 10800.0
     """A handed-off job still open this long after ``submitted_at`` fails (``seedream.lifecycle``): 3 h, well inside

@@ -49,7 +49,8 @@ class Attempt(BaseModel):
 
     provider: str
     at: str
-    outcome: Literal["submitted", "provider_unavailable", "provider_rejected"]
+    outcome: Literal["submitted", "provider_unavailable", "provider_rejected", "provider_not_configured"]
+    """``provider_not_configured``: the provider secret has no ``api_key`` for it, so it was skipped untried."""
     provider_task_id: str | None = None
     message: str | None = None
 

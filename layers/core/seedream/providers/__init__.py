@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..settings import Settings
 from .atlascloud import AtlasCloud
 from .base import Credentials, Http, Provider
@@ -12,7 +14,16 @@ from .wavespeed import WaveSpeed
 
 def build_providers(settings: Settings, http: Http, credentials_for) -> dict[str, Provider]:
     """One adapter per provider, configured from ``settings``. ``credentials_for(name)`` returns a
-    ``Credentials`` callable; ``http`` is the function's (lazily made) provider HTTP client."""
+    ``Credentials`` callable; ``http`` is the function's (lazily made) provider HTTP client. ``PROVIDER_LIMITS``
+    replaces limits of every model of the providers it names (``Settings.provider_limits``)."""
+    providers = _adapters(settings, http, credentials_for)
+    for name, changes in settings.provider_limits.items():
+        adapter = providers[name]
+        adapter.models = {model: replace(limits, **changes) for model, limits in adapter.models.items()}
+    return providers
+
+
+def _adapters(settings: Settings, http: Http, credentials_for) -> dict[str, Provider]:
     base = settings.provider_base_urls
     return {
         "wavespeed": WaveSpeed(http, credentials_for("wavespeed"), base.get("wavespeed"),
@@ -21,8 +32,6 @@ def build_providers(settings: Settings, http: Http, credentials_for) -> dict[str
         "atlascloud": AtlasCloud(http, credentials_for("atlascloud"), base.get("atlascloud"),
                                  jwks_url=settings.atlascloud_jwks_url or None,
                                  jwks_min_refresh_seconds=settings.atlascloud_jwks_min_refresh_seconds,
-                                 v4_price_usd=settings.atlascloud_v4_price_usd,
-                                 v5_lite_price_usd=settings.atlascloud_v5_lite_price_usd,
                                  accepts_seed="atlascloud" in settings.seed_providers, sizes=settings.atlascloud_sizes),
         "evolink": Evolink(http, credentials_for("evolink"), base.get("evolink"),
                            accepts_seed="evolink" in settings.seed_providers,

@@ -8,7 +8,9 @@ for the webhook. Tags: [doc] Atlas Cloud's own docs, [code] only third-party cli
   (``bytedance/seedream-v4/edit-sequential``, ``.../seedream-v4.5/...``, ``.../seedream-v5.0-lite/...``),
   ``prompt``, ``images``, ``max_images``, ``size`` ("W*H"), ``enable_base64_output`` [doc];
   ``webhook_url`` in the body [doc]. ``seed`` is not among its accepted fields: refused unless ``SEED_PROVIDERS``.
-  Reply: ``data.id`` is the prediction id [doc].
+  Reply: ``data.id`` is the prediction id [doc]; some of its examples read a top-level ``id``: both are taken.
+  Its pages also show a second request shape (flat ``width``/``height``/``steps``, or ``{"model", "input": {…}}``);
+  ``images``, ``max_images`` and ``size`` come from third-party code generated from its schemas [code].
 - Callback: one POST when the task ends (event ``image.task.terminal``) [doc]. Body [code]:
   ``{"session_id": <prediction id>, "event_type", "status": "OK"|"ERROR", "created_at": <ms>,
   "payload": {"model", "status": "completed|failed|timeout|cancelled", "outputs": [...]}, "error"}``.
@@ -23,12 +25,12 @@ for the webhook. Tags: [doc] Atlas Cloud's own docs, [code] only third-party cli
   the legacy HMAC is retired [code], so it is taken from either header: ``-Ed25519`` when present
   (a bare header beside it, e.g. a legacy HMAC, is then ignored), else the bare one, which must
   then be the Ed25519 signature [inferred].
-  Because all of this is [code], the JWKS URL (``ATLASCLOUD_JWKS_URL``), the tolerance and the
+  One client reads ``X-AtlasCloud-Timestamp`` / ``X-AtlasCloud-Key-Id`` instead [code]: taken when the
+  ``-Webhook-`` names are absent. Because all of this is [code], the JWKS URL (``ATLASCLOUD_JWKS_URL``), the tolerance and the
   refetch interval (``ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS``) are configurable. ``cryptography`` is
   imported on the first verification, so functions that never verify (api, submit) do not load it.
-- Price: v4.5 $0.036 per run [doc]. v4 and v5.0-lite prices are not in our sources: per run,
-  ``ATLASCLOUD_V4_PRICE_USD`` (default $0.027 [inferred]: WaveSpeed's documented v4 unit price)
-  and ``ATLASCLOUD_V5_LITE_PRICE_USD`` (default $0.035 [inferred]: WaveSpeed's v5.0-lite default).
+- Price per run [doc: the model pages "Seedream v4 / v4.5 / v5.0 Lite Edit Sequential API by ByteDance",
+  checked December 2026]: v4 $0.027, v4.5 $0.036, v5.0-lite $0.032.
 - Limits: 1024..4096 px per side [inferred, as WaveSpeed], ≤ 10 source images, 1..15 outputs.
 """
 
@@ -74,25 +76,27 @@ HEADER_TIMESTAMP = "X-AtlasCloud-Webhook-Timestamp"
 HEADER_KEY_ID = "X-AtlasCloud-Webhook-Key-Id"
 HEADER_SIGNATURE = "X-AtlasCloud-Webhook-Signature-Ed25519"
 HEADER_SIGNATURE_BARE = "X-AtlasCloud-Webhook-Signature"
+HEADER_TIMESTAMP_SHORT = "X-AtlasCloud-Timestamp"
+HEADER_KEY_ID_SHORT = "X-AtlasCloud-Key-Id"
+"""The names one third-party client reads instead of the ``-Webhook-`` ones [code]: taken when those are absent."""
 """Where the Ed25519 signature is expected to move once the legacy HMAC is retired [code]."""
 
 SUCCEEDED = {"completed", "succeeded"}
 FAILED = {"failed", "timeout", "cancelled", "canceled"}
 
 
-def model_limits(v4_price_usd: float = 0.027, v5_lite_price_usd: float = 0.035, accepts_seed: bool = False,
-                 sizes: tuple[str, ...] = ()) -> dict[str, ModelLimits]:
+def model_limits(accepts_seed: bool = False, sizes: tuple[str, ...] = ()) -> dict[str, ModelLimits]:
     """Our model name -> Atlas Cloud limits and price. v4: at most 14 outputs [code: Atlas schema].
     v4.5 and v5.0-lite take a fixed list of sizes [code]; the list is not in our sources, so it is
-    ``ATLASCLOUD_SIZES`` (comma-separated ``W*H``; empty = not enforced). v4 and v5.0-lite prices are
-    not documented: ``ATLASCLOUD_V4_PRICE_USD`` and ``ATLASCLOUD_V5_LITE_PRICE_USD`` [code: model listing]."""
+    ``ATLASCLOUD_SIZES`` (comma-separated ``W*H``; empty = not enforced). Prices per run [doc: model pages]."""
     return {
         "seedream-v4": ModelLimits("bytedance/seedream-v4/edit-sequential", max_outputs=14,
-                                   price_per_run_usd=v4_price_usd, accepts_seed=accepts_seed),
+                                   price_per_run_usd=0.027, price_documented=True, accepts_seed=accepts_seed),
         "seedream-v4.5": ModelLimits("bytedance/seedream-v4.5/edit-sequential", min_pixels=3_686_400, sizes=sizes,
                                      price_per_run_usd=0.036, price_documented=True, accepts_seed=accepts_seed),
         "seedream-v5.0-lite": ModelLimits("bytedance/seedream-v5.0-lite/edit-sequential", min_pixels=3_686_400,
-                                          sizes=sizes, price_per_run_usd=v5_lite_price_usd, accepts_seed=accepts_seed),
+                                          sizes=sizes, price_per_run_usd=0.032, price_documented=True,
+                                          accepts_seed=accepts_seed),
     }
 
 
@@ -170,15 +174,14 @@ class AtlasCloud:
 
     def __init__(self, http: Http, credentials: Credentials, base_url: str | None = None, *,
                  jwks_url: str | None = None, jwks_min_refresh_seconds: float = JWKS_MIN_REFRESH_SECONDS,
-                 tolerance_seconds: int = TOLERANCE_SECONDS, v4_price_usd: float = 0.027,
-                 v5_lite_price_usd: float = 0.035, accepts_seed: bool = False, sizes: tuple[str, ...] = ()):
+                 tolerance_seconds: int = TOLERANCE_SECONDS, accepts_seed: bool = False, sizes: tuple[str, ...] = ()):
         self.http = http
         self.credentials = credentials
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.jwks_url = jwks_url or f"{self.base_url}{JWKS_PATH}"
         self.jwks_min_refresh_seconds = jwks_min_refresh_seconds
         self.tolerance_seconds = tolerance_seconds
-        self.models = model_limits(v4_price_usd, v5_lite_price_usd, accepts_seed, sizes)
+        self.models = model_limits(accepts_seed, sizes)
         self.jwks_fetches = 0
         self._keys: dict[str, Ed25519PublicKey] | None = None
         self._last_fetch_at: float | None = None
@@ -254,8 +257,8 @@ class AtlasCloud:
         ``key_unknown`` (kid absent after one refetch), ``signature_unverifiable`` (JWKS unreachable).
         The scheme is [code], not [doc].
         """
-        timestamp = header(headers, HEADER_TIMESTAMP)
-        kid = header(headers, HEADER_KEY_ID)
+        timestamp = header(headers, HEADER_TIMESTAMP) or header(headers, HEADER_TIMESTAMP_SHORT)
+        kid = header(headers, HEADER_KEY_ID) or header(headers, HEADER_KEY_ID_SHORT)
         signature_name, signature = signature_header(headers)
         if not (timestamp and kid and signature):
             raise Unauthorized(f"callback lacks {HEADER_TIMESTAMP}, {HEADER_KEY_ID} or a signature "

@@ -86,12 +86,16 @@ class Provider(Protocol):
     name: str
     callback_mechanism: str
     signature_scheme: str
+    models: dict[str, ModelLimits]
+    """Our model name → its limits and price at this provider (``PROVIDER_LIMITS`` may replace fields)."""
+    credentials: Credentials
+    """This provider's entry of the provider secret; raises ``JobError`` (``misconfigured``) without an ``api_key``."""
 
     def limits(self, model: str) -> ModelLimits:
         """Documented limits and price of ``model`` at this provider."""
 
     def check(self, request: JobRequest) -> None:
-        """Raise ``InvalidRequest`` (``provider_limit_exceeded``) naming the first limit ``request`` breaks."""
+        """Raise ``InvalidRequest`` (``provider_limit_exceeded``) naming every limit ``request`` breaks."""
 
     def submit(self, request: JobRequest, image_urls: list[str], callback_url: str) -> SubmitResult:
         """Hand the job to the provider. Raises ``ProviderRejected`` (4xx) or ``ProviderUnavailable`` (429, 5xx, network)."""

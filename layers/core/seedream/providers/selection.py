@@ -7,11 +7,12 @@ ties), keeping those whose limits the request meets. Prices and limits come from
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import get_args
 
 from ..errors import InvalidRequest
 from ..models.requests import JobRequest, Model
+from ..settings import PROVIDERS
 from .base import Provider, estimated_cost_usd, rule_message
 
 
@@ -21,14 +22,16 @@ def job_price(provider: Provider, request: JobRequest) -> float:
 
 
 def choose_providers(providers: Mapping[str, Provider], preference: Mapping[str, tuple[str, ...]],
-                     request: JobRequest) -> list[str]:
-    """The providers to try for ``request``, in order. Raises ``InvalidRequest``: ``invalid_request``
-    for an unknown provider, ``provider_limit_exceeded`` when no provider takes it (see :func:`refusal`)."""
+                     request: JobRequest, enabled: Collection[str] | None = None) -> list[str]:
+    """The providers to try for ``request``, in order, among ``enabled`` (None: all of ``providers``). Raises
+    ``InvalidRequest``: ``invalid_request`` for an unknown provider, ``provider_not_enabled`` (422) for a known one
+    this deployment does not enable (``ENABLED_PROVIDERS``), ``provider_limit_exceeded`` when no provider takes it
+    (see :func:`refusal`)."""
+    providers = enabled_only(providers, enabled)
     if request.provider != "auto":
         provider = providers.get(request.provider)
         if provider is None:
-            raise InvalidRequest(f"unknown provider {request.provider!r}; choose auto or one of {sorted(providers)}",
-                                 details=[{"field": "provider", "message": "unknown provider"}])
+            raise _not_offered(request.provider, providers, enabled)
         names = [provider.name]
     else:
         configured = [name for name in preference.get(request.model, ()) if name in providers]
@@ -43,6 +46,22 @@ def choose_providers(providers: Mapping[str, Provider], preference: Mapping[str,
     if not eligible:
         raise refusal(providers, request, broken)
     return eligible
+
+
+def enabled_only(providers: Mapping[str, Provider], enabled: Collection[str] | None) -> dict[str, Provider]:
+    """``providers`` restricted to the names in ``enabled`` (None: all), in ``providers``' order."""
+    return {name: p for name, p in providers.items() if enabled is None or name in enabled}
+
+
+def _not_offered(name: str, offered: Mapping[str, Provider], enabled: Collection[str] | None) -> InvalidRequest:
+    """The refusal of a job naming a provider outside ``offered``: unknown, or known but not enabled here."""
+    choices = f"choose auto or one of {sorted(offered)}"
+    if enabled is not None and name not in enabled and name in PROVIDERS:
+        return InvalidRequest(f"provider {name!r} is not enabled in this deployment (its EnabledProviders); {choices}",
+                              code="provider_not_enabled",
+                              details=[{"field": "provider", "message": "provider not enabled"}])
+    return InvalidRequest(f"unknown provider {name!r}; {choices}",
+                          details=[{"field": "provider", "message": "unknown provider"}])
 
 
 def broken_limits(provider: Provider, request: JobRequest) -> list[dict]:

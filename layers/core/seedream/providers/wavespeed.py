@@ -5,9 +5,13 @@ Sources: WaveSpeed API docs, "Bytedance Seedream V4 Edit Sequential"
 (/docs/docs-api/webhooks); tags: [doc] WaveSpeed's own docs, [code] only third-party clients, [inferred] our reading.
 
 - Submit: ``POST /api/v3/bytedance/{model}/edit-sequential?webhook=<url-encoded callback>``,
-  ``Authorization: Bearer <key>``, body ``prompt``, ``images`` (≤ 10), ``size`` ("W*H",
-  1024..4096 per side), ``max_images`` (1..15), ``enable_base64_output``, ``enable_sync_mode``
-  [doc]; the ``seedream-v5.0-lite`` path is [code]. Reply ``{"code":200,"data":{"id",...}}``.
+  ``Authorization: Bearer <key>``, body ``prompt``, ``images`` (required, 1..10), ``size`` ("W*H"),
+  ``max_images`` (1..15), ``enable_base64_output``, ``enable_sync_mode`` [doc]. Per side the v4 page
+  says 1024..4096 and the current schema 64..16384 [doc, both]: 1024..4096 is checked, and
+  ``PROVIDER_LIMITS`` (``wavespeed.min_side=64,wavespeed.max_side=16384``) widens it; the pixel range holds
+  either way. ``seedream-v5.0-lite`` edit-sequential is documented ("Bytedance Seedream V5.0 Lite Edit
+  Sequential": ``images`` ≤ 10, ``max_images`` ≤ 15, default 2) [doc]; its price is not.
+  Reply ``{"code":200,"data":{"id",...}}``. The webhook body also carries ``input`` (unused here).
 - Callback body: the prediction object (``id``, ``status`` ``completed|failed``, newer
   ``cancelled|timeout``, ``outputs``, ``has_nsfw_contents``, ``error``) [doc].
 - Signature: ``webhook-id``, ``webhook-timestamp`` (unix s), ``webhook-signature: v3,<hex>``;
@@ -53,8 +57,9 @@ TOLERANCE_SECONDS = 300
 
 
 def model_limits(v5_lite_price_usd: float = 0.035, accepts_seed: bool = False) -> dict[str, ModelLimits]:
-    """Our model name → WaveSpeed limits and price: ≤ 10 source images, sides 1024..4096 [doc]; pixel
-    ranges per model (``ModelLimits``); the v5.0-lite price is configurable (undocumented)."""
+    """Our model name → WaveSpeed limits and price: ≤ 10 source images, sides 1024..4096 [doc: v4 page]; pixel
+    ranges per model (``ModelLimits``); the v5.0-lite price is configurable (``WAVESPEED_V5_LITE_PRICE_USD``:
+    the model is documented, its price is not)."""
     return {
         "seedream-v4": ModelLimits("seedream-v4", price_per_image_usd=0.027, bills_requested=True,
                                    price_documented=True, accepts_seed=accepts_seed),

@@ -47,7 +47,7 @@ def check_request(svc: Services, payload: object) -> tuple[JobRequest, list[str]
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
         more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
         raise InvalidRequest(summary + more, details=details) from None
-    order = choose_providers(svc.providers, svc.settings.provider_preference, request)
+    order = choose_providers(svc.providers, svc.settings.provider_preference, request, svc.settings.enabled_providers)
     for url in request.images:
         if url.startswith("s3://") and not url.startswith(f"s3://{svc.settings.bucket}/"):
             raise InvalidRequest(f"{url} is not in this stack's bucket ({svc.settings.bucket})",

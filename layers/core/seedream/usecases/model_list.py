@@ -7,15 +7,17 @@ from typing import get_args
 
 from ..models.requests import Model
 from ..models.views import ModelList, ModelOffer
+from ..providers.selection import enabled_only
 from ..services import Services
 
 
 def model_list(svc: Services) -> ModelList:
-    """Every model (``JobRequest.model``'s values) at every provider of the deployment, model by model, providers in
-    the deployment's order. Limits in pixels, characters and counts; ``price_usd`` per ``price_basis`` unit."""
+    """Every model (``JobRequest.model``'s values) at every enabled provider of the deployment (``ENABLED_PROVIDERS``),
+    model by model, providers in the deployment's order. Limits in pixels, characters and counts; ``price_usd`` per
+    ``price_basis`` unit."""
     offers = []
     for model in get_args(Model):
-        for name, provider in svc.providers.items():
+        for name, provider in enabled_only(svc.providers, svc.settings.enabled_providers).items():
             limits = provider.limits(model)
             offers.append(ModelOffer(
                 model=model, provider=name, provider_model=limits.provider_model,

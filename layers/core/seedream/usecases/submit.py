@@ -61,8 +61,9 @@ def submit(svc: Services, message: SubmitMessage | str, final_attempt: bool = Fa
     ``submitted`` (with its first deadline; ``Job Submitted`` is published, best effort); ``skipped``
     (not queued any more); ``rejected`` (a provider refused it for good: the job is ``failed`` with
     ``provider_rejected`` and ``Job Failed`` is published — unless the refusal names a limit and another
-    provider is left to try). A 429,
-    5xx, timeout or refused connection moves on to the next provider (failover); every attempt is
+    provider is left to try; or no provider of the job has an ``api_key`` in the provider secret: ``failed`` with
+    ``provider_not_configured``). A provider without a key is skipped untried (attempt ``provider_not_configured``).
+    A 429, 5xx, timeout or refused connection moves on to the next provider (failover); every attempt is
     recorded on the job. When all are unavailable, raises ``ProviderUnavailable`` so SQS retries; on
     the ``final_attempt`` (the message's last receive before the DLQ) the job is first ended
     ``failed`` with ``submit_failed`` and the last error.
@@ -76,8 +77,15 @@ def submit(svc: Services, message: SubmitMessage | str, final_attempt: bool = Fa
     unavailable: ProviderUnavailable | None = None
     throttled: list[ProviderUnavailable] = []
     order = record.provider_order or [record.request.provider]
+    keyless = []
     for name in order:
         provider = svc.providers[name]
+        if not has_api_key(provider):  # a host without a key is never chosen
+            keyless.append(name)
+            _add_attempt(svc, job_id, Attempt(provider=name, at=now_iso(), outcome="provider_not_configured",
+                                              message=f"the provider secret has no api_key for {name}"))
+            logger.warning("provider has no api_key; skipped", extra={"job_id": job_id, "provider": name})
+            continue
         token = new_token()
         try:
             svc.store.arm_callback(job_id, provider.name, token_hash(token), job_price(provider, record.request))
@@ -119,14 +127,29 @@ def submit(svc: Services, message: SubmitMessage | str, final_attempt: bool = Fa
         logger.info("job submitted", extra={"job_id": job_id, "provider": name,
                                             "provider_task_id": result.provider_task_id})
         return "submitted"
-    assert unavailable is not None
-    if len(throttled) == len(order):  # every provider said "not now": wait, do not fail
+    if unavailable is None:  # every provider was skipped: none has a key
+        fail(svc, job_id, JobError(f"no provider of this job has an api_key in the provider secret ({', '.join(keyless)}"
+                                   "); put one there (README, \"Deploy to AWS\")", code="provider_not_configured"))
+        return "rejected"
+    tried = len(order) - len(keyless)
+    if len(throttled) == tried:  # every provider tried said "not now": wait, do not fail
         return _hold_back(svc, record, message, throttled)
     if final_attempt:
-        tried = len(order)
         fail(svc, job_id, JobError(f"no provider took the job on the last try ({tried} provider(s) each time); "
                                    f"last error: {unavailable.message}", code="submit_failed"))
     raise unavailable
+
+
+def has_api_key(provider) -> bool:
+    """Whether the provider secret holds an ``api_key`` for ``provider`` (its ``credentials()`` raise ``JobError``
+    ``misconfigured`` when not). Any other failure to read the secret propagates: SQS retries the job."""
+    try:
+        provider.credentials()
+    except JobError as exc:
+        if exc.code != "misconfigured":
+            raise
+        return False
+    return True
 
 
 def throttle_delay(throttles: int, retry_after: list[float], jitter: float | None = None) -> float:
