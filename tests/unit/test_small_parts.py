@@ -56,3 +56,52 @@ def test_the_secret_is_read_once_per_max_age_and_entries_need_an_api_key():
     with pytest.raises(JobError) as missing:
         secret.entry("evolink")
     assert missing.value.code == "misconfigured" and "evolink" in missing.value.message
+
+
+class RefusingS3:
+    """The stack's S3 client, except that ``DeleteObjects`` reports ``refusals[key]`` more ``InternalError``s for a key
+    (in its ``Errors``, with HTTP 200, as S3 does) before it deletes it."""
+
+    def __init__(self, s3, refusals: dict[str, int]):
+        self.s3, self.refusals, self.calls = s3, refusals, 0
+
+    def get_paginator(self, name):
+        return self.s3.get_paginator(name)
+
+    def delete_objects(self, Bucket, Delete):  # noqa: N803 - boto3's names
+        self.calls += 1
+        refused = [o for o in Delete["Objects"] if self.refusals.get(o["Key"], 0) > 0]
+        for item in refused:
+            self.refusals[item["Key"]] -= 1
+        deleted = [o for o in Delete["Objects"] if o not in refused]
+        if deleted:
+            self.s3.delete_objects(Bucket=Bucket, Delete={"Objects": deleted, "Quiet": True})
+        return {"Errors": [{"Key": o["Key"], "Code": "InternalError", "Message": "try again"} for o in refused]}
+
+
+def test_outputs_s3_refuses_to_delete_are_sent_again_and_those_it_keeps_refusing_are_logged(aws, caplog):
+    from types import SimpleNamespace
+
+    from seedream.blobs import Blobs
+    from seedream.usecases.finish import discard_outputs
+
+    session, resources = aws
+    s3, bucket = session.client("s3"), resources.names["JobsBucket"]
+    for index in range(3):
+        s3.put_object(Bucket=bucket, Key=f"outputs/job-1/{index:02d}.png", Body=b"png")
+
+    def remaining() -> list[str]:
+        return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="outputs/job-1/").get("Contents", [])]
+
+    flaky = RefusingS3(s3, {"outputs/job-1/01.png": 2})
+    assert Blobs(flaky, bucket).delete_prefix("outputs/job-1/") == [] and flaky.calls == 3
+    assert remaining() == []
+
+    for index in range(2):
+        s3.put_object(Bucket=bucket, Key=f"outputs/job-1/{index:02d}.png", Body=b"png")
+    stubborn = RefusingS3(s3, {"outputs/job-1/00.png": 99})
+    svc = SimpleNamespace(blobs=Blobs(stubborn, bucket), need=lambda *parts: svc)
+    discard_outputs(svc, "job-1")
+    assert remaining() == ["outputs/job-1/00.png"] and stubborn.calls == 3
+    [logged] = [r for r in caplog.records if r.getMessage() == "outputs left behind"]
+    assert logged.levelname == "ERROR" and logged.keys == ["outputs/job-1/00.png"] and logged.count == 1

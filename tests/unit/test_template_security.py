@@ -165,13 +165,13 @@ def test_every_alarm_notifies_the_alarm_topic():
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_every_function_has_error_and_throttle_alarms(function):
     watched = {(props["MetricName"], name(props["Dimensions"][0]["Value"])) for res in RESOURCES.values()
-               if res["Type"] == "AWS::CloudWatch::Alarm" and (props := res["Properties"])["Namespace"] == "AWS/Lambda"}
+               if res["Type"] == "AWS::CloudWatch::Alarm" and (props := res["Properties"]).get("Namespace") == "AWS/Lambda"}
     assert {("Errors", function), ("Throttles", function)} <= watched
 
 
 def test_dlqs_and_rejected_callbacks_are_alarmed():
     dlqs = {name(res["Properties"]["Dimensions"][0]["Value"]) for res in RESOURCES.values()
-            if res["Type"] == "AWS::CloudWatch::Alarm" and res["Properties"]["Namespace"] == "AWS/SQS"}
+            if res["Type"] == "AWS::CloudWatch::Alarm" and res["Properties"].get("Namespace") == "AWS/SQS"}
     assert dlqs == {"SubmitDLQ.QueueName", "IngestDLQ.QueueName", "IntakeDLQ.QueueName", "WebhookDLQ.QueueName",
                     "LiveDLQ.QueueName"}
     rejected = RESOURCES["CallbacksRejectedAlarm"]["Properties"]
@@ -204,6 +204,20 @@ def test_webhook_messages_that_ran_out_of_attempts_are_alarmed():
     assert RESOURCES["DeliveryFunction"]["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "delivery"
     assert (exhausted["Statistic"], exhausted["Threshold"], exhausted["ComparisonOperator"]) == (
         "Sum", 0, "GreaterThanThreshold")
+
+
+def test_outputs_s3_would_not_delete_are_alarmed_for_every_function_that_discards_outputs():
+    # discard_outputs runs where a job with outputs ends unsuccessfully: cancel (api), ingest, the sweep (reconcile)
+    alarm = RESOURCES["OutputsLeftBehindAlarm"]["Properties"]
+    stats = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
+    services = {RESOURCES[f]["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+                for f in ("ApiFunction", "IngestFunction", "ReconcileFunction")}
+    assert {s["Metric"]["Dimensions"][0]["Value"] for s in stats.values()} == services
+    assert all((s["Metric"]["Namespace"], s["Metric"]["MetricName"], s["Stat"]) == (
+        "SeedreamJobs", "OutputsLeftBehind", "Sum") for s in stats.values())
+    [total] = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+    assert set(re.findall(r"FILL\((\w+), 0\)", total["Expression"])) == set(stats)
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
 
 
 def test_the_webhook_signing_key_is_generated_by_the_template_and_only_read_by_functions():

@@ -22,6 +22,10 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return parts.netloc, parts.path.lstrip("/")
 
 
+DELETE_ATTEMPTS = 3
+"""``DeleteObjects`` calls per page of keys before a key it keeps refusing is given up (``Blobs.delete_prefix``)."""
+
+
 class Blobs:
     """The stack's bucket. ``s3`` is a botocore S3 client."""
 
@@ -29,13 +33,23 @@ class Blobs:
         self.s3 = s3
         self.bucket = bucket
 
-    def delete_prefix(self, prefix: str) -> None:
-        """Delete every object under ``prefix`` (used to leave nothing half-stored)."""
+    def delete_prefix(self, prefix: str) -> list[str]:
+        """Delete every object under ``prefix`` (used to leave nothing half-stored); returns the keys still there.
+
+        ``DeleteObjects`` answers 200 and lists the keys it could not delete in ``Errors`` (S3 API reference,
+        DeleteObjects: e.g. ``InternalError``, ``SlowDown``); those are sent again, up to ``DELETE_ATTEMPTS`` times
+        in all. A failed call (throttled, denied) raises ``ClientError``."""
+        left: list[str] = []
         paginator = self.s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if keys:
-                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+            for _ in range(DELETE_ATTEMPTS):
+                if not keys:
+                    break
+                reply = self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                keys = [{"Key": error["Key"]} for error in reply.get("Errors", [])]
+            left += [key["Key"] for key in keys]
+        return left
 
     def presign_get(self, uri_or_key: str, seconds: int) -> str:
         """Presigned GET URL for an object of this bucket, valid ``seconds``."""

@@ -15,7 +15,8 @@ from __future__ import annotations
 from contextlib import suppress
 from datetime import UTC, datetime
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from ..errors import JobError
 from ..models.records import ErrorInfo, JobRecord
@@ -24,6 +25,7 @@ from ..services import Services
 from ..store import Conflict
 
 logger = Logger(child=True)
+metrics = Metrics()  # Powertools' metric set is shared per process: the function's @log_metrics flushes these
 
 
 def fail(svc: Services, job_id: str, error: JobError, extra: dict | None = None, *, unleased: bool = False) -> bool:
@@ -43,8 +45,13 @@ def fail(svc: Services, job_id: str, error: JobError, extra: dict | None = None,
 
 
 def discard_outputs(svc: Services, job_id: str) -> None:
-    """Delete every object under ``outputs/<job_id>/``: a job that did not succeed keeps no output."""
-    svc.need("blobs").blobs.delete_prefix(f"outputs/{job_id}/")
+    """Delete every object under ``outputs/<job_id>/``: a job that did not succeed keeps no output. Keys S3 would
+    not delete after its retries are logged (error, with the keys) and counted (metric ``OutputsLeftBehind``, with
+    an alarm): the job has ended, so no one else will come back for them."""
+    left = svc.need("blobs").blobs.delete_prefix(f"outputs/{job_id}/")
+    if left:
+        logger.error("outputs left behind", extra={"job_id": job_id, "keys": left[:20], "count": len(left)})
+        metrics.add_metric(name="OutputsLeftBehind", unit=MetricUnit.Count, value=len(left))
 
 
 def announce(svc: Services, record: JobRecord) -> None:
