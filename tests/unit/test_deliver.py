@@ -28,7 +28,7 @@ from seedream.wiring import build_services
 from tests.support.receivers import MockReceiver
 
 from .conftest import EVERY_PART
-from .usecase_helpers import BODY, callback, ingest_from_queue, serve_outputs, submitted_job
+from .usecase_helpers import BODY, callback, ingest_from_queue, queue_bodies, serve_outputs, submitted_job, tap_events
 
 HOOK = "https://hooks.test/seedream"
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -332,3 +332,15 @@ def test_a_private_or_forged_webhook_is_refused_at_the_door(hooks, webhook):
     with pytest.raises(InvalidRequest) as refused:
         accept(hooks, BODY | {"webhook": webhook})
     assert refused.value.http_status == 422 and refused.value.details[0]["field"] == "webhook"
+
+
+def test_only_events_a_jobs_webhook_asked_for_reach_the_webhook_queue(svc, aws):
+    _, resources = aws
+    wanted = accept(svc, BODY | {"webhook": HOOK, "webhook_events": ["job.queued", "job.succeeded"]})
+    accept(svc, BODY | {"webhook": HOOK})  # the terminal three only: its Job Queued is not wanted
+    accept(svc, dict(BODY))  # no webhook
+    webhook_queue = resources.functions["DeliveryFunction"].environment["WEBHOOK_QUEUE_URL"]
+    routed = queue_bodies(svc, webhook_queue)
+    assert [(b["detail-type"], b["detail"]["job_id"], b["detail"]["webhook_wanted"]) for b in routed] == [
+        ("Job Queued", wanted.job_id, True)]
+    assert sorted(e["detail"]["webhook_wanted"] for e in tap_events(aws, every=True)) == [False, False, True]

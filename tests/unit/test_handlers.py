@@ -230,7 +230,7 @@ def test_the_eventbridge_door_sample_makes_one_job_and_answers_its_task_token(fu
     assert queued["detail"] | {"at": None} == {
         "job_id": job_id, "status": "queued", "reference": "order-1234", "provider": "wavespeed",
         "model": "seedream-v4.5", "outputs": [], "metadata": {"campaign": "seasons"}, "error": None, "at": None,
-        "origin": {"type": "eventbridge", "event_id": sent["id"], "source": "com.example.workflows"}}
+        "webhook_wanted": False, "origin": {"type": "eventbridge", "event_id": sent["id"], "source": "com.example.workflows"}}
 
     finish_through_the_handlers(functions, provider_http, job_id)
     [(name, arguments)] = states.calls

@@ -234,7 +234,8 @@ def test_only_the_stacks_lifecycle_rule_sends_to_the_webhook_queue():
     rule = RESOURCES["WebhookEventsRule"]["Properties"]
     assert rule["EventBusName"] == {"Ref": "JobsBus"}
     assert rule["EventPattern"] == {"source": ["seedream.jobs"], "detail-type": [
-        "Job Queued", "Job Submitted", "Job Succeeded", "Job Failed", "Job Cancelled"]}
+        "Job Queued", "Job Submitted", "Job Succeeded", "Job Failed", "Job Cancelled"],
+        "detail": {"webhook_wanted": [True]}}
     [statement] = RESOURCES["WebhookQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["WebhookEventsRule", "Arn"]}}}
@@ -283,7 +284,8 @@ def test_the_push_function_manages_only_this_stages_connections():
 
 def test_only_the_stacks_lifecycle_rule_sends_to_the_live_queue_and_connections_expire():
     rule = RESOURCES["LiveEventsRule"]["Properties"]
-    assert rule["EventPattern"] == RESOURCES["WebhookEventsRule"]["Properties"]["EventPattern"]
+    webhook_pattern = RESOURCES["WebhookEventsRule"]["Properties"]["EventPattern"]
+    assert rule["EventPattern"] == {k: v for k, v in webhook_pattern.items() if k != "detail"}  # every job's events
     [statement] = RESOURCES["LiveQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["LiveEventsRule", "Arn"]}}}
     assert RESOURCES["ConnectionsTable"]["Properties"]["TimeToLiveSpecification"] == {

@@ -35,14 +35,19 @@ class JobEvent(BaseModel):
     error: dict[str, Any] | None = None
     """``{"code", "message"}`` of a failed job; in ``Job Rejected`` the API's error body ``{"code", "message", "details"}``."""
     at: str | None = None
+    webhook_wanted: bool = False
+    """True when the job has a ``webhook`` whose ``webhook_events`` name this event (``job.<status>``): the stack's
+    ``WebhookEventsRule`` sends only these to the delivery function (the URL itself is never in the event)."""
 
     @classmethod
     def of(cls, record: JobRecord) -> JobEvent:
         at = {"queued": record.created_at, "submitted": record.submitted_at}.get(record.status, record.completed_at)
+        request = record.request
         return cls(job_id=record.job_id, status=record.status, origin=record.origin, reference=record.reference,
                    provider=record.provider, model=record.model, outputs=[o.s3_uri for o in record.outputs],
                    metadata=record.metadata, error=record.error.model_dump() if record.error else None,
-                   at=at or record.updated_at)
+                   at=at or record.updated_at,
+                   webhook_wanted=bool(request.webhook) and f"job.{record.status}" in request.webhook_events)
 
     @classmethod
     def rejected(cls, origin: Origin, reference: str | None, error: dict[str, Any], at: str) -> JobEvent:
