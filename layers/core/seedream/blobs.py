@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 
 def output_key(job_id: str, index: int, extension: str) -> str:
+    """The S3 key of output ``index`` (0-based) of a job: ``outputs/{job_id}/{index:02d}.{extension}``."""
     return f"outputs/{job_id}/{index:02d}.{extension}"
 
 
@@ -73,6 +74,7 @@ class Blobs:
         return data, int(reply.get("ContentLength", len(data)))
 
     def exists(self, uri: str) -> bool:
+        """Whether the object at ``s3://bucket/key`` exists (one HeadObject; any error, a 403 too, counts as no)."""
         bucket, key = parse_s3_uri(uri)
         try:
             self.s3.head_object(Bucket=bucket, Key=key)

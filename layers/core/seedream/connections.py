@@ -38,6 +38,9 @@ def owner_topic(owner: str) -> str:
 
 @dataclass(frozen=True)
 class Connection:
+    """A WebSocket connection as stored: its API Gateway ``connection_id``, the IAM ``owner`` it opened as, its TTL
+    and the ``topics`` it subscribed to (a job id, or the owner's every job)."""
+
     connection_id: str
     owner: str
     expires_at: int
@@ -47,6 +50,8 @@ class Connection:
 
 @dataclass(frozen=True)
 class Subscriber:
+    """One connection subscribed to a topic, as a push reads it (``Connections.subscribers``)."""
+
     connection_id: str
     owner: str
     """The owner the connection opened as: an event is sent only when its job has this owner."""
@@ -90,6 +95,7 @@ class Connections:
                                   ExpressionAttributeValues={":yes": {"BOOL": True}})
 
     def unsubscribe(self, connection_id: str, topic: str) -> None:
+        """Remove the connection's subscription to ``topic`` (one DeleteItem; none there is no error)."""
         self.dynamodb.delete_item(TableName=self.table, Key=self._key(topic, connection_id))
 
     def subscribers(self, topic: str) -> list[Subscriber]:

@@ -29,10 +29,12 @@ def manifest_name(key: str) -> str | None:
 
 
 def result_key(name: str) -> str:
+    """The S3 door's answer for manifest ``requests/<name>.json``: ``results/<name>.json``."""
     return f"{RESULTS}{name}{MANIFEST}"
 
 
 def error_key(name: str) -> str:
+    """The S3 door's refusal of manifest ``requests/<name>.json``: ``results/<name>.error.json``."""
     return f"{RESULTS}{name}{ERROR}"
 
 

@@ -54,10 +54,12 @@ def from_attribute(attribute: dict) -> Any:
 
 
 def to_item(values: dict[str, Any]) -> dict[str, dict]:
+    """A dict of plain values as a DynamoDB item (``{"name": {"S": ...}}``, :func:`to_attribute` per value)."""
     return {key: to_attribute(value) for key, value in values.items()}
 
 
 def from_item(item: dict[str, dict]) -> dict[str, Any]:
+    """A DynamoDB item as a dict of plain values (:func:`from_attribute` per attribute); the inverse of :func:`to_item`."""
     return {key: from_attribute(value) for key, value in item.items()}
 
 

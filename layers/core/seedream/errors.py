@@ -77,6 +77,8 @@ class InvalidRequest(JobError):
 
 
 class JobNotFound(JobError):
+    """No job with that id, or one of another caller (HTTP 404: a caller cannot tell the two apart)."""
+
     code = "job_not_found"
     http_status = 404
 
@@ -116,6 +118,7 @@ class ProviderUnavailable(JobError):
 
     @property
     def throttled(self) -> bool:
+        """A 429 (``provider_rate_limited``): back-pressure, waited out, never a failure of the job."""
         return self.code == "provider_rate_limited"
 
 

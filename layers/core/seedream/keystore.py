@@ -32,6 +32,7 @@ class KeyRecord:
 
     @classmethod
     def stored(cls, item: dict) -> KeyRecord:
+        """The record of a table item (plain values, :func:`seedream.dynamo.from_item`); unknown attributes are dropped."""
         fields = cls.__dataclass_fields__
         return cls(**{k: v for k, v in item.items() if k in fields})
 

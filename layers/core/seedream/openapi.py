@@ -41,12 +41,16 @@ ERROR_CODES = {
 
 
 class ErrorBody(BaseModel):
+    """An error: its ``code`` (``ERROR_CODES`` per status), a message a person can act on, and per-field details."""
+
     code: str
     message: str
     details: list[dict] | dict | None = Field(default=None, description="At most 20 entries of at most 1 KB each")
 
 
 class Error(BaseModel):
+    """Every 4xx/5xx the function answers: ``{"error": {...}}``."""
+
     error: ErrorBody
 
 
@@ -59,6 +63,8 @@ class GatewayMessage(BaseModel):
 
 
 class Accepted(BaseModel):
+    """``POST /v1/jobs``'s 202: the job as stored, its first provider and price, and ``links`` to follow it."""
+
     job_id: str
     status: JobStatus
     provider: str
@@ -69,6 +75,8 @@ class Accepted(BaseModel):
 
 
 class JobsPage(BaseModel):
+    """``GET /v1/jobs``'s answer: a page of the caller's jobs, newest first."""
+
     jobs: list[JobView]
     next_cursor: str | None = Field(description="Pass back as ``cursor`` for the next page; null: no more")
 

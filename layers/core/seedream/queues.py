@@ -20,6 +20,7 @@ class Queues:
                               DelaySeconds=max(0, min(int(delay_seconds), 900)))
 
     def send_ingest(self, message: IngestMessage) -> None:
+        """Queue an accepted completion (a callback's, or the sweep's status read) for ingest, at once."""
         self.sqs.send_message(QueueUrl=self.ingest_url, MessageBody=to_json(message))
 
     def send_delivery(self, message: DeliveryMessage, delay_seconds: int = 0) -> None:

@@ -51,10 +51,12 @@ class Replies:
 
     @cached_property
     def s3(self):
+        """The S3 client the result documents are written with, made on first use."""
         return self._clients("s3")
 
     @cached_property
     def states(self):
+        """The Step Functions client task tokens are answered with, made on first use."""
         return self._clients("stepfunctions")
 
     def job_finished(self, record: JobRecord) -> None:

@@ -35,6 +35,9 @@ class MissingPart(RuntimeError):
 
 @dataclass
 class Services:
+    """The parts one function was built with (``seedream.wiring``): ``settings`` and each part it named, None
+    otherwise. A use case states what it needs with :meth:`need`, which names any missing part."""
+
     settings: Settings
     store: JobStore | None = None
     ledger: CallbackLedger | None = None

@@ -54,6 +54,7 @@ class WebhookSecret:
             return list(self._keys)
 
     def current(self) -> str:
+        """The newest signing key (``whsec_…``): the one callers fetch with ``GET /v1/webhooks/default/secret``."""
         return self.keys()[0]
 
 

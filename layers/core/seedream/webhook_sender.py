@@ -42,14 +42,17 @@ class Answer:
 
     @property
     def delivered(self) -> bool:
+        """The receiver answered 2xx."""
         return self.error is None
 
     @property
     def gone(self) -> bool:
+        """The receiver answered 410 Gone: no later message of the job is sent (Standard Webhooks)."""
         return self.status_code == 410
 
     @property
     def forbidden(self) -> bool:
+        """The destination broke the webhook URL rules (``netrules``) at this attempt: never retried."""
         return bool(self.error and self.error.startswith("webhook_url_forbidden"))
 
 

@@ -22,6 +22,8 @@ DETAIL_TYPES = {"queued": "Job Queued", "submitted": "Job Submitted", "succeeded
 
 
 class JobEvent(BaseModel):
+    """The ``detail`` of a ``Job ...`` event (module docstring): what a subscriber needs without reading the job."""
+
     job_id: str | None
     """None only in ``Job Rejected``."""
     status: JobStatus | Literal["rejected"]
@@ -41,6 +43,7 @@ class JobEvent(BaseModel):
 
     @classmethod
     def of(cls, record: JobRecord) -> JobEvent:
+        """The event of ``record``'s current status; ``at`` is when it reached it (``updated_at`` if unset)."""
         at = {"queued": record.created_at, "submitted": record.submitted_at}.get(record.status, record.completed_at)
         request = record.request
         return cls(job_id=record.job_id, status=record.status, origin=record.origin, reference=record.reference,

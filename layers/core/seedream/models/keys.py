@@ -21,6 +21,7 @@ class ApiKeyView(BaseModel):
 
     @classmethod
     def of(cls, record: KeyRecord) -> ApiKeyView:
+        """The view of a stored key: its ``sk_<key_id>_`` prefix, never the secret or its hash."""
         return cls(key_id=record.key_id, prefix=f"sk_{record.key_id}_", owner=record.owner,
                    created_at=record.created_at, last_used_at=record.last_used_at, revoked=record.revoked,
                    revoked_at=record.revoked_at)
@@ -34,4 +35,6 @@ class CreatedKey(ApiKeyView):
 
 
 class ApiKeyList(BaseModel):
+    """``GET /v1/keys``'s answer."""
+
     keys: list[ApiKeyView] = Field(description="The caller's keys, newest first, revoked ones included")

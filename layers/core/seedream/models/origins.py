@@ -19,12 +19,16 @@ from pydantic import BaseModel, Field
 
 
 class HttpOrigin(BaseModel):
+    """A job made by ``POST /v1/jobs``."""
+
     type: Literal["http"] = "http"
     caller: str | None = None
     """The IAM caller's ARN."""
 
 
 class S3Origin(BaseModel):
+    """A job made from a manifest uploaded to ``requests/`` (the S3 door)."""
+
     type: Literal["s3"] = "s3"
     bucket: str
     key: str
@@ -33,6 +37,8 @@ class S3Origin(BaseModel):
 
 
 class EventBridgeOrigin(BaseModel):
+    """A job made from a ``Job Requested`` event: its EventBridge ``id`` (the job id derives from it) and ``source``."""
+
     type: Literal["eventbridge"] = "eventbridge"
     event_id: str
     source: str

@@ -40,6 +40,8 @@ class StoredOutput(Output):
 
 
 class ErrorInfo(BaseModel):
+    """Why a job failed: an error ``code`` (README, "Error codes on failed jobs") and a message a person can act on."""
+
     code: str
     message: str
 

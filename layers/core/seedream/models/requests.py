@@ -136,10 +136,12 @@ class JobRequest(BaseModel):
 
     @property
     def width(self) -> int:
+        """Pixels, from ``size`` (``"W*H"``)."""
         return int(self.size.split("*")[0])
 
     @property
     def height(self) -> int:
+        """Pixels, from ``size`` (``"W*H"``)."""
         return int(self.size.split("*")[1])
 
 

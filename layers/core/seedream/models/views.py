@@ -15,11 +15,15 @@ from .requests import JobRequest
 
 
 class OutputView(Output):
+    """A stored output as the API shows it: the S3 object and a presigned URL to it."""
+
     url: str
     """Presigned GET URL of the object, valid ``PRESIGN_SECONDS``."""
 
 
 class JobView(BaseModel):
+    """A job as ``GET /v1/jobs/{job_id}`` and the listing show it (no callback token, no internal bookkeeping)."""
+
     job_id: str
     status: JobStatus
     provider: str
@@ -73,6 +77,8 @@ class JobDocument(JobView):
 
 
 class ProviderEstimate(BaseModel):
+    """One provider ``auto`` would try for a dry-run request, in order, with its price for the job."""
+
     provider: str
     estimated_cost_usd: float
     """The job's price in USD at this provider if it makes all ``max_images`` (its price table: ``GET /v1/models``)."""

@@ -19,6 +19,8 @@ DEFAULT_LIMIT = 20
 
 @dataclass(frozen=True)
 class JobsPage:
+    """A page of a caller's jobs, newest first; ``next_cursor`` (opaque) fetches the next, None at the end."""
+
     jobs: list[JobView]
     next_cursor: str | None
 

@@ -61,6 +61,7 @@ class SubscribeRequest(BaseModel):
 
     @model_validator(mode="after")
     def one_scope(self) -> SubscribeRequest:
+        """Raise ``ValueError`` (a 400 reply) unless the message subscribes to one job or to all of the caller's."""
         if self.action != "subscribe":
             raise ValueError(f"action must be 'subscribe', not {self.action!r}")
         if (self.job_id is not None) == self.all_jobs:
@@ -82,6 +83,7 @@ def connect(svc: Services, connection_id: str, owner: str | None, connected_at_m
 
 
 def error_reply(error: JobError) -> dict:
+    """The WebSocket message answering a refused ``subscribe``: ``{"type": "error", "error": {"code", "message"}}``."""
     return {"type": "error", "error": {"code": error.code, "message": error.message}}
 
 
