@@ -18,7 +18,8 @@ from seedream.usecases.submit import submit
 from .usecase_helpers import BODY, FakeStates, callback, ingest_from_queue, serve_outputs, tap_events
 
 CALLER = "arn:aws:iam::123456789012:user/alice"
-DETAIL_KEYS = {"job_id", "status", "origin", "reference", "provider", "model", "outputs", "metadata", "error", "at"}
+DETAIL_KEYS = {"job_id", "status", "origin", "reference", "provider", "model", "outputs", "metadata", "error", "at",
+               "webhook_wanted"}
 
 
 def token_job(svc, **entry):
