@@ -82,8 +82,7 @@ def create_job() -> Response:
     else:
         from seedream.idempotency import accept_with_key
 
-        document, replayed = accept_with_key(svc.settings.require("IDEMPOTENCY_TABLE").idempotency_table,
-                                             svc.store.dynamodb, accepted, caller(), key, body, app.lambda_context)
+        document, replayed = accept_with_key(svc.idempotency, accepted, caller(), key, body, app.lambda_context)
     metrics.add_metric(name="JobsReplayed" if replayed else "JobsAccepted", unit=MetricUnit.Count, value=1)
     return _json(200 if replayed else 202, document, headers={"Location": document["links"]["self"]})
 

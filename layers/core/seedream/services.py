@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .bus import Bus
     from .connections import Connections
     from .fetch import Fetcher
+    from .idempotency import Idempotency
     from .keystore import KeyStore
     from .ledger import CallbackLedger
     from .providers.base import Provider
@@ -35,6 +36,8 @@ class MissingPart(RuntimeError):
 
 @dataclass
 class Services:
+    """The parts of one function (``seedream.wiring.NEEDS`` says what each is); ``None``: not built here."""
+
     settings: Settings
     store: JobStore | None = None
     ledger: CallbackLedger | None = None
@@ -50,6 +53,7 @@ class Services:
     keys: KeyStore | None = None
     connections: Connections | None = None
     socket_api: SocketApi | None = None
+    idempotency: Idempotency | None = None
 
     def need(self, *parts: str) -> Services:
         """Raise ``MissingPart`` unless every named part is built; returns self."""
