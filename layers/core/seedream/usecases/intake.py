@@ -23,6 +23,7 @@ request that could not be accepted (``queue_unavailable`` or any other failure) 
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 import uuid
 from dataclasses import asdict, dataclass
@@ -90,19 +91,34 @@ def read_arrival(settings: Settings, body: str) -> Arrival | None:
     Parsed by Powertools' parser models: ``EventBridgeModel``, and for S3's ``Object Created``
     ``S3EventNotificationEventBridgeModel`` (the object's key, ``version-id``, ``sequencer`` and ``etag``, as
     "Amazon S3 Event Notifications with EventBridge" documents them)."""
-    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3EventNotificationEventBridgeModel
     from pydantic import ValidationError
 
+    event_model, s3_event_model = _models()
     try:
-        event = EventBridgeModel.model_validate_json(body)
+        event = event_model.model_validate_json(body)
         if event.detail_type == OBJECT_CREATED and event.source == "aws.s3":
-            return _s3_arrival(settings, S3EventNotificationEventBridgeModel.model_validate_json(body))
+            return _s3_arrival(settings, s3_event_model.model_validate_json(body))
     except ValidationError as exc:
         raise ValueError(f"the message is not an EventBridge event: {str(exc)[:300]}") from None
     if event.detail_type == JOB_REQUESTED and event.source != settings.event_source:
         origin = EventBridgeOrigin(event_id=event.id, source=event.source)
         return Arrival("eventbridge", f"eventbridge:{event.id}", origin, event.detail)
     return None
+
+
+@functools.cache
+def _models():
+    """Powertools' ``EventBridgeModel`` and ``S3EventNotificationEventBridgeModel``, but ``account`` may be missing:
+    AWS always sends it, moto's rule targets (the local stack's) leave it out, and nothing here reads it."""
+    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3EventNotificationEventBridgeModel
+
+    class Event(EventBridgeModel):
+        account: str = ""
+
+    class S3Event(S3EventNotificationEventBridgeModel):
+        account: str = ""
+
+    return Event, S3Event
 
 
 def _s3_arrival(settings: Settings, event) -> Arrival | None:
