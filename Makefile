@@ -67,8 +67,9 @@ up: $(STAMP) ## the local stack in the foreground (API_PORT=3000, KEY_API_PORT=3
 load: $(STAMP) ## a burst of jobs at once on its own local stack, one table (N=1000, ENTRY=http|s3|eventbridge, GENERATION_SECONDS=1, PROVIDERS, FAULTS e.g. 429=0.2, TIMEOUT=2400, JSON=path)
 	@$(VPY) -m local.load
 
-lint: $(STAMP) $(LINT_STAMP) $(SAM_STAMP) ## ruff, cfn-lint, checkov (template), bandit (code), sam validate --lint
+lint: $(STAMP) $(LINT_STAMP) $(SAM_STAMP) ## ruff, no test writing to a built service, cfn-lint, checkov (template), bandit (code), sam validate --lint
 	$(VPY) -m ruff check .
+	$(VPY) -m tests.build.service_writes tests
 	$(VENV)/bin/cfn-lint template.yaml
 	$(LINT_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 	$(LINT_VENV)/bin/bandit -c pyproject.toml -r layers functions local -q

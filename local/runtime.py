@@ -117,13 +117,16 @@ class LocalFunction:
     is imported, and undone afterwards (module docstring). ``concurrency`` (default: the template's
     ``ReservedConcurrentExecutions``, else ``UNRESERVED_CONCURRENCY``) is how many invocations run at once;
     ``module``/``handler`` are the first instance's. ``instances`` counts the instances imported so far,
-    ``peak`` the most invocations that ran at once.
+    ``peak`` the most invocations that ran at once. ``wiring`` (tests) is what every instance's import builds its
+    ``svc`` with by default (``seedream.wiring.defaults``: ``overrides``, ``session``, ``http_transport``, ``resolver``).
     """
 
     wait_for_slot = True
 
-    def __init__(self, spec: Function, environment: Mapping[str, str] | None = None, concurrency: int | None = None):
+    def __init__(self, spec: Function, environment: Mapping[str, str] | None = None, concurrency: int | None = None,
+                 wiring: Mapping[str, object] | None = None):
         self.spec = spec
+        self.wiring = dict(wiring or {})
         self.environment = dict(spec.environment if environment is None else environment)
         self.concurrency = concurrency or spec.reserved_concurrency or UNRESERVED_CONCURRENCY
         self._slots = threading.BoundedSemaphore(self.concurrency)
@@ -146,7 +149,8 @@ class LocalFunction:
         module = importlib.util.module_from_spec(loader)
         sys.modules[module_name] = module
         try:
-            with environment_applied(self.environment), self._one_botocore_session(), running(self.spec.logical_id):
+            with environment_applied(self.environment), self._one_botocore_session(), running(self.spec.logical_id), \
+                    self._wiring():
                 loader.loader.exec_module(module)
         except BaseException:
             sys.modules.pop(module_name, None)
@@ -154,6 +158,17 @@ class LocalFunction:
         with self._pool:
             self.instances += 1
         return module, getattr(module, handler_name)
+
+    @contextmanager
+    def _wiring(self) -> Iterator[None]:
+        """While an instance is imported, the wiring builders take ``self.wiring`` as their defaults."""
+        if not self.wiring:
+            yield
+            return
+        from seedream.wiring import defaults
+
+        with defaults(**self.wiring):
+            yield
 
     @contextmanager
     def _one_botocore_session(self) -> Iterator[None]:

@@ -27,7 +27,7 @@ from seedream.usecases.dry_run import dry_run, dry_run_flag
 from seedream.usecases.list_keys import list_keys
 from seedream.usecases.listing import list_jobs
 from seedream.usecases.model_list import model_list
-from seedream.usecases.read import job_view
+from seedream.usecases.read import job_view, view
 from seedream.usecases.revoke_key import revoke_key
 from seedream.wiring import api_services
 
@@ -82,8 +82,7 @@ def create_job() -> Response:
     else:
         from seedream.idempotency import accept_with_key
 
-        document, replayed = accept_with_key(svc.settings.require("IDEMPOTENCY_TABLE").idempotency_table,
-                                             svc.store.dynamodb, accepted, caller(), key, body, app.lambda_context)
+        document, replayed = accept_with_key(svc.idempotency, accepted, caller(), key, body, app.lambda_context)
     metrics.add_metric(name="JobsReplayed" if replayed else "JobsAccepted", unit=MetricUnit.Count, value=1)
     return _json(200 if replayed else 202, document, headers={"Location": document["links"]["self"]})
 
@@ -116,9 +115,9 @@ def get_job(job_id: str) -> Response:
 
 @app.post("/v1/jobs/<job_id>/cancel")
 def cancel_job(job_id: str) -> Response:
-    cancel(svc, job_id, caller())
+    cancelled = cancel(svc, job_id, caller())
     metrics.add_metric(name="JobsCancelled", unit=MetricUnit.Count, value=1)
-    return _json(200, job_view(svc, job_id, caller()).model_dump(mode="json"))
+    return _json(200, view(svc, cancelled).model_dump(mode="json"))
 
 
 @app.post("/v1/jobs/<job_id>/webhooks/redeliver")

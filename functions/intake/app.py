@@ -11,11 +11,6 @@ from the same key, so even past that window a request makes one job. Metrics: ``
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 
 from seedream.usecases.intake import Arrival, intake, read_arrival
@@ -25,12 +20,9 @@ logger = Logger()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
 svc = intake_services()
-idempotency = IdempotencyConfig(expires_after_seconds=24 * 3600)  # EventBridge retries a delivery for up to 24 h
-persistence = DynamoDBPersistenceLayer(table_name=svc.settings.require("IDEMPOTENCY_TABLE").idempotency_table,
-                                       boto3_client=svc.store.dynamodb)
 
 
-@idempotent_function(data_keyword_argument="request_key", persistence_store=persistence, config=idempotency)
+@svc.idempotency.once("request_key", expires_after_seconds=24 * 3600)  # EventBridge retries a delivery for 24 h
 def intake_once(request_key: str, arrival: Arrival, final_attempt: bool = False) -> dict:
     return intake(svc, arrival, final_attempt=final_attempt).as_dict()
 
@@ -51,5 +43,5 @@ def record_handler(record: SqsRecordModel) -> str:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event, context):
-    idempotency.register_lambda_context(context)
+    svc.idempotency.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -13,11 +13,6 @@ import dataclasses
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
@@ -35,12 +30,9 @@ logger = Logger()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, model=SubmitRecord)
 svc = submit_services()
-idempotency = IdempotencyConfig(expires_after_seconds=3600)
-persistence = DynamoDBPersistenceLayer(table_name=svc.settings.require("IDEMPOTENCY_TABLE").idempotency_table,
-                                       boto3_client=svc.store.dynamodb)
 
 
-@idempotent_function(data_keyword_argument="message", persistence_store=persistence, config=idempotency)
+@svc.idempotency.once("message", expires_after_seconds=3600)
 def submit_once(message: dict, final_attempt: bool = False) -> str:
     return submit(svc, SubmitMessage(**message), final_attempt=final_attempt)
 
@@ -62,5 +54,5 @@ def record_handler(record: SubmitRecord) -> str:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event, context):
-    idempotency.register_lambda_context(context)
+    svc.idempotency.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

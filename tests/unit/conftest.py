@@ -6,6 +6,7 @@ downloads use a stubbed resolver (no request leaves the process).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from urllib.parse import parse_qs, urlsplit
@@ -151,20 +152,21 @@ def aws_calls() -> list[str]:
 
 @pytest.fixture
 def svc_with(aws, aws_calls):
-    """``svc_with(handler)``: every part of the core wired to the shared mock (its own boto3 session,
+    """``svc_with(handler, **overrides)``: every part of the core wired to the shared mock (its own boto3 session,
     whose calls are recorded in ``aws_calls``), provider and output HTTP answered by ``handler``
-    (an ``httpx.MockTransport`` handler) and output hosts resolving to a public address."""
+    (an ``httpx.MockTransport`` handler) and output hosts resolving to a public address. ``overrides`` go to
+    ``build_services``: parts, AWS clients or ``settings`` used instead of the ones it would build."""
     _, resources = aws
-    settings = Settings.from_env(resources.functions["SubmitFunction"].environment | resources.functions[
-        "WebhookFunction"].environment | resources.functions["ApiFunction"].environment).replace(
-        max_output_bytes=1024 * 1024)
+    settings = dataclasses.replace(Settings.from_env(
+        resources.functions["SubmitFunction"].environment | resources.functions["WebhookFunction"].environment
+        | resources.functions["ApiFunction"].environment), max_output_bytes=1024 * 1024)
 
-    def build(handler):
+    def build(handler, **overrides):
         session = boto3.session.Session(region_name="us-east-1")
         session.events.register("before-call", lambda model, **_: aws_calls.append(
             f"{model.service_model.service_id}.{model.name}"))
-        return build_services(settings, EVERY_PART, session=session, http_transport=httpx.MockTransport(handler),
-                              resolver=lambda host, port: ["93.184.216.34"])
+        return build_services(settings, EVERY_PART, overrides=overrides, session=session,
+                              http_transport=httpx.MockTransport(handler), resolver=lambda host, port: ["93.184.216.34"])
 
     return build
 

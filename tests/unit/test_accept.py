@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -54,11 +55,11 @@ def test_invalid_input_is_refused_with_a_code_and_nothing_is_stored(svc, change,
     assert queue_bodies(svc, svc.settings.submit_queue_url) == []
 
 
-def test_loopback_http_images_only_when_the_stack_is_local(svc):
+def test_loopback_http_images_only_when_the_stack_is_local(svc, svc_with, provider_http):
     with pytest.raises(InvalidRequest):
         accept(svc, BODY | {"images": ["http://127.0.0.1:9/a.png"]})
-    svc.settings = svc.settings.replace(allow_loopback_http=True)
-    assert accept(svc, BODY | {"images": ["http://127.0.0.1:9/a.png"]}).status == "queued"
+    local = svc_with(provider_http, settings=dataclasses.replace(svc.settings, allow_loopback_http=True))
+    assert accept(local, BODY | {"images": ["http://127.0.0.1:9/a.png"]}).status == "queued"
 
 
 def test_s3_sources_must_exist_in_the_stacks_bucket(svc):
@@ -69,12 +70,13 @@ def test_s3_sources_must_exist_in_the_stacks_bucket(svc):
             accept(svc, BODY | {"images": [uri]})
 
 
-def test_auto_orders_providers_cheapest_first_unless_a_preference_is_configured(svc):
+def test_auto_orders_providers_cheapest_first_unless_a_preference_is_configured(svc, svc_with, provider_http):
     # seedream-v4 × 2: Atlas Cloud per run ($0.027) < evolink 2 × $0.0222 < WaveSpeed 2 × $0.027
     assert accept(svc, BODY | {"provider": "auto", "model": "seedream-v4"}).provider_order == [
         "atlascloud", "evolink", "wavespeed"]
-    svc.settings = svc.settings.replace(provider_preference={"seedream-v4": ("wavespeed", "evolink")})
-    assert accept(svc, BODY | {"provider": "auto", "model": "seedream-v4"}).provider_order == ["wavespeed", "evolink"]
+    preferring = dataclasses.replace(svc.settings, provider_preference={"seedream-v4": ("wavespeed", "evolink")})
+    assert accept(svc_with(provider_http, settings=preferring), BODY | {"provider": "auto", "model": "seedream-v4"}
+                  ).provider_order == ["wavespeed", "evolink"]
 
 
 def test_a_put_retried_after_its_first_try_was_stored_still_accepts_the_job(svc, monkeypatch):

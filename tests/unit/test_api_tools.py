@@ -10,8 +10,6 @@ import pytest
 
 from local.runtime import LocalFunction
 from seedream import openapi
-from seedream.settings import Settings
-from seedream.wiring import api_services
 
 from .usecase_helpers import BODY
 
@@ -24,10 +22,7 @@ def api(aws, provider_http, monkeypatch):
     spec = resources.functions["ApiFunction"]
     for key, value in spec.environment.items():
         monkeypatch.setenv(key, value)
-    function = LocalFunction(spec)
-    monkeypatch.setattr(function.module, "svc", api_services(Settings.from_env(spec.environment), session=session,
-                                                             http_transport=httpx.MockTransport(provider_http)))
-    return function
+    return LocalFunction(spec, wiring={"session": session, "http_transport": httpx.MockTransport(provider_http)})
 
 
 def call(api, method: str, path: str, body: object = None, *, caller: str = "alice", headers: dict | None = None,

@@ -8,6 +8,7 @@ The job goes through accept → submit → callback → ingest with the fake Wav
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -73,7 +74,7 @@ def hooks(aws, provider_http, receiver, sent):
     env = {}
     for name in ("SubmitFunction", "WebhookFunction", "ApiFunction"):
         env |= resources.functions[name].environment
-    settings = Settings.from_env(env).replace(max_output_bytes=1024 * 1024)
+    settings = dataclasses.replace(Settings.from_env(env), max_output_bytes=1024 * 1024)
     session = boto3.session.Session(region_name="us-east-1")
     session.events.register("before-parameter-build.sqs.SendMessage", sent)
 

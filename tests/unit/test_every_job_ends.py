@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from PIL import Image
 
+from seedream.bus import Bus
 from seedream.errors import OutputUnavailable, ProviderUnavailable
 from seedream.models import parse_iso
 from seedream.models.messages import IngestMessage, parse
+from seedream.store import JobStore
 from seedream.usecases.accept import accept
 from seedream.usecases.cancel import JobFinished, cancel
 from seedream.usecases.finish import announce_unclaimed
@@ -153,17 +155,19 @@ def test_cancel_ends_an_open_job_once_and_a_later_callback_stores_nothing(svc, p
     assert [e["detail-type"] for e in tap_events(aws)] == ["Job Cancelled"]
 
 
-def test_cancel_while_ingest_runs_leaves_nothing_stored(svc, provider_http, monkeypatch):
+def test_cancel_while_ingest_runs_leaves_nothing_stored(svc, svc_with, provider_http):
     job = submitted_job(svc)
     callback(svc, provider_http, job.job_id, outputs=serve_outputs(provider_http, job.job_id, 1))
-    original = svc.store.mark_succeeded
 
-    def cancelled_first(job_id, *args, **kwargs):
-        cancel(svc, job_id)
-        return original(job_id, *args, **kwargs)
+    class CancelledFirst(JobStore):
+        """The job is cancelled (through ``svc``) just before the ingest marks it succeeded."""
 
-    monkeypatch.setattr(svc.store, "mark_succeeded", cancelled_first)
-    assert ingest_from_queue(svc) == ["skipped"]
+        def mark_succeeded(self, job_id, *args, **kwargs):
+            cancel(svc, job_id)
+            return super().mark_succeeded(job_id, *args, **kwargs)
+
+    racing = svc_with(provider_http, store=CancelledFirst(svc.store.dynamodb, svc.store.table))
+    assert ingest_from_queue(racing) == ["skipped"]
     assert output_keys(svc, job.job_id) == [] and svc.store.get(job.job_id).status == "cancelled"
 
 
@@ -200,27 +204,40 @@ def test_the_sweep_deletes_what_an_ingest_left_when_it_fails_the_job(svc, provid
     assert [e["detail-type"] for e in tap_events(aws)] == ["Job Failed"]
 
 
-def cancelled_before_its_event(svc, provider_http, monkeypatch) -> tuple[str, IngestMessage]:
+class SilentBus(Bus):
+    """A bus that never gets the terminal event: its canceller is still at work, or died."""
+
+    def job_finished(self, record) -> None:
+        pass
+
+
+class UnannouncedStore(JobStore):
+    """A store that never records the terminal event as published."""
+
+    def mark_event_published(self, job_id) -> None:
+        pass
+
+
+def cancelled_before_its_event(svc, svc_with, provider_http) -> tuple[str, IngestMessage]:
     """A job with its ingest message queued, then cancelled: the claim is taken, the event not yet out (the
     canceller is still at work, or died). Returns the job id and that ingest message."""
     job = submitted_job(svc)
     callback(svc, provider_http, job.job_id, outputs=serve_outputs(provider_http, job.job_id, 1))
     [body] = queue_bodies(svc, svc.settings.ingest_queue_url)
-    with monkeypatch.context() as patch:
-        patch.setattr(svc.bus, "job_finished", lambda record: None)
-        patch.setattr(svc.store, "mark_event_published", lambda job_id: None)
-        cancel(svc, job.job_id)
+    canceller = svc_with(provider_http, bus=SilentBus(svc.bus.events, svc.bus.bus_name, svc.bus.source),
+                         store=UnannouncedStore(svc.store.dynamodb, svc.store.table))
+    cancel(canceller, job.job_id)
     return job.job_id, parse(IngestMessage, json.dumps(body))
 
 
-def test_a_redelivered_ingest_of_a_job_being_announced_does_not_announce_it_again(svc, provider_http, aws, monkeypatch):
-    _, message = cancelled_before_its_event(svc, provider_http, monkeypatch)
+def test_a_redelivered_ingest_of_a_job_being_announced_does_not_announce_it_again(svc, svc_with, provider_http, aws):
+    _, message = cancelled_before_its_event(svc, svc_with, provider_http)
     assert ingest(svc, message) == "skipped"
     assert tap_events(aws) == []  # only the claim's holder announces
 
 
-def test_an_abandoned_announcement_is_made_by_the_next_who_finds_it(svc, provider_http, aws, monkeypatch):
-    job_id, message = cancelled_before_its_event(svc, provider_http, monkeypatch)
+def test_an_abandoned_announcement_is_made_by_the_next_who_finds_it(svc, svc_with, provider_http, aws):
+    job_id, message = cancelled_before_its_event(svc, svc_with, provider_http)
     later = datetime.now(UTC) + timedelta(seconds=svc.settings.announce_claim_seconds + 1)
     assert announce_unclaimed(svc, svc.store.get(job_id), later)
     assert not announce_unclaimed(svc, svc.store.get(job_id), later)  # once

@@ -12,7 +12,9 @@ import datetime
 import io
 import ipaddress
 import ssl
+import struct
 import threading
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpcore
@@ -126,6 +128,31 @@ def test_non_images_are_refused_before_anything_is_stored():
     with pytest.raises(OutputRejected) as caught:
         fetcher(lambda r: httpx.Response(200, content=b"<html>" * 100)).open("https://cdn.example.com/a.png")
     assert caught.value.code == "output_not_image"
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG's signature, IHDR chunk (8-bit RGB) declaring ``width`` × ``height`` pixels, and the start of its
+    (1 GiB) IDAT chunk: what a reader has before the pixels."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+            + struct.pack(">I", 2**30) + b"IDAT")
+
+
+def test_an_image_of_more_pixels_than_pillow_decodes_is_refused_from_its_header():
+    pulled = []
+
+    def endless(request):  # the header, then data that never ends: only the first chunk may be read
+        def body():
+            yield png_header(20_000, 20_000)  # 400 MP: over Pillow's decompression-bomb limit (~179 MP)
+            while True:
+                pulled.append(1)
+                yield b"\0" * 65536
+
+        return httpx.Response(200, content=body())
+
+    with pytest.raises(OutputRejected) as caught:
+        fetcher(endless, max_bytes=10**9).open("https://cdn.example.com/a.png")
+    assert caught.value.code == "output_too_large" and len(pulled) <= 1
 
 
 @pytest.mark.parametrize("status, error", [(500, OutputUnavailable), (503, OutputUnavailable),

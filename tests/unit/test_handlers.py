@@ -12,20 +12,7 @@ import httpx
 import pytest
 
 from local.runtime import LocalFunction
-from seedream.settings import Settings
 from seedream.usecases.intake import JOB_IDS
-from seedream.wiring import (
-    api_services,
-    authorizer_services,
-    delivery_services,
-    ingest_services,
-    intake_services,
-    live_services,
-    push_services,
-    reconcile_services,
-    submit_services,
-    webhook_services,
-)
 from tests.support.receivers import MockReceiver
 
 from .usecase_helpers import FakeStates, png_bytes, tap_events
@@ -37,12 +24,6 @@ def sample(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
 
 
-BUILDERS = {"ApiFunction": api_services, "ApiKeyAuthorizerFunction": authorizer_services,
-            "SubmitFunction": submit_services, "WebhookFunction": webhook_services,
-            "IngestFunction": ingest_services, "ReconcileFunction": reconcile_services, "IntakeFunction": intake_services,
-            "DeliveryFunction": delivery_services, "LiveFunction": live_services, "PushFunction": push_services}
-
-
 @pytest.fixture
 def receiver() -> MockReceiver:
     """The callers' webhook receiver the delivery function's sender reaches (it verifies nothing itself)."""
@@ -50,21 +31,29 @@ def receiver() -> MockReceiver:
 
 
 @pytest.fixture
-def functions(aws, provider_http, receiver, monkeypatch):
-    """Every function loaded from the template like Lambda loads it, its services rebuilt by its own
-    builder with the fake provider transport (the delivery function: the ``receiver``) and a stub DNS resolver."""
+def functions_with(aws, provider_http, receiver, monkeypatch):
+    """``functions_with(**overrides)``: every function loaded from the template like Lambda loads it, its ``svc``
+    built at import by its own builder with the fake provider transport (the delivery function: the ``receiver``),
+    a stub DNS resolver and ``overrides`` (``seedream.wiring.build_services``)."""
     session, resources = aws
-    loaded = {}
-    for name, spec in resources.functions.items():
-        for key, value in spec.environment.items():
-            monkeypatch.setenv(key, value)
-        function = LocalFunction(spec)
-        services = BUILDERS[name](Settings.from_env(spec.environment), session=session,
-                                  http_transport=httpx.MockTransport(receiver if name == "DeliveryFunction" else provider_http),
-                                  resolver=lambda host, port: ["93.184.216.34"])
-        monkeypatch.setattr(function.module, "svc", services)
-        loaded[name] = function
-    return loaded
+
+    def load(**overrides) -> dict[str, LocalFunction]:
+        loaded = {}
+        for name, spec in resources.functions.items():
+            for key, value in spec.environment.items():
+                monkeypatch.setenv(key, value)
+            transport = httpx.MockTransport(receiver if name == "DeliveryFunction" else provider_http)
+            loaded[name] = LocalFunction(spec, wiring={"session": session, "http_transport": transport,
+                                                       "resolver": lambda host, port: ["93.184.216.34"],
+                                                       "overrides": overrides})
+        return loaded
+
+    return load
+
+
+@pytest.fixture
+def functions(functions_with):
+    return functions_with()
 
 
 def test_every_function_has_a_sample_event(aws):
@@ -212,14 +201,12 @@ def test_the_s3_door_sample_makes_a_job_that_ends_in_its_results_document(functi
     assert all("url" not in o for o in document["outputs"]) and "task_token" not in document
 
 
-def test_the_eventbridge_door_sample_makes_one_job_and_answers_its_task_token(functions, provider_http, aws):
+def test_the_eventbridge_door_sample_makes_one_job_and_answers_its_task_token(functions_with, provider_http, aws):
     session, resources = aws
     bucket = resources.names["JobsBucket"]
     session.client("s3").put_object(Bucket=bucket, Key="inputs/astronaut.png", Body=png_bytes())
     states = FakeStates()
-    for function in functions.values():
-        if getattr(function.module.svc, "replies", None):
-            function.module.svc.replies.states = states
+    functions = functions_with(stepfunctions=states)
     event = intake_sample("intake-eventbridge-sqs.json", bucket)
     sent = json.loads(event["Records"][0]["body"])
 

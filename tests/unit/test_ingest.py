@@ -11,6 +11,7 @@ from PIL import Image
 
 from seedream.errors import OutputUnavailable
 from seedream.models.messages import CompletionNotice, IngestMessage, parse
+from seedream.store import JobStore
 from seedream.usecases.ingest import ingest
 from seedream.usecases.read import job_view
 
@@ -102,20 +103,22 @@ def test_a_stored_output_whose_object_changed_is_fetched_again(svc, provider_htt
     assert hashlib.sha256(data).hexdigest() == svc.store.get(job.job_id).outputs[0].sha256
 
 
-def test_a_crash_between_the_s3_writes_and_the_job_update_leaves_exactly_one_set(svc, provider_http, aws, monkeypatch):
+class CrashingStore(JobStore):
+    """The function dies after writing the outputs, before the job update."""
+
+    def mark_succeeded(self, *args, **kwargs):
+        raise ConnectionError("the function died here")
+
+
+def test_a_crash_between_the_s3_writes_and_the_job_update_leaves_exactly_one_set(svc, svc_with, provider_http, aws):
     job = submitted_job(svc)
     urls = serve_outputs(provider_http, job.job_id, 2)
     callback(svc, provider_http, job.job_id, outputs=urls)
     [body] = queue_bodies(svc, svc.settings.ingest_queue_url)
     message = parse(IngestMessage, json.dumps(body))
 
-    def crash(*args, **kwargs):
-        raise ConnectionError("the function died here")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(svc.store, "mark_succeeded", crash)
-        with pytest.raises(ConnectionError):
-            ingest(svc, message)
+    with pytest.raises(ConnectionError):
+        ingest(svc_with(provider_http, store=CrashingStore(svc.store.dynamodb, svc.store.table)), message)
     assert ingest(svc, message) == "succeeded"
     assert provider_http.output_gets == {f"/{job.job_id}/0.png": 1, f"/{job.job_id}/1.png": 1}
     assert len(output_keys(svc, job.job_id)) == 2
@@ -142,7 +145,7 @@ def test_an_output_url_answering_4xx_fails_the_job_with_its_own_code(svc, provid
     assert svc.store.get(job.job_id).error.code == "output_gone"
 
 
-def test_a_callback_that_outruns_submit_still_completes_the_job(svc, provider_http, monkeypatch):
+def test_a_callback_that_outruns_submit_still_completes_the_job(svc, svc_with, provider_http):
     """The provider may call back before submit has marked the job submitted."""
     from seedream.usecases.accept import accept
     from seedream.usecases.submit import submit
@@ -150,15 +153,17 @@ def test_a_callback_that_outruns_submit_still_completes_the_job(svc, provider_ht
     from .usecase_helpers import BODY
 
     job = accept(svc, dict(BODY))
-    original = svc.store.mark_submitted
 
-    def late_mark(job_id, *args):
-        assert callback(svc, provider_http, job_id, outputs=serve_outputs(provider_http, job_id, 1)).status == "accepted"
-        assert ingest_from_queue(svc) == ["succeeded"]
-        return original(job_id, *args)
+    class LateMark(JobStore):
+        """The callback is taken and ingested (through ``svc``) before submit marks the job submitted."""
 
-    monkeypatch.setattr(svc.store, "mark_submitted", late_mark)
-    assert submit(svc, job.job_id) == "submitted"
+        def mark_submitted(self, job_id, *args, **kwargs):
+            outcome = callback(svc, provider_http, job_id, outputs=serve_outputs(provider_http, job_id, 1))
+            assert outcome.status == "accepted" and ingest_from_queue(svc) == ["succeeded"]
+            return super().mark_submitted(job_id, *args, **kwargs)
+
+    late = svc_with(provider_http, store=LateMark(svc.store.dynamodb, svc.store.table))
+    assert submit(late, job.job_id) == "submitted"
     record = svc.store.get(job.job_id)
     assert record.status == "succeeded" and len(record.outputs) == 1
 

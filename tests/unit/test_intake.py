@@ -13,6 +13,7 @@ from seedream.errors import InvalidRequest, JobNotFound, ServiceUnavailable
 from seedream.models.origins import S3Origin
 from seedream.models.views import JobView
 from seedream.payloads import read_json
+from seedream.queues import Queues
 from seedream.usecases.accept import accept
 from seedream.usecases.intake import Arrival, intake, read_arrival
 from seedream.usecases.read import job_view
@@ -81,9 +82,11 @@ def nothing_made(svc, aws) -> None:
     assert jobs(aws) == 0 and queue_bodies(svc, svc.settings.submit_queue_url) == []
 
 
-def with_states(svc) -> FakeStates:
-    svc.replies.states = FakeStates()
-    return svc.replies.states
+class DownQueues(Queues):
+    """SQS refuses every submit message."""
+
+    def send_submit(self, message):
+        raise RuntimeError("SQS is down")
 
 
 # -- the S3 door --------------------------------------------------------------------------------------
@@ -192,8 +195,9 @@ def test_a_job_requested_is_accepted_with_its_reference_and_keeps_its_task_token
     ("reference_not_text", BODY | {"reference": 12, "task_token": "t-1"}, None),
     ("too_deep", BODY | {"metadata": json.loads("[" * 16 + "]" * 16), "reference": "r-3", "task_token": "t-1"}, "r-3"),
 ])
-def test_a_refused_job_requested_publishes_job_rejected_and_fails_its_task(svc, aws, case, detail, reference):
-    states = with_states(svc)
+def test_a_refused_job_requested_publishes_job_rejected_and_fails_its_task(svc_with, provider_http, aws, case, detail,
+                                                                         reference):
+    svc = svc_with(provider_http, stepfunctions=(states := FakeStates()))
     result = intake(svc, requested(svc, detail))
     assert result.outcome == "rejected"
     [rejected] = tap_events(aws, every=True)
@@ -210,7 +214,8 @@ def test_a_refused_job_requested_publishes_job_rejected_and_fails_its_task(svc, 
 
 def test_events_the_stack_does_not_take(svc):
     settings = svc.settings
-    own = {"version": "0", "id": "e-1", "detail-type": "Job Requested", "source": "seedream.jobs", "detail": BODY}
+    own = {"version": "0", "id": "e-1", "detail-type": "Job Requested", "source": "seedream.jobs", "detail": BODY,
+           "account": "123456789012", "time": "2026-11-21T10:00:00Z", "region": "us-east-1", "resources": []}
     assert read_arrival(settings, json.dumps(own)) is None  # our own events never come back in
     assert read_arrival(settings, json.dumps(own | {"source": "x", "detail-type": "Job Wanted"})) is None
     for bucket, key in ((settings.bucket, "requests/a/b.png"), (settings.bucket, "outputs/a.json"),
@@ -230,12 +235,9 @@ def test_a_request_is_named_by_its_object_version_or_else_its_sequencer_and_etag
     assert plain[0].key != plain[1].key and plain[0].origin.version_id is None  # S3 gives each write a new sequencer
 
 
-def test_on_the_last_receive_a_request_that_cannot_be_queued_is_refused_to_its_door(svc, aws, monkeypatch):
-    def down(message):
-        raise RuntimeError("SQS is down")
-
-    monkeypatch.setattr(svc.queues, "send_submit", down)
-    states = with_states(svc)
+def test_on_the_last_receive_a_request_that_cannot_be_queued_is_refused_to_its_door(svc, svc_with, provider_http, aws):
+    states = FakeStates()
+    svc = svc_with(provider_http, stepfunctions=states, queues=DownQueues(svc.queues.sqs, submit_url=svc.queues.submit_url))
     arrival = manifest(svc, "unlucky", BODY)
     with pytest.raises(ServiceUnavailable):
         intake(svc, arrival)

@@ -62,22 +62,28 @@ def _redelivered(svc, job_id) -> IngestMessage:
         provider="wavespeed", provider_task_id="pred-1", status="succeeded", provider_status="completed"))
 
 
-def test_a_lifecycle_event_eventbridge_refuses_does_not_fail_the_move_it_reports(svc, provider_http, aws, monkeypatch):
-    put_events = svc.bus.events.put_events
+class RefusingProgress:
+    """An EventBridge client that refuses ``Job Queued``/``Job Submitted`` and passes the rest to ``events``."""
 
-    def refuse_progress(Entries):  # noqa: N803 - botocore's argument name
+    def __init__(self, events):
+        self.events = events
+
+    def put_events(self, Entries):  # noqa: N803 - botocore's argument name
         if Entries[0]["DetailType"] in ("Job Queued", "Job Submitted"):
             raise RuntimeError("EventBridge is down")
-        return put_events(Entries=Entries)
+        return self.events.put_events(Entries=Entries)
 
-    monkeypatch.setattr(svc.bus.events, "put_events", refuse_progress)
+
+def test_a_lifecycle_event_eventbridge_refuses_does_not_fail_the_move_it_reports(svc_with, provider_http, aws):
+    events = aws[0].client("events")
+    svc = svc_with(provider_http, events=RefusingProgress(events))
     job = accept(svc, dict(BODY))
     succeed(svc, provider_http, job.job_id)
     assert [e["detail-type"] for e in tap_events(aws, every=True)] == ["Job Succeeded"]
 
 
-def test_a_task_token_job_that_succeeds_gets_send_task_success_with_its_document(svc, provider_http, aws):
-    svc.replies.states = states = FakeStates()
+def test_a_task_token_job_that_succeeds_gets_send_task_success_with_its_document(svc_with, provider_http, aws):
+    svc = svc_with(provider_http, stepfunctions=(states := FakeStates()))
     job = token_job(svc)
     succeed(svc, provider_http, job.job_id)
     record = svc.store.get(job.job_id)
@@ -90,8 +96,8 @@ def test_a_task_token_job_that_succeeds_gets_send_task_success_with_its_document
 
 
 @pytest.mark.parametrize("ending, code", [("provider_rejected", "provider_rejected"), ("cancelled", "job_cancelled")])
-def test_a_task_token_job_that_fails_or_is_cancelled_gets_send_task_failure(svc, provider_http, ending, code):
-    svc.replies.states = states = FakeStates()
+def test_a_task_token_job_that_fails_or_is_cancelled_gets_send_task_failure(svc_with, provider_http, ending, code):
+    svc = svc_with(provider_http, stepfunctions=(states := FakeStates()))
     job = token_job(svc)
     if ending == "cancelled":
         cancelled(svc, job.job_id)
@@ -103,23 +109,23 @@ def test_a_task_token_job_that_fails_or_is_cancelled_gets_send_task_failure(svc,
     assert states.calls == [("SendTaskFailure", {"taskToken": "token-7", "error": code, "cause": message})]
 
 
-def test_an_answer_nobody_waits_for_any_more_is_logged_and_the_event_still_goes_out(svc, provider_http, aws):
-    svc.replies.states = FakeStates(fail_with="TaskTimedOut")
+def test_an_answer_nobody_waits_for_any_more_is_logged_and_the_event_still_goes_out(svc_with, provider_http, aws):
+    svc = svc_with(provider_http, stepfunctions=FakeStates(fail_with="TaskTimedOut"))
     job = token_job(svc)
     cancelled(svc, job.job_id)
     assert [e["detail-type"] for e in tap_events(aws)] == ["Job Cancelled"]
     assert svc.store.get(job.job_id).event_published_at
 
 
-def test_an_answer_step_functions_could_not_take_is_retried_with_the_event(svc, provider_http, aws):
-    svc.replies.states = FakeStates(fail_with="ThrottlingException")
+def test_an_answer_step_functions_could_not_take_is_retried_with_the_event(svc_with, provider_http, aws):
+    svc = svc_with(provider_http, stepfunctions=FakeStates(fail_with="ThrottlingException"))
     job = token_job(svc)
     with pytest.raises(Exception, match="ThrottlingException"):
         cancelled(svc, job.job_id)
     record = svc.store.get(job.job_id)
     assert record.status == "cancelled" and not record.event_published_at and tap_events(aws) == []
-    svc.replies.states = states = FakeStates()
-    assert ingest(svc, _redelivered(svc, job.job_id)) == "skipped"  # whoever finds it unannounced announces it
+    later = svc_with(provider_http, stepfunctions=(states := FakeStates()))  # Step Functions takes answers again
+    assert ingest(later, _redelivered(svc, job.job_id)) == "skipped"  # whoever finds it unannounced announces it
     assert [c[1]["error"] for c in states.calls] == ["job_cancelled"]
     assert [e["detail-type"] for e in tap_events(aws)] == ["Job Cancelled"]
 

@@ -7,6 +7,7 @@ use ``SentMessages``, which records what the push sends and answers False for th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import boto3
@@ -43,13 +44,12 @@ class SentMessages:
 
 
 @pytest.fixture
-def live(aws, svc):
-    """``svc`` with the connections table and a ``SentMessages`` management API."""
+def live(aws, svc, svc_with, provider_http):
+    """The unit ``svc``'s parts, with the connections table and a ``SentMessages`` management API."""
     _, resources = aws
-    svc.settings = svc.settings.replace(connections_table=resources.names["ConnectionsTable"])
-    wired = build_services(svc.settings, ("connections",), session=boto3.session.Session(region_name="us-east-1"))
-    svc.connections, svc.socket_api = wired.connections, SentMessages()
-    return svc
+    settings = dataclasses.replace(svc.settings, connections_table=resources.names["ConnectionsTable"])
+    wired = build_services(settings, ("connections",), session=boto3.session.Session(region_name="us-east-1"))
+    return svc_with(provider_http, settings=settings, connections=wired.connections, socket_api=SentMessages())
 
 
 def items(svc) -> dict[tuple[str, str], dict]:

@@ -44,11 +44,11 @@ def test_a_malformed_variable_is_an_error_that_names_it(variable, value, says):
 
 
 @pytest.mark.parametrize("builder, missing", [
-    (api_services, "JOBS_TABLE, SUBMIT_QUEUE_URL, BUCKET"),
+    (api_services, "JOBS_TABLE, SUBMIT_QUEUE_URL, BUCKET, IDEMPOTENCY_TABLE"),
     (webhook_services, "JOBS_TABLE, INGEST_QUEUE_URL, PROVIDER_SECRET_ARN"),
     (ingest_services, "JOBS_TABLE, BUCKET, PROVIDER_SECRET_ARN"),
     (reconcile_services, "JOBS_TABLE, INGEST_QUEUE_URL, PROVIDER_SECRET_ARN, BUCKET"),
-    (intake_services, "JOBS_TABLE, SUBMIT_QUEUE_URL, BUCKET"),
+    (intake_services, "JOBS_TABLE, SUBMIT_QUEUE_URL, BUCKET, IDEMPOTENCY_TABLE"),
 ])
 def test_each_function_names_every_variable_it_lacks_at_init(builder, missing):
     with pytest.raises(ConfigError) as caught:
@@ -61,9 +61,34 @@ def test_submit_needs_the_public_base_url_providers_call_back():
         submit_services(Settings(jobs_table="t", bucket="b", provider_secret_id="s"))
 
 
-def test_unknown_parts_are_refused():
+def test_unknown_parts_and_overrides_are_refused():
     with pytest.raises(ValueError, match="unknown parts"):
         build_services(Settings(), ["everything"])
+    with pytest.raises(ValueError, match=r"unknown overrides \['store_'\]"):
+        build_services(Settings(jobs_table="t"), ["store"], overrides={"store_": object()})
+
+
+def test_an_override_is_used_where_the_part_would_be_built_and_needs_none_of_its_variables():
+    states, replies = object(), object()
+    svc = build_services(Settings(bucket="b"), ["store", "replies", "blobs"],
+                         overrides={"store": "the test's store", "stepfunctions": states})
+    assert svc.store == "the test's store" and svc.replies.states is states  # no JOBS_TABLE needed
+    assert svc.blobs.bucket == "b" and build_services(Settings(), ["replies"], overrides={"replies": replies}).replies \
+        is replies
+
+
+def test_overridden_settings_are_the_ones_every_part_is_built_with():
+    svc = build_services(Settings(), ["blobs"], overrides={"settings": Settings(bucket="other")})
+    assert svc.settings.bucket == svc.blobs.bucket == "other"
+
+
+def test_a_function_imported_under_defaults_builds_with_them(aws):
+    from seedream.wiring import defaults, live_services
+
+    with defaults(overrides={"store": "given"}):
+        assert live_services(Settings(connections_table="c")).store == "given"
+    with pytest.raises(ConfigError, match="JOBS_TABLE"):  # outside the block: built from the settings again
+        live_services(Settings(connections_table="c"))
 
 
 def test_the_last_receive_the_functions_count_is_their_queues_max_receive_count(aws):

@@ -1,5 +1,6 @@
-"""The two small pieces that stand in for library code on the cold-start path: the DynamoDB attribute
-codec (for boto3's TypeSerializer) and the provider-secret cache (for Powertools' SecretsProvider)."""
+"""The small pieces that stand in for library code on the cold-start path: the DynamoDB attribute
+codec (for boto3's TypeSerializer) and the provider-secret cache (for Powertools' SecretsProvider); and the
+nesting check a parsed EventBridge ``detail`` shares with a request body."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from seedream.dynamo import from_item, to_item
-from seedream.errors import JobError
+from seedream.errors import InvalidRequest, JobError
+from seedream.payloads import check_depth, read_json
 from seedream.provider_secret import ProviderSecret
 
 ITEM = {"job_id": "j", "max_images": 15, "cost": 0.0222, "ok": True, "error": None, "outputs": [],
@@ -105,3 +107,17 @@ def test_outputs_s3_refuses_to_delete_are_sent_again_and_those_it_keeps_refusing
     assert remaining() == ["outputs/job-1/00.png"] and stubborn.calls == 3
     [logged] = [r for r in caplog.records if r.getMessage() == "outputs left behind"]
     assert logged.levelname == "ERROR" and logged.keys == ["outputs/job-1/00.png"] and logged.count == 1
+
+
+@pytest.mark.parametrize("text", ["[" * depth + "]" * depth for depth in (1, 15, 16, 17, 40)] + [
+    "1", '"x"', '{"a": 1}', '{"m": ' + "[" * 15 + "]" * 15 + "}", '{"m": ' + "[" * 16 + "]" * 16 + "}", "[{}, {}, [1]]"])
+def test_a_parsed_value_is_held_to_the_nesting_a_body_is(text):
+    """``check_depth`` (an EventBridge ``detail``, already parsed) refuses exactly what ``read_json`` refuses."""
+    try:
+        read_json(text)
+    except InvalidRequest as refused:
+        with pytest.raises(InvalidRequest) as caught:
+            check_depth(json.loads(text))
+        assert caught.value.to_body() == refused.to_body()
+    else:
+        assert check_depth(json.loads(text)) == json.loads(text)

@@ -15,7 +15,9 @@ Rules, checked before a byte is stored (``OutputRejected``, never retried):
   Loopback ``http://`` on the local stack is pinned to the host as written (nothing is resolved
   or checked there);
 - at most ``max_output_bytes`` (Content-Length first, then counted while streaming);
-- the first bytes are a PNG, JPEG or WebP that Pillow can size (``output_not_image``).
+- the first bytes (at most 1 MiB) are a PNG, JPEG or WebP that Pillow can size (``output_not_image``), fed to
+  Pillow's incremental ``ImageFile.Parser`` as they arrive; more pixels than Pillow's decompression-bomb
+  limit is ``output_too_large``, refused before the rest of the body is read.
 Network errors, timeouts, 429 and 5xx raise ``OutputUnavailable`` so the ingest message is retried.
 """
 
@@ -32,7 +34,7 @@ from urllib.parse import urljoin
 
 import httpcore
 import httpx
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile
 
 from .errors import OutputRejected, OutputUnavailable
 from .netrules import DestinationForbidden, vetted_addresses
@@ -229,8 +231,8 @@ class Fetcher:
             raise OutputRejected(f"output {url[:120]} is {length} bytes, over the {self.max_bytes}-byte limit",
                                  code="output_too_large")
         chunks = response.iter_bytes(64 * 1024)
-        head = b""
-        while True:
+        parser, head = ImageFile.Parser(), b""  # Pillow's consumer: fed chunk by chunk until it names the image
+        while parser.image is None:
             try:
                 chunk = next(chunks)
             except StopIteration:
@@ -241,19 +243,18 @@ class Fetcher:
             if len(head) >= 12 and not head.startswith(MAGIC):
                 raise OutputRejected(f"output {url[:120]} is not a PNG, JPEG or WebP image", code="output_not_image")
             try:
-                with Image.open(io.BytesIO(head)) as image:
-                    if image.format in FORMATS:
-                        content_type, extension = FORMATS[image.format]
-                        width, height = image.size
-                        break
+                parser.feed(chunk)
             except Image.DecompressionBombError as exc:  # more pixels than Pillow will decode (~179 MP)
                 raise OutputRejected(f"output {url[:120]} is too many pixels to be an output: {exc}",
                                      code="output_too_large") from exc
-            except (UnidentifiedImageError, OSError, SyntaxError):
-                pass
-            if not chunk or len(head) >= HEAD_LIMIT:
+            if parser.image is None and (not chunk or len(head) >= HEAD_LIMIT):
                 raise OutputRejected(f"output {url[:120]} is not a readable PNG, JPEG or WebP image",
                                      code="output_not_image")
+        if parser.image.format not in FORMATS:
+            raise OutputRejected(f"output {url[:120]} is a {parser.image.format} image, not a PNG, JPEG or WebP",
+                                 code="output_not_image")
+        content_type, extension = FORMATS[parser.image.format]
+        width, height = parser.image.size
         stream = _Stream(head, chunks, self.max_bytes, url)
         return Download(url, stream, content_type, extension, width, height)
 

@@ -1,4 +1,5 @@
-"""``Idempotency-Key`` on ``POST /v1/jobs``, through Powertools' idempotency utility.
+"""Powertools' idempotency utility on the stack's idempotency table (``Idempotency``, built by ``seedream.wiring``),
+and ``Idempotency-Key`` on ``POST /v1/jobs`` through it.
 
 The key (1–255 printable ASCII characters) is scoped to the caller and kept 24 hours in the
 idempotency table (``IDEMPOTENCY_TABLE``): the same key with the same body returns the same job —
@@ -13,10 +14,45 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .errors import InvalidRequest, JobError
 
 KEEP_SECONDS = 24 * 3600
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Idempotency:
+    """Powertools idempotency records in DynamoDB table ``table`` (``IDEMPOTENCY_TABLE``) through ``dynamodb``
+    (a botocore client; ``wiring`` shares the function's).
+
+    ``once(...)`` makes an ``idempotent_function`` decorator with its own ``DynamoDBPersistenceLayer`` and
+    ``IdempotencyConfig`` (Powertools configures a persistence layer once, with the first config it meets: one
+    each). Powertools, and boto3 which it imports, are loaded on the first ``once``, not when this is built."""
+
+    def __init__(self, table: str, dynamodb):
+        self.table, self.dynamodb = table, dynamodb
+        self._configs: list = []
+
+    def once(self, data_keyword_argument: str, **config) -> Callable[[F], F]:
+        """``idempotent_function(data_keyword_argument=...)`` keyed by that argument, with
+        ``IdempotencyConfig(**config)`` (e.g. ``expires_after_seconds``: how long a result is replayed)."""
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+
+        made = IdempotencyConfig(**config)
+        self._configs.append(made)
+        persistence = DynamoDBPersistenceLayer(table_name=self.table, boto3_client=self.dynamodb)
+        return idempotent_function(data_keyword_argument=data_keyword_argument, persistence_store=persistence,
+                                   config=made)
+
+    def register_lambda_context(self, context) -> None:
+        """Bound each in-progress record by the invocation's remaining time (call once per invocation)."""
+        for config in self._configs:
+            config.register_lambda_context(context)
 
 
 def check_key(key: str) -> str:
@@ -28,29 +64,21 @@ def check_key(key: str) -> str:
     return key
 
 
+def _replayed(response: dict, _record) -> dict:
+    return {**response, "replayed": True}
+
+
 @functools.cache
-def _once(table: str, dynamodb, accept: Callable[[dict], dict]):
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
-
-    def replayed(response: dict, _record) -> dict:
-        return {**response, "replayed": True}
-
-    config = IdempotencyConfig(event_key_jmespath="[caller, key]", payload_validation_jmespath="body",
-                               expires_after_seconds=KEEP_SECONDS, response_hook=replayed)
-    persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamodb)
-
-    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
+def _once(idempotency: Idempotency, accept: Callable[[dict], dict]):
+    @idempotency.once("request", event_key_jmespath="[caller, key]", payload_validation_jmespath="body",
+                      expires_after_seconds=KEEP_SECONDS, response_hook=_replayed)
     def accept_once(request: dict) -> dict:
         return {**accept(request), "replayed": False}
 
-    return accept_once, config
+    return accept_once
 
 
-def accept_with_key(table: str, dynamodb, accept: Callable[[dict], dict], caller: str | None, key: str,
+def accept_with_key(idempotency: Idempotency, accept: Callable[[dict], dict], caller: str | None, key: str,
                     body: object, lambda_context=None) -> tuple[dict, bool]:
     """``accept({"caller", "key", "body"})`` at most once per ``(caller, key)``; returns its result and
     whether it was a replay. ``lambda_context`` bounds an in-progress record by the invocation's remaining
@@ -60,9 +88,9 @@ def accept_with_key(table: str, dynamodb, accept: Callable[[dict], dict], caller
         IdempotencyValidationError,
     )
 
-    accept_once, config = _once(table, dynamodb, accept)
+    accept_once = _once(idempotency, accept)
     if lambda_context is not None:  # an in-progress record expires with the invocation's remaining time
-        config.register_lambda_context(lambda_context)
+        idempotency.register_lambda_context(lambda_context)
     try:
         result = accept_once(request={"caller": caller or "", "key": check_key(key), "body": body})
     except IdempotencyValidationError:

@@ -3,6 +3,7 @@
 ``read_json(raw)`` raises ``InvalidRequest``: 413 ``body_too_large`` above ``MAX_BODY_BYTES``
 (256 KiB); 400 ``invalid_json`` when the body is not UTF-8 JSON or nests deeper than
 ``MAX_DEPTH`` levels (checked by a scan before parsing, so ``[[[[…`` cannot exhaust the stack).
+``check_depth(value)`` holds a value parsed elsewhere (an EventBridge event's ``detail``) to the same nesting.
 """
 
 from __future__ import annotations
@@ -35,6 +36,20 @@ def depth_of(text: str) -> int:
         elif char in "]}":
             depth -= 1
     return deepest
+
+
+def check_depth(value: object) -> object:
+    """``value`` (parsed JSON) if it nests at most ``MAX_DEPTH`` levels, as ``read_json`` counts them; raises
+    ``InvalidRequest`` 400 ``invalid_json`` otherwise. Walked without recursion."""
+    level = [value] if isinstance(value, dict | list) else []  # the containers at the next depth
+    for _ in range(MAX_DEPTH):
+        if not level:
+            return value
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)
+                 if isinstance(child, dict | list)]
+    if not level:
+        return value
+    raise InvalidRequest(f"the body nests deeper than {MAX_DEPTH} levels", code="invalid_json", http_status=400)
 
 
 def too_large(size: int) -> InvalidRequest:

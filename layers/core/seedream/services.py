@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .bus import Bus
     from .connections import Connections
     from .fetch import Fetcher
+    from .idempotency import Idempotency
     from .keystore import KeyStore
     from .ledger import CallbackLedger
     from .providers.base import Provider
@@ -53,6 +54,7 @@ class Services:
     keys: KeyStore | None = None
     connections: Connections | None = None
     socket_api: SocketApi | None = None
+    idempotency: Idempotency | None = None
 
     def need(self, *parts: str) -> Services:
         """Raise ``MissingPart`` unless every named part is built; returns self."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 PROVIDERS: tuple[str, ...] = ("wavespeed", "atlascloud", "evolink")
 
@@ -189,7 +189,8 @@ _VARIABLES: dict[str, tuple[str, object]] = {
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated configuration; defaults are the deployed defaults (``template.yaml``)."""
+    """Validated configuration; defaults are the deployed defaults (``template.yaml``). Frozen: a copy with changes
+    is ``dataclasses.replace(settings, ...)`` (tests hand it to ``wiring.build_services(overrides={"settings": ...})``)."""
 
     jobs_table: str = ""
     idempotency_table: str = ""
@@ -322,8 +323,3 @@ class Settings:
             raise ConfigError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set in this "
                               "function's environment (template.yaml sets it; check the deployment)")
         return self
-
-    def replace(self, **changes) -> Settings:
-        """A copy with ``changes`` (for tests and the local stack)."""
-        current = {f.name: getattr(self, f.name) for f in fields(self)}
-        return Settings(**(current | changes))

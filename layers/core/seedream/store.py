@@ -104,12 +104,13 @@ class JobStore:
         """Note a queued job's new submit message (sent again after a provider's 429) and its new deadline."""
         self._update(job_id, {"enqueued_at": enqueued_at, "deadline_at": deadline_at}, when=("queued",))
 
-    def mark_submitted(self, job_id: str, attempt: Attempt, submitted_at: str, deadline_at: str) -> None:
-        """``queued → submitted`` with the provider task id, the attempt and the first deadline."""
-        self._update(job_id, {"status": "submitted", "provider": attempt.provider,
-                              "provider_task_id": attempt.provider_task_id, "submitted_at": submitted_at,
-                              "deadline_at": deadline_at},
-                     when=MOVES["submitted"], append={"attempts": attempt.model_dump(mode="json")})
+    def mark_submitted(self, job_id: str, attempt: Attempt, submitted_at: str, deadline_at: str) -> JobRecord:
+        """``queued → submitted`` with the provider task id, the attempt and the first deadline; returns the new
+        record. Raises ``Conflict`` (the job moved on first)."""
+        return self._update(job_id, {"status": "submitted", "provider": attempt.provider,
+                                     "provider_task_id": attempt.provider_task_id, "submitted_at": submitted_at,
+                                     "deadline_at": deadline_at},
+                            when=MOVES["submitted"], append={"attempts": attempt.model_dump(mode="json")}, returns=True)
 
     def set_deadline(self, job_id: str, deadline_at: str, reconcile: ReconcileRecord | None = None) -> None:
         """Move an open job's deadline (and note the sweep's reads)."""

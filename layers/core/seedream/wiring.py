@@ -4,15 +4,16 @@
 variables each requires, checked at init); each function has its builder:
 
 - api (``API_PARTS``): store, submit queue, blobs, bus (cancel), provider limits (no provider keys, no HTTP client),
-  the API keys table (``/v1/keys``);
+  the API keys table (``/v1/keys``), idempotency (``Idempotency-Key``; Powertools loaded on the first key);
 - authorizer (``AUTHORIZER_PARTS``): the API keys table only;
 - submit (``SUBMIT_PARTS``): store, submit queue (a job held back by 429s goes back on it), blobs, bus, providers
-  (HTTP client made at init), and ``PUBLIC_BASE_URL``;
+  (HTTP client made at init), idempotency (a redelivered message), and ``PUBLIC_BASE_URL``;
 - webhook (``WEBHOOK_PARTS``): the callback ledger, ingest queue, providers (the HTTP client is
   made on first need: fetching a WaveSpeed secret or the Atlas Cloud JWKS, which most instances never do);
 - ingest (``INGEST_PARTS``): store, blobs, uploader, bus, providers, fetcher (Pillow and the download client);
 - reconcile (``RECONCILE_PARTS``): store, blobs (deleting a failed job's outputs), ingest queue, bus, providers (status reads);
-- intake (``INTAKE_PARTS``): the api's parts for ``accept`` (the S3 and EventBridge doors);
+- intake (``INTAKE_PARTS``): the api's parts for ``accept`` (the S3 and EventBridge doors), idempotency (a
+  redelivered request);
 - live (``LIVE_PARTS``): store (a subscriber's job), connections (the WebSocket API's ``$connect``, ``$disconnect``
   and ``subscribe``);
 - push (``PUSH_PARTS``): store, connections and the WebSocket API's management client (``socket_api``, made with
@@ -26,17 +27,23 @@ Step Functions task answers), whose clients are made only when a job owes its do
 
 Every builder takes ``settings`` (default: ``Settings.from_env()``), a boto3 ``session`` (default:
 a new one), an ``http_transport`` for the provider and download clients (tests pass an
-``httpx.MockTransport``) and the fetch guard's DNS ``resolver``. AWS clients are plain botocore
-clients of one session, made once each (a DynamoDB *resource* costs ~95 ms of cold start; a
-client, after the first, a few ms; boto3 itself is never imported by our code); every HTTP client
+``httpx.MockTransport``), the fetch guard's DNS ``resolver`` and ``overrides``: parts, settings or AWS clients to
+use instead of building them (``build_services``; tests replace a dependency there, never on a built object).
+A handler builds its ``svc`` at import; ``defaults(...)`` sets the builders' defaults for such an import.
+AWS clients are plain botocore clients of one session, made once each (a DynamoDB *resource* costs ~95 ms of
+cold start; a client, after the first, a few ms; boto3 itself is never imported by our code); every HTTP client
 shares one TLS context. Each part's module is imported only by functions that build it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
 import functools
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 
 import botocore.session
 from botocore.config import Config
@@ -57,14 +64,15 @@ def ssl_context() -> ssl.SSLContext:
 class _Clients:
     """AWS clients of one botocore session, made on first request and shared by the parts that use them.
 
-    ``session`` may be a botocore or a boto3 session (tests pass boto3's, whose events they record)."""
+    ``session`` may be a botocore or a boto3 session (tests pass boto3's, whose events they record);
+    ``given`` maps a service name to the client to use instead of making one (``overrides``)."""
 
-    def __init__(self, settings: Settings, session=None):
+    def __init__(self, settings: Settings, session=None, given: Mapping[str, object] | None = None):
         session = session or botocore.session.get_session()
         self._make = getattr(session, "client", None) or session.create_client
         self.config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30,
                              s3={"addressing_style": settings.s3_addressing_style}, signature_version="s3v4")
-        self._made: dict[str, object] = {}
+        self._made: dict[str, object] = dict(given or {})
 
     def __call__(self, service: str):
         if service not in self._made:
@@ -97,39 +105,72 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "keys": ("API_KEYS_TABLE",),
     "connections": ("CONNECTIONS_TABLE",),
     "socket_api": ("WEBSOCKET_ENDPOINT",),
+    "idempotency": ("IDEMPOTENCY_TABLE",),
 }
 """Part → the variables it needs. ``store`` reads and moves whole jobs; ``ledger`` only records
 callbacks (the webhook); ``provider_limits`` are the adapters without keys or HTTP (limits and
 prices only); ``providers`` are the full adapters; ``uploader`` and ``fetcher`` are ingest's; ``replies``
 answer a job's door when it ends (S3 result documents, Step Functions task tokens); ``keys`` is the API keys
-table (``seedream.keystore``)."""
+table (``seedream.keystore``); ``idempotency`` is Powertools idempotency on the idempotency table
+(``seedream.idempotency.Idempotency``: one persistence layer and config per idempotent function)."""
+
+CLIENTS = ("dynamodb", "sqs", "s3", "events", "secretsmanager", "stepfunctions", "apigatewaymanagementapi")
+"""The AWS services the parts make clients of: an ``overrides`` key may name one to replace its client."""
 
 API_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits",  # it ends only HTTP jobs: no replies
-             "webhook_queue", "webhook_secret", "keys")
+             "webhook_queue", "webhook_secret", "keys", "idempotency")
 AUTHORIZER_PARTS = ("keys",)
-SUBMIT_PARTS = ("store", "submit_queue", "blobs", "bus", "providers", "replies")
+SUBMIT_PARTS = ("store", "submit_queue", "blobs", "bus", "providers", "replies", "idempotency")
 WEBHOOK_PARTS = ("ledger", "ingest_queue", "providers")
 INGEST_PARTS = ("store", "blobs", "uploader", "bus", "providers", "fetcher", "replies")
 RECONCILE_PARTS = ("store", "blobs", "ingest_queue", "bus", "providers", "replies")
-INTAKE_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits", "replies")
+INTAKE_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits", "replies", "idempotency")
 DELIVERY_PARTS = ("store", "blobs", "webhook_queue", "webhook_secret", "webhook_sender")
 LIVE_PARTS = ("store", "connections")
 PUSH_PARTS = ("store", "connections", "socket_api")
 
 
-def build_services(settings: Settings, parts: Iterable[str], *, session=None, http_transport=None, resolver=None,
-                   eager_http: bool = False) -> Services:
-    """``Services`` with just ``parts`` built (see ``NEEDS``). Raises ``ConfigError`` naming any missing variable.
+PART_FIELDS = {"submit_queue": "queues", "ingest_queue": "queues", "webhook_queue": "queues",
+               "provider_limits": "providers"}
+"""Parts built into a ``Services`` field of another name (every other part is its own field)."""
+
+
+def build_services(settings: Settings, parts: Iterable[str], *, overrides: Mapping[str, object] | None = None,
+                   session=None, http_transport=None, resolver=None, eager_http: bool = False) -> Services:
+    """``Services`` with just ``parts`` built (see ``NEEDS``). Raises ``ConfigError`` naming any missing variable,
+    ``ValueError`` for an unknown part or override.
+
+    ``overrides`` (the seam tests use, as Powertools' ``dependency_overrides``: replace a dependency where it is
+    made, never an attribute of what was built) maps a name to what to use instead of building it:
+
+    - ``"settings"``: the settings every part is built with (instead of ``settings``);
+    - a ``Services`` field (``"store"``, ``"replies"``, ``"fetcher"``, ``"queues"``, ``"bus"``, …): that part, as
+      given; the variables it needs are then not required;
+    - an AWS service of ``CLIENTS`` (``"stepfunctions"``, ``"events"``, …): the client the parts use for it.
 
     ``eager_http`` makes the provider HTTP client now rather than on first use (for functions that
     call a provider on every invocation)."""
+    overrides = dict(overrides or {})
     parts = set(parts)
     unknown = parts - set(NEEDS)
     if unknown:
         raise ValueError(f"unknown parts {sorted(unknown)}; known: {sorted(NEEDS)}")
+    fields = {f.name for f in dataclasses.fields(Services)}
+    strange = set(overrides) - fields - set(CLIENTS)
+    if strange:
+        raise ValueError(f"unknown overrides {sorted(strange)}; known: {sorted(fields | set(CLIENTS))}")
+    settings = overrides.pop("settings", settings)
+    given = {name: overrides.pop(name) for name in CLIENTS if name in overrides}
+    parts = {part for part in parts if PART_FIELDS.get(part, part) not in overrides}
     settings.require(*(name for part in sorted(parts) for name in NEEDS[part]))
-    clients = _Clients(settings, session)
-    svc = Services(settings=settings)
+    clients = _Clients(settings, session, given)
+    svc = Services(settings=settings, **overrides)
+    _build(svc, parts, clients, http_transport, resolver, eager_http)
+    return svc
+
+
+def _build(svc: Services, parts: set[str], clients: _Clients, http_transport, resolver, eager_http: bool) -> None:
+    settings = svc.settings
     if "store" in parts:
         from .store import JobStore
 
@@ -185,48 +226,72 @@ def build_services(settings: Settings, parts: Iterable[str], *, session=None, ht
         from .socket_api import SocketApi
 
         svc.socket_api = SocketApi(clients.endpoint("apigatewaymanagementapi", settings.websocket_endpoint))
-    return svc
+    if "idempotency" in parts:
+        from .idempotency import Idempotency
+
+        svc.idempotency = Idempotency(settings.idempotency_table, clients("dynamodb"))
+
+
+_DEFAULTS: contextvars.ContextVar[Mapping[str, object]] = contextvars.ContextVar("wiring_defaults",
+                                                                                 default=MappingProxyType({}))
+
+
+@contextlib.contextmanager
+def defaults(**wiring) -> Iterator[None]:
+    """Within the block, the function builders below (``api_services()``, …) take ``wiring`` (``overrides``,
+    ``session``, ``http_transport``, ``resolver``) as their defaults: how a test loads a function's handler,
+    which builds its ``svc`` at import, with a fake provider, a stub resolver or replacement parts
+    (``local.runtime.LocalFunction(spec, wiring=...)``). Arguments a builder is called with win."""
+    token = _DEFAULTS.set(wiring)
+    try:
+        yield
+    finally:
+        _DEFAULTS.reset(token)
+
+
+def _function(parts: tuple[str, ...], settings: Settings | None, wiring: dict, **fixed) -> Services:
+    return build_services(settings or Settings.from_env(), parts, **({**_DEFAULTS.get(), **fixed, **wiring}))
 
 
 def api_services(settings: Settings | None = None, **wiring) -> Services:
-    return build_services(settings or Settings.from_env(), API_PARTS, **wiring)
+    return _function(API_PARTS, settings, wiring)
 
 
 def authorizer_services(settings: Settings | None = None, **wiring) -> Services:
-    return build_services(settings or Settings.from_env(), AUTHORIZER_PARTS, **wiring)
+    return _function(AUTHORIZER_PARTS, settings, wiring)
 
 
 def submit_services(settings: Settings | None = None, **wiring) -> Services:
     settings = (settings or Settings.from_env()).require("PUBLIC_BASE_URL")
-    return build_services(settings, SUBMIT_PARTS, eager_http=True, **wiring)  # every submit calls a provider
+    return _function(SUBMIT_PARTS, settings, wiring, eager_http=True)  # every submit calls a provider
 
 
 def webhook_services(settings: Settings | None = None, **wiring) -> Services:
-    return build_services(settings or Settings.from_env(), WEBHOOK_PARTS, **wiring)
+    return _function(WEBHOOK_PARTS, settings, wiring)
 
 
 def ingest_services(settings: Settings | None = None, **wiring) -> Services:
-    return build_services(settings or Settings.from_env(), INGEST_PARTS, **wiring)
+    return _function(INGEST_PARTS, settings, wiring)
 
 
 def reconcile_services(settings: Settings | None = None, **wiring) -> Services:
-    return build_services(settings or Settings.from_env(), RECONCILE_PARTS, **wiring)
+    return _function(RECONCILE_PARTS, settings, wiring)
 
 
 def intake_services(settings: Settings | None = None, **wiring) -> Services:
-    return build_services(settings or Settings.from_env(), INTAKE_PARTS, **wiring)
+    return _function(INTAKE_PARTS, settings, wiring)
 
 
 def delivery_services(settings: Settings | None = None, **wiring) -> Services:
-    return build_services(settings or Settings.from_env(), DELIVERY_PARTS, **wiring)
+    return _function(DELIVERY_PARTS, settings, wiring)
 
 
 def live_services(settings: Settings | None = None, **wiring) -> Services:
-    return build_services(settings or Settings.from_env(), LIVE_PARTS, **wiring)
+    return _function(LIVE_PARTS, settings, wiring)
 
 
 def push_services(settings: Settings | None = None, **wiring) -> Services:
-    return build_services(settings or Settings.from_env(), PUSH_PARTS, **wiring)
+    return _function(PUSH_PARTS, settings, wiring)
 
 
 def _providers(settings: Settings, clients: _Clients, http: Http, *, with_keys: bool):

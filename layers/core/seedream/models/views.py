@@ -57,10 +57,10 @@ class JobView(BaseModel):
 
     @classmethod
     def of(cls, record: JobRecord, presign: Callable[[str], str]) -> JobView:
-        """The view of ``record``; ``presign(s3_uri)`` gives each output's URL."""
-        data = record.model_dump(include=set(cls.model_fields) - {"outputs"})
-        outputs = [OutputView(**o.model_dump(), url=presign(o.s3_uri)) for o in record.outputs]
-        return cls.model_validate(data | {"outputs": outputs}, context={"stored": True})
+        """The view of ``record``; ``presign(s3_uri)`` gives each output's URL. ``record``'s parts (request, origin,
+        attempts, …) are taken as they are, not dumped and validated again."""
+        outputs = [OutputView(**dict(o), url=presign(o.s3_uri)) for o in record.outputs]
+        return cls.model_validate(_fields(cls, record) | {"outputs": outputs})
 
 
 class JobDocument(JobView):
@@ -73,7 +73,13 @@ class JobDocument(JobView):
     @classmethod
     def of(cls, record: JobRecord, presign: Callable[[str], str] | None = None) -> JobDocument:
         """The document of ``record`` (``presign`` is not used: there are no URLs in it)."""
-        return cls.model_validate(record.model_dump(include=set(cls.model_fields)), context={"stored": True})
+        return cls.model_validate(_fields(cls, record) | {"outputs": record.outputs})
+
+
+def _fields(view: type[BaseModel], record: JobRecord) -> dict:
+    """``record``'s values of ``view``'s fields but ``outputs``: its validated models, shared rather than copied
+    (pydantic takes an instance of a field's own model class without validating it again)."""
+    return {name: getattr(record, name) for name in view.model_fields if name != "outputs"}
 
 
 class ProviderEstimate(BaseModel):

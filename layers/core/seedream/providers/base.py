@@ -95,7 +95,7 @@ class Provider(Protocol):
         """Documented limits and price of ``model`` at this provider."""
 
     def check(self, request: JobRequest) -> None:
-        """Raise ``InvalidRequest`` (``provider_limit_exceeded``) naming every limit ``request`` breaks."""
+        """Raise ``InvalidRequest`` (``provider_limit_exceeded``) naming every limit ``request`` breaks (``check_limits``)."""
 
     def submit(self, request: JobRequest, image_urls: list[str], callback_url: str) -> SubmitResult:
         """Hand the job to the provider. Raises ``ProviderRejected`` (4xx) or ``ProviderUnavailable`` (429, 5xx, network)."""
@@ -329,9 +329,11 @@ def _message(response: httpx.Response) -> str:
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive header lookup (API Gateway v2 lower-cases names; tests may not)."""
-    lowered = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lowered:
-            return value
-    return None
+    """``name``'s value in ``headers``, whatever the case of either; None when absent.
+
+    ``record_callback`` hands adapters the event's headers as Powertools' ``CaseInsensitiveDict`` (what
+    ``APIGatewayProxyEventV2.headers`` is; API Gateway v2 lower-cases names): a plain ``get``. Any other mapping
+    (an adapter called directly, as its unit tests do) is read through one."""
+    from aws_lambda_powertools.utilities.data_classes.common import CaseInsensitiveDict
+
+    return (headers if isinstance(headers, CaseInsensitiveDict) else CaseInsensitiveDict(headers)).get(name)

@@ -16,7 +16,7 @@ from ..models.requests import JobRequest
 from ..providers.selection import choose_providers, job_price
 from ..services import Services
 from ..store import OPEN_SHARD, Conflict
-from .finish import progressed
+from .progress import progressed
 
 logger = Logger(child=True)
 

@@ -41,10 +41,15 @@ def record_callback(svc: Services, provider_name: str, job_id: str, token: str |
                     headers: Mapping[str, str], body: bytes, now: float | None = None) -> CallbackOutcome:
     """Authenticate a provider callback, record it and put it on the ingest queue; nothing is downloaded.
 
-    ``body`` is the raw request body; ``now`` unix seconds. Raises ``Unauthorized`` (token,
-    signature, timestamp, key id; nothing changes) or ``InvalidRequest`` (``callback_malformed``).
+    ``headers`` are read whatever their names' case (held as Powertools' ``CaseInsensitiveDict``, which the API
+    Gateway event's headers already are); ``body`` is the raw request body; ``now`` unix seconds. Raises
+    ``Unauthorized`` (token, signature, timestamp, key id; nothing changes) or ``InvalidRequest`` (``callback_malformed``).
     """
+    from aws_lambda_powertools.utilities.data_classes.common import CaseInsensitiveDict
+
     svc.need("ledger", "queues")
+    if not isinstance(headers, CaseInsensitiveDict):
+        headers = CaseInsensitiveDict(headers)
     provider = svc.providers.get(provider_name)
     if provider is None or not token:
         raise Unauthorized("the callback URL's token does not match this job", code="token_invalid")

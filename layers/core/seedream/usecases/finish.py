@@ -1,4 +1,4 @@
-"""The moves every use case shares: end a job, announce one that ended, tell that one moved on.
+"""The terminal moves every use case shares: end a job, announce one that ended.
 
 - ``fail`` moves an open job to ``failed`` and announces it; ``discard_outputs`` deletes what is under
   ``outputs/<job_id>/``, which whoever ends a job without success does (``seedream.lifecycle``).
@@ -6,8 +6,8 @@
   announcement in the same write, its maker calls ``announce``; anyone else who finds an ended job without
   ``event_published_at`` calls ``announce_unclaimed``, which announces only an abandoned claim (its holder
   died, or gave it back when its reply or event was refused).
-- ``Job Queued`` and ``Job Submitted`` are best effort (``progressed``): a failure to publish one is logged
-  and never fails or repeats the move it reports.
+
+The non-terminal events (``Job Queued``, ``Job Submitted``) are ``usecases.progress``'s.
 """
 
 from __future__ import annotations
@@ -78,17 +78,4 @@ def announce_unclaimed(svc: Services, record: JobRecord, now: datetime | None = 
     if not svc.store.claim_announcement(record.job_id, stale_before):
         return False
     announce(svc, record)
-    return True
-
-
-def progressed(svc: Services, record: JobRecord) -> bool:
-    """Publish ``Job Queued`` or ``Job Submitted`` for ``record`` (as it is now); best effort: False, logged,
-    when EventBridge could not take it."""
-    svc.need("bus")
-    try:
-        svc.bus.job_event(record)
-    except Exception:  # the move it reports has happened: never undo or repeat it for its event
-        logger.warning("lifecycle event not published", exc_info=True,
-                       extra={"job_id": record.job_id, "status": record.status})
-        return False
     return True

@@ -23,7 +23,7 @@ request that could not be accepted (``queue_unavailable`` or any other failure) 
 
 from __future__ import annotations
 
-import json
+import functools
 import unicodedata
 import uuid
 from dataclasses import asdict, dataclass
@@ -37,7 +37,7 @@ from ..models.messages import SubmitMessage
 from ..models.origins import Entry, EventBridgeOrigin, S3Origin
 from ..models.records import JobRecord
 from ..models.requests import BIDI_CONTROLS
-from ..payloads import MAX_BODY_BYTES, read_json, too_large
+from ..payloads import MAX_BODY_BYTES, check_depth, read_json, too_large
 from ..services import Services
 from ..settings import Settings
 from ..store import Conflict
@@ -58,12 +58,12 @@ IntakeOutcome = Literal["accepted", "duplicate", "rejected", "ignored"]
 @dataclass(frozen=True)
 class Arrival:
     """A request read off the intake queue: its door, the key naming it across redeliveries, its origin,
-    and (EventBridge door) the event's ``detail``."""
+    and (EventBridge door) the event's ``detail`` (a JSON object: EventBridge takes no other)."""
 
     door: Literal["s3", "eventbridge"]
     key: str
     origin: S3Origin | EventBridgeOrigin
-    detail: object = None
+    detail: dict | None = None
 
     @property
     def job_id(self) -> str:
@@ -86,33 +86,49 @@ class IntakeResult:
 def read_arrival(settings: Settings, body: str) -> Arrival | None:
     """The intake queue message ``body`` as an ``Arrival``; None for an event that asks nothing of this stack
     (another bucket, a key outside ``requests/*.json``, another ``detail-type``, the stack's own ``source``).
-    Raises ``ValueError`` when the body is not an EventBridge event at all."""
+    Raises ``ValueError`` when the body is not an EventBridge event at all.
+
+    Parsed by Powertools' parser models: ``EventBridgeModel``, and for S3's ``Object Created``
+    ``S3EventNotificationEventBridgeModel`` (the object's key, ``version-id``, ``sequencer`` and ``etag``, as
+    "Amazon S3 Event Notifications with EventBridge" documents them)."""
+    from pydantic import ValidationError
+
+    event_model, s3_event_model = _models()
     try:
-        event = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise ValueError(f"the message is not JSON: {str(exc)[:200]}") from None
-    if not isinstance(event, dict) or not all(isinstance(event.get(k), str) for k in ("id", "source", "detail-type")):
-        raise ValueError("the message is not an EventBridge event (id, source, detail-type)")
-    detail = event.get("detail")
-    if event["detail-type"] == OBJECT_CREATED and event["source"] == "aws.s3" and isinstance(detail, dict):
-        return _s3_arrival(settings, detail)
-    if event["detail-type"] == JOB_REQUESTED and event["source"] != settings.event_source:
-        origin = EventBridgeOrigin(event_id=event["id"], source=event["source"])
-        return Arrival("eventbridge", f"eventbridge:{event['id']}", origin, detail)
+        event = event_model.model_validate_json(body)
+        if event.detail_type == OBJECT_CREATED and event.source == "aws.s3":
+            return _s3_arrival(settings, s3_event_model.model_validate_json(body))
+    except ValidationError as exc:
+        raise ValueError(f"the message is not an EventBridge event: {str(exc)[:300]}") from None
+    if event.detail_type == JOB_REQUESTED and event.source != settings.event_source:
+        origin = EventBridgeOrigin(event_id=event.id, source=event.source)
+        return Arrival("eventbridge", f"eventbridge:{event.id}", origin, event.detail)
     return None
 
 
-def _s3_arrival(settings: Settings, detail: dict) -> Arrival | None:
-    bucket = (detail.get("bucket") or {}).get("name")
-    item = detail.get("object") or {}
-    key = item.get("key")
-    if bucket != settings.bucket or not isinstance(key, str) or manifest_name(key) is None:
+@functools.cache
+def _models():
+    """Powertools' ``EventBridgeModel`` and ``S3EventNotificationEventBridgeModel``, but ``account`` may be missing:
+    AWS always sends it, moto's rule targets (the local stack's) leave it out, and nothing here reads it."""
+    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3EventNotificationEventBridgeModel
+
+    class Event(EventBridgeModel):
+        account: str = ""
+
+    class S3Event(S3EventNotificationEventBridgeModel):
+        account: str = ""
+
+    return Event, S3Event
+
+
+def _s3_arrival(settings: Settings, event) -> Arrival | None:
+    bucket, item = event.detail.bucket.name, event.detail.object
+    if bucket != settings.bucket or manifest_name(item.key) is None:
         return None
-    version = item.get("version-id")
-    version = version if isinstance(version, str) and version not in ("", "null") else None
-    identity = f"version={version}" if version else \
-        f"sequencer={item.get('sequencer')},etag={item.get('etag') or item.get('eTag')}"
-    return Arrival("s3", f"s3://{bucket}/{key}#{identity}", S3Origin(bucket=bucket, key=key, version_id=version))
+    version = item.version_id if item.version_id not in (None, "", "null") else None
+    identity = f"version={version}" if version else f"sequencer={item.sequencer},etag={item.etag}"
+    return Arrival("s3", f"s3://{bucket}/{item.key}#{identity}", S3Origin(bucket=bucket, key=item.key,
+                                                                         version_id=version))
 
 
 def intake(svc: Services, arrival: Arrival, final_attempt: bool = False) -> IntakeResult:
@@ -132,12 +148,10 @@ def intake(svc: Services, arrival: Arrival, final_attempt: bool = False) -> Inta
                 logger.warning("the manifest is gone", extra={"key": arrival.origin.key})
                 return IntakeResult("ignored")
         else:
-            detail = arrival.detail
-            if isinstance(detail, dict):  # the token first: whatever else is wrong, the task hears of it
-                detail = dict(detail)
-                token = _task_token(detail.pop("task_token", None))
-                reference = _reference(detail.pop("reference", None))
-            payload = read_json(json.dumps(detail))  # then the API's rules: size, nesting, the request
+            payload = dict(arrival.detail)  # the token first: whatever else is wrong, the task hears of it
+            token = _task_token(payload.pop("task_token", None))
+            reference = _reference(payload.pop("reference", None))
+            check_depth(payload)  # then the API's rules: nesting (EventBridge caps the size), the request
         entry = Entry(origin=arrival.origin, reference=reference, task_token=token, job_id=arrival.job_id)
         record = accept(svc, payload, entry=entry)
     except Conflict as conflict:  # a concurrent delivery of the same request stored it first

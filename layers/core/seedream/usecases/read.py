@@ -20,5 +20,11 @@ def owned(svc: Services, job_id: str, owner: str | None) -> JobRecord:
 def job_view(svc: Services, job_id: str, owner: str | None = None) -> JobView:
     """The job with a presigned ``url`` per output, for its owner. Raises ``JobNotFound``."""
     svc.need("store", "blobs")
-    record = owned(svc, job_id, owner)
+    return view(svc, owned(svc, job_id, owner))
+
+
+def view(svc: Services, record: JobRecord) -> JobView:
+    """``record`` as the API shows it (a job already read or just moved): a presigned ``url`` per output, valid
+    ``PRESIGN_SECONDS``; nothing is read again."""
+    svc.need("blobs")
     return JobView.of(record, lambda uri: svc.blobs.presign_get(uri, svc.settings.presign_seconds))

@@ -28,7 +28,8 @@ from ..services import Services
 from ..settings import Settings
 from ..store import Conflict
 from ..tokens import new_token, token_hash
-from .finish import fail, progressed
+from .finish import fail
+from .progress import progressed
 
 logger = Logger(child=True)
 
@@ -115,15 +116,13 @@ def submit(svc: Services, message: SubmitMessage | str, final_attempt: bool = Fa
         deadline = svc.settings.deadlines().submitted(submitted_at, name, request.model,
                                                       request.max_images, request.width, request.height)
         try:
-            svc.store.mark_submitted(job_id, attempt, submitted_at, deadline)
+            submitted = svc.store.mark_submitted(job_id, attempt, submitted_at, deadline)
         except Conflict as conflict:
             # The provider's callback outran us and already finished the job: nothing left to change.
             logger.info("job moved on before it was marked submitted",
                         extra={"job_id": job_id, "status": conflict.current.status if conflict.current else None})
         else:
-            progressed(svc, record.model_copy(update={
-                "status": "submitted", "provider": name, "provider_task_id": result.provider_task_id,
-                "submitted_at": submitted_at, "updated_at": submitted_at}))
+            progressed(svc, submitted)
         logger.info("job submitted", extra={"job_id": job_id, "provider": name,
                                             "provider_task_id": result.provider_task_id})
         return "submitted"
