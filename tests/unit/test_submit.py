@@ -129,7 +129,7 @@ def test_auto_fails_over_on_refused_connections_and_timeouts_recording_every_att
 
     svc = svc_with(transport)
     job = accept(svc, BODY | {"provider": "auto", "model": "seedream-v4"})
-    assert job.provider_order == ["atlascloud", "evolink", "wavespeed"]
+    assert job.provider_order == ["atlascloud", "evolink", "wavespeed", "replicate"]
     assert submit(svc, job.job_id) == "submitted"
     record = svc.store.get(job.job_id)
     assert record.provider == "wavespeed" and record.status == "submitted"
@@ -144,4 +144,4 @@ def test_when_every_provider_is_unavailable_the_job_stays_queued_for_the_queue_t
     with pytest.raises(ProviderUnavailable):
         submit(svc, job.job_id)
     record = svc.store.get(job.job_id)
-    assert record.status == "queued" and len(record.attempts) == 3
+    assert record.status == "queued" and len(record.attempts) == 4
