@@ -10,6 +10,9 @@ documents, never imported from ``seedream``. Every test that signs a callback us
   the Ed25519 signature over ``f"{timestamp}." + raw body``; public keys published as an OKP/Ed25519
   JWKS chosen by kid.
 - evolink signs nothing (its callback is authenticated by the per-job URL token only).
+- Replicate (docs "Verify webhooks", Standard Webhooks): headers ``webhook-id``, ``webhook-timestamp`` (unix s),
+  ``webhook-signature: v1,<base64>``; HMAC-SHA256 over ``f"{id}.{timestamp}." + raw body`` keyed with the
+  **base64-decoded** part of the secret after ``whsec_``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,17 @@ def wavespeed_headers(secret: str, body: bytes, *, webhook_id: str | None = None
     ts = str(int(time.time()) if timestamp is None else timestamp)
     return {"content-type": "application/json", "webhook-id": webhook_id, "webhook-timestamp": ts,
             "webhook-signature": wavespeed_signature(secret, webhook_id, ts, body)}
+
+
+def replicate_headers(secret: str, body: bytes, *, webhook_id: str | None = None,
+                      timestamp: int | str | None = None) -> dict[str, str]:
+    """The three Standard Webhooks headers Replicate sends with ``body`` (timestamp defaults to now)."""
+    webhook_id = webhook_id or "msg_" + secrets.token_hex(8)
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{webhook_id}.{ts}.".encode() + body, hashlib.sha256).digest()
+    return {"content-type": "application/json", "webhook-id": webhook_id, "webhook-timestamp": ts,
+            "webhook-signature": "v1," + base64.b64encode(digest).decode("ascii")}
 
 
 class AtlasSigner:

@@ -29,7 +29,7 @@ reference (predictions: get, cancel). Tags: [doc] Replicate's own docs, [code] o
   duplicate for the callback ledger (one completion recorded per job), so a replay changes nothing twice.
 - Signature: **Standard Webhooks** [doc]: ``webhook-id``, ``webhook-timestamp`` (unix s), ``webhook-signature:
   v1,<base64>`` (several, space-separated); HMAC-SHA256 over ``{id}.{timestamp}.{raw body}`` with the base64-decoded
-  part of the ``whsec_`` secret; 5-minute tolerance. Verified with the ``standardwebhooks`` library. The secret:
+  part of the ``whsec_`` secret; 5-minute tolerance. Signed for comparison by the ``standardwebhooks`` library. The secret:
   the provider secret's ``webhook_secret``, else ``GET /v1/webhooks/default/secret`` → ``{"key": "whsec_…"}`` [doc],
   fetched once and cached for the life of the function.
 - Status read (reconcile): ``GET /v1/predictions/{id}`` [doc], the same prediction object.
@@ -41,6 +41,7 @@ reference (predictions: get, cancel). Tags: [doc] Replicate's own docs, [code] o
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -182,8 +183,10 @@ class Replicate:
 
         Codes: ``signature_missing`` (a header absent), ``timestamp_out_of_range`` (more than ``tolerance_seconds``
         from ``now``, unix seconds), ``signature_invalid`` (no ``v1`` signature matches the raw ``body``),
-        ``signature_unverifiable`` (no usable secret). The signature itself is checked by ``standardwebhooks``."""
-        from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+        ``signature_unverifiable`` (no usable secret). The expected signature is the ``standardwebhooks`` library's
+        (``Webhook.sign``: the key decoding and the HMAC); the clock is the injected ``now`` (the library's own
+        ``verify`` reads the wall clock), and each ``v1,…`` candidate is compared in constant time."""
+        from standardwebhooks.webhooks import Webhook
 
         webhook_id, timestamp = header(headers, "webhook-id"), header(headers, "webhook-timestamp")
         signatures = header(headers, "webhook-signature")
@@ -197,14 +200,15 @@ class Replicate:
             raise Unauthorized(f"webhook-timestamp is more than {self.tolerance_seconds} s from now",
                                code="timestamp_out_of_range")
         try:
-            verifier = Webhook(self.webhook_secret())
+            signer = Webhook(self.webhook_secret())
         except ValueError:  # binascii.Error: the secret after whsec_ is not base64
             raise Unauthorized("the Replicate webhook secret is not whsec_<base64>", code="signature_unverifiable") from None
         try:
-            verifier.verify(body, {"webhook-id": webhook_id, "webhook-timestamp": timestamp,
-                                   "webhook-signature": signatures}, json_parse=False)
-        except (WebhookVerificationError, ValueError, UnicodeDecodeError):
-            raise Unauthorized("webhook-signature does not match the body", code="signature_invalid") from None
+            expected = signer.sign(webhook_id, datetime.fromtimestamp(sent_at, UTC), body.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise Unauthorized("the callback body is not UTF-8", code="signature_invalid") from None
+        if not any(hmac.compare_digest(candidate, expected) for candidate in signatures.split()):
+            raise Unauthorized("webhook-signature does not match the body", code="signature_invalid")
 
     # -- callback and status -----------------------------------------------------------------
     def notice(self, prediction: dict, *, webhook_id: str | None = None, via: str = "webhook",
