@@ -62,7 +62,7 @@ def error(rej: Reject, headers: dict | None = None) -> Response:
 
 def view(sim: ProviderSimulator, t: dict, status: str | None = None) -> dict:
     """The prediction object of ``t`` (``status`` overrides a terminal one: the late ``processing`` event)."""
-    shown = status or STATUS[t["status"]]
+    shown = status or ("failed" if t["nsfw"] else STATUS[t["status"]])  # Replicate fails a flagged prediction
     done = shown == "succeeded"
     error_text = None
     if shown == "failed":
