@@ -11,7 +11,7 @@ import pytest
 
 from .conftest import PROGRESS, events_of, item, stored_keys, wait_status
 
-PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
+PROVIDERS = ["wavespeed", "atlascloud", "evolink", "replicate"]
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 
