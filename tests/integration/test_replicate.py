@@ -12,6 +12,11 @@ from .conftest import deliveries, event_for, item, output_versions, wait_ingest_
 from .test_providers import Callbacks, body_for, post, waiting_job
 
 
+def announced(stack, job_id: str) -> dict:
+    """The job's item once it has ended and its terminal event went out (nothing more is written to it after)."""
+    return wait_until(lambda: (found := item(stack, job_id)) and found.get("event_published_at") and found)
+
+
 def test_seedream_v5_lite_at_replicate_is_refused_at_the_door_and_auto_skips_replicate(stack, client, source_image):
     submits = len(stack.simulator.submits)
     refused = client.create_job(body_for(source_image, "replicate", "seedream-v5.0-lite"))
@@ -30,7 +35,7 @@ def test_a_replayed_callback_changes_nothing_twice(stack, client, source_image):
     body = callbacks.body()
     headers = replicate_headers(stack.simulator.keys["replicate"]["webhook_secret"], body, webhook_id="msg_replayed")
     assert post(url, token, body, headers).status_code == 202
-    done = wait_status(stack, job_id, "succeeded", "failed")
+    done = announced(stack, job_id)
     assert done["status"] == "succeeded"
     replay = post(url, token, body, headers)  # the same delivery again, within the tolerance
     assert replay.status_code == 200 and replay.json()["status"] == "duplicate"
@@ -42,7 +47,7 @@ def test_a_replayed_callback_changes_nothing_twice(stack, client, source_image):
 def test_duplicate_and_out_of_order_deliveries_store_the_outputs_once(stack, client, source_image):
     stack.simulator.set_faults(callback="out_of_order")
     job_id = client.create_job(body_for(source_image, "replicate")).json()["job_id"]
-    done = wait_status(stack, job_id, "succeeded", "failed")
+    done = announced(stack, job_id)
     assert done["status"] == "succeeded"
     task_id = done["provider_task_id"]
     wait_ingest_settled(stack, task_id, callbacks=3)  # completed, its repeat, then a late "processing"
