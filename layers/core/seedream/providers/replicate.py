@@ -25,8 +25,10 @@ reference (predictions: get, cancel). Tags: [doc] Replicate's own docs, [code] o
   by a status read at most ``RECONCILE_BACKOFF_MAX_SECONDS`` (5 min) + one sweep after the prediction completed.
 - Webhook: events ``start``, ``output``, ``logs``, ``completed``; we ask for ``completed`` only, the one Replicate
   retries (backoff, the last try about a minute after completion). Duplicates and out-of-order deliveries happen
-  [doc]: a non-terminal status is acknowledged and ignored (``NotTerminal``), a repeated ``completed`` is a
-  duplicate for the callback ledger (one completion recorded per job), so a replay changes nothing twice.
+  [doc]: a non-terminal status is acknowledged and ignored (``NotTerminal``), a repeated ``completed`` (a retry
+  or a replay: the same ``webhook-id``) is a duplicate for the callback ledger while its completion is being
+  ingested or once the job has ended, so it changes nothing twice; after an ingest failed it is the retry the
+  ledger lets through (outputs already stored are kept, never stored twice: ``usecases.ingest``).
 - Signature: **Standard Webhooks** [doc]: ``webhook-id``, ``webhook-timestamp`` (unix s), ``webhook-signature:
   v1,<base64>`` (several, space-separated); HMAC-SHA256 over ``{id}.{timestamp}.{raw body}`` with the base64-decoded
   part of the ``whsec_`` secret; 5-minute tolerance. Signed for comparison by the ``standardwebhooks`` library. The secret:
