@@ -1,6 +1,6 @@
-"""Local simulator of the three Seedream edit-sequential providers: WaveSpeed, Atlas Cloud, evolink.
+"""Local simulator of the Seedream edit-sequential providers: WaveSpeed, Atlas Cloud, evolink, Replicate.
 
-One werkzeug server on 127.0.0.1 speaks all three protocols (their paths do not collide), signs
+One werkzeug server on 127.0.0.1 speaks all four protocols (their paths do not collide), signs
 its callbacks the way each provider does, waits a configurable generation time and returns REAL
 images: every input image URL is downloaded, the first source is cover-cropped to the requested
 W×H and each panel of the series gets a different visible photo edit. Outputs are PNGs held in
@@ -8,12 +8,13 @@ memory and served at ``GET /outputs/{task_id}/{index}.png``.
 
 Independence: this package deliberately imports nothing from the ``seedream`` package. It signs
 callbacks from the documented recipes on its own, so that our verification code is tested against
-an independent signer. Allowed imports: stdlib, werkzeug, Pillow, httpx, cryptography.
+an independent signer. Allowed imports: stdlib, werkzeug, Pillow, httpx, cryptography, standardwebhooks (Replicate
+signs with the Standard Webhooks reference library, as its own servers do).
 
 Modules, one concern each (each protocol module cites its facts with source tags: [doc] provider
 docs, [code] third-party clients only, [inferred] our reading):
 
-- ``wavespeed``, ``atlascloud``, ``evolink``: each provider's endpoints, validation, reply and
+- ``wavespeed``, ``atlascloud``, ``evolink``, ``replicate``: each provider's endpoints, validation, reply and
   status shapes, callback body and signature;
 - ``jobs``: the submit sequence and the generation job; ``delivery``: callbacks, retries and the
   ``callback`` faults; ``outputs``: output serving and the ``outputs`` faults;

@@ -21,15 +21,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from werkzeug.serving import BaseWSGIServer
 from werkzeug.wrappers import Request
 
-from . import atlascloud, evolink, server, wavespeed
+from . import atlascloud, evolink, replicate, server, wavespeed
 from .common import TERMINAL, bearer_ok
 from .faults import FAULT_DEFAULTS, check_faults
 
-PROVIDERS = ("wavespeed", "atlascloud", "evolink")
+PROVIDERS = ("wavespeed", "atlascloud", "evolink", "replicate")
 
 
 class ProviderSimulator:
-    """WaveSpeed + Atlas Cloud + evolink on one loopback HTTP server (see the package docstring)."""
+    """WaveSpeed + Atlas Cloud + evolink + Replicate on one loopback HTTP server (see the package docstring)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, generation_seconds: float = 1.0,
                  keys: dict | None = None):
@@ -42,6 +42,8 @@ class ProviderSimulator:
         self.retry_backoff: list[float] = [0.2, 0.4, 0.8]
         """Delays before callback retries 1..3 (len = number of retries)."""
         self.callback_timeout = 10.0
+        self.replicate_output_seconds = 3600.0
+        """How long a Replicate prediction's output files are served after it completed (an hour [doc]); 404 after."""
         self.evolink_models: set[str] = {"doubao-seedream-5.0-lite"}
         """evolink model ids accepted for Seedream 5.0-lite (the real id is undocumented)."""
         self.callbacks: list[dict] = []
@@ -75,7 +77,10 @@ class ProviderSimulator:
         atlas.setdefault("api_key", "apikey-" + secrets.token_hex(16))
         evo = dict(keys.get("evolink") or {})
         evo.setdefault("api_key", "sk-" + "".join(secrets.choice(alnum) for _ in range(40)))
-        return {"wavespeed": ws, "atlascloud": atlas, "evolink": evo}
+        rep = dict(keys.get("replicate") or {})
+        rep.setdefault("api_key", "r8_" + "".join(secrets.choice(alnum) for _ in range(37)))
+        rep.setdefault("webhook_secret", "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
+        return {"wavespeed": ws, "atlascloud": atlas, "evolink": evo, "replicate": rep}
 
     def rotate_atlas_key(self, private_key: Ed25519PrivateKey | None = None, kid: str | None = None) -> str:
         """Switch to a new Atlas Cloud Ed25519 key (``private_key``, e.g. one a test made, or a fresh one);
@@ -206,8 +211,22 @@ class ProviderSimulator:
         raise TimeoutError(f"task {task_id} did not finish within {timeout} s")
 
     # -- used by the provider modules --------------------------------------------------------
-    def _bearer_ok(self, request: Request, provider: str) -> bool:
+    def bearer_ok(self, request: Request, provider: str) -> bool:
+        """True when ``request`` carries ``Authorization: Bearer <provider's api_key>``."""
         return bearer_ok(request, self.keys[provider]["api_key"])
+
+    _bearer_ok = bearer_ok  # the older modules' name
+
+    def status_read(self, provider: str, task_id: str, authorized: bool, view) -> dict | None:
+        """Count one status read of ``provider``'s task ``task_id``; ``view(task)`` under the lock, or None when
+        ``authorized`` is false or the task is not this provider's."""
+        return self._status_read(provider, task_id, authorized, view)
+
+    def task_view(self, task_id: str, view):
+        """``view(task)`` under the lock for the task ``task_id`` (None: no such task)."""
+        with self._lock:
+            task = self.tasks.get(task_id)
+            return None if task is None else view(task)
 
     def _record_submit(self, provider: str, request: Request, body, status: int) -> None:
         with self._lock:
@@ -229,7 +248,9 @@ class ProviderSimulator:
             return view(task)
 
     def _new_task(self, provider: str, spec: dict) -> dict:
-        if provider == "evolink":
+        if provider == "replicate":  # 26 lowercase base32 characters, as Replicate's prediction ids [doc: examples]
+            task_id = base64.b32encode(secrets.token_bytes(16)).decode("ascii").rstrip("=").lower()
+        elif provider == "evolink":
             alnum = string.ascii_lowercase + string.digits
             task_id = f"task-unified-{int(time.time())}-" + "".join(secrets.choice(alnum) for _ in range(8))
         else:
@@ -245,6 +266,7 @@ class ProviderSimulator:
                 "faults": copy.deepcopy(self._faults),
             }
             task["faults"]["submit_errors"] = []
+            task["protocol"] = dict(spec.get("protocol") or {})  # what one provider's module keeps on its tasks
             self.tasks[task_id] = task
             return task
 
@@ -265,4 +287,6 @@ class ProviderSimulator:
             if task["provider"] == "atlascloud":
                 kid, key = self._atlas_keys[-1]
                 return atlascloud.callback(task, kid, key)
+            if task["provider"] == "replicate":
+                return replicate.callback(self, task, wavespeed_status)
             return evolink.callback(task)

@@ -6,7 +6,10 @@
 - ``duplicate``: the same signed message delivered three times; ``lost``: nothing is sent;
   ``late``: sent ``late_seconds`` after the task finished, signed when actually sent;
   ``out_of_order``: the terminal callback, then for WaveSpeed a freshly signed stale
-  ``processing`` one, for the others the same terminal callback again after ``late_seconds``.
+  ``processing`` one, for Replicate the same ``completed`` message again (same ``webhook-id``) and a freshly
+  signed ``processing`` prediction (a late ``output``/``logs`` event), for the others the same terminal
+  callback again after ``late_seconds``. Replicate sends nothing when its ``webhook_events_filter`` leaves
+  out ``completed``.
 - A task that is not terminal (``task_result="hang"``) gets no callback. Waits end early when
   the simulator stops.
 
@@ -32,8 +35,11 @@ def deliver_callbacks(sim: ProviderSimulator, task_id: str) -> None:
         task = sim.tasks[task_id]
         url, mode, late = task["callback_url"], task["faults"]["callback"], task["faults"]["late_seconds"]
         provider, status = task["provider"], task["status"]
+        events = task["protocol"].get("events_filter")
     if not url or mode == "lost" or status not in TERMINAL or sim._stopping.is_set():
         return
+    if events is not None and "completed" not in events:
+        return  # Replicate sends the completed event only when the webhook_events_filter names it
     body, headers = sim._callback_message(task_id)
     if mode == "late":
         if sim._stopping.wait(late):
@@ -45,7 +51,11 @@ def deliver_callbacks(sim: ProviderSimulator, task_id: str) -> None:
         return
     post_callback(sim, provider, task_id, url, body, headers)
     if mode == "out_of_order":
-        if provider == "wavespeed":
+        if provider == "replicate":  # the completed event again (its retry), then a late non-terminal event
+            post_callback(sim, provider, task_id, url, body, headers)
+            stale_body, stale_headers = sim._callback_message(task_id, wavespeed_status="processing")
+            post_callback(sim, provider, task_id, url, stale_body, stale_headers)
+        elif provider == "wavespeed":
             stale_body, stale_headers = sim._callback_message(task_id, wavespeed_status="processing")
             post_callback(sim, provider, task_id, url, stale_body, stale_headers)
         else:

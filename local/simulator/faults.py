@@ -16,7 +16,8 @@ request answers 503, even for a task submitted before.
 - ``callback``: ``normal``; ``duplicate`` (the same signed callback three times); ``lost`` (none is
   sent; the task still finishes); ``late`` (sent ``late_seconds`` after the task finished, signed
   when sent); ``out_of_order`` (the terminal callback, then for WaveSpeed a signed ``processing``
-  one, for the others the same terminal callback again ``late_seconds`` later).
+  one, for Replicate the same ``completed`` message again and then a signed ``processing`` prediction, for the
+  others the same terminal callback again ``late_seconds`` later).
 - ``task_result``: ``completed``; ``failed``; ``timeout``; ``nsfw`` (completed, flagged in
   WaveSpeed's ``has_nsfw_contents``); ``hang`` (the task never finishes: its status reads
   ``processing`` on every provider's status endpoint forever and no callback is sent; a WaveSpeed

@@ -2,13 +2,15 @@
 
 Outputs are PNGs held in memory (rendered by ``jobs.generate``). The fault in force is the one the
 task was submitted with, except ``unavailable``, which also applies while it is currently set; either
-applies from the output index ``outputs_from`` on. ``slow`` and ``oversized`` stream their bodies (a
+applies from the output index ``outputs_from`` on. A task whose provider deletes outputs (``protocol.output_seconds``:
+Replicate) answers 404 once that long has passed since it completed. ``slow`` and ``oversized`` stream their bodies (a
 generator behind a fixed ``Content-Length``, or none for ``oversized_announced=False``); when the
 simulator stops mid-stream the connection is dropped, so the client sees a short body.
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Request, Response
@@ -35,6 +37,9 @@ def serve(sim: ProviderSimulator, request: Request, id: str, index: int) -> Resp
         live = sim._faults["outputs"] if index >= sim._faults["outputs_from"] else "normal"
         unavailable = "unavailable" in (mode, live)
         exists = task is not None and task["status"] == "completed" and 0 <= index < task["count"]
+        lifetime = task["protocol"].get("output_seconds") if task else None
+        if exists and lifetime is not None and time.time() > task["completed_at"] + lifetime:
+            exists = False  # deleted by the provider (Replicate: an hour after the prediction completed)
         if exists and not head and not unavailable:
             sim._output_gets[key] = sim._output_gets.get(key, 0) + 1
         gets = sim._output_gets.get(key, 0)

@@ -95,8 +95,9 @@ def test_models_lists_every_model_at_every_provider_with_limits_and_price(seedre
     assert result.exit_code == 0, result.output
     header, *rows = result.stdout.splitlines()
     assert header.split() == ["MODEL", "PROVIDER", "IMAGES", "OUTPUTS", "PIXELS", "SIDES", "PROMPT", "PRICE"]
-    assert len(rows) == 9
+    assert len(rows) == 11  # Replicate serves no seedream-v5.0-lite
     cells = {tuple(row.split()[:2]): row for row in rows}
+    assert "$0.03 per image" in cells[("seedream-v4", "replicate")] and ("seedream-v5.0-lite", "replicate") not in cells
     assert "$0.04 per image requested" in cells[("seedream-v4.5", "wavespeed")]
     assert "3.69-16.78 MP" in cells[("seedream-v4.5", "wavespeed")]
     assert "$0.036 per run" in cells[("seedream-v4.5", "atlascloud")]

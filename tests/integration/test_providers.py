@@ -2,8 +2,8 @@
 
 Signatures in these tests are made independently of the code under test, by
 ``tests.support.signing``: WaveSpeed's ``v3`` HMAC from the documented recipe, Atlas Cloud's
-Ed25519 with a key generated in the test (and published by the simulator's JWKS); evolink signs
-nothing, so its token and its task API are tested.
+Ed25519 with a key generated in the test (and published by the simulator's JWKS), Replicate's Standard Webhooks
+``v1`` HMAC from its recipe; evolink signs nothing, so its token and its task API are tested.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.support.signing import AtlasSigner, wavespeed_headers
+from tests.support.signing import AtlasSigner, replicate_headers, wavespeed_headers
 
 from .conftest import (
     atlas_adapter,
@@ -31,8 +31,11 @@ from .conftest import (
     wait_status,
 )
 
-PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
+PROVIDERS = ["wavespeed", "atlascloud", "evolink", "replicate"]
 MODELS = ["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
+NOT_SERVED = {("replicate", "seedream-v5.0-lite")}
+"""Provider × model pairs a provider does not serve: refused at the door (``test_replicate.py``)."""
+MATRIX = [(provider, model) for provider in PROVIDERS for model in MODELS if (provider, model) not in NOT_SERVED]
 
 
 SIZES = {"seedream-v4": "1024*1024", "seedream-v4.5": "1920*1920", "seedream-v5.0-lite": "1920*1920"}
@@ -45,8 +48,7 @@ def body_for(source_image, provider, model="seedream-v4", max_images=2, **change
                                           f"in each of the {max_images} panels"} | change
 
 
-@pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize(("provider", "model"), MATRIX)
 def test_every_provider_and_model_runs_end_to_end(stack, client, source_image, provider, model):
     response = client.create_job(body_for(source_image, provider, model))
     assert response.status_code == 202, response.text
@@ -65,6 +67,11 @@ def test_every_provider_and_model_runs_end_to_end(stack, client, source_image, p
         assert sent["path"] == f"/api/v3/bytedance/{model}/edit-sequential" and "webhook" in sent["query"]
     elif provider == "atlascloud":
         assert sent["json"]["model"] == f"bytedance/{model}/edit-sequential" and sent["json"]["webhook_url"]
+    elif provider == "replicate":
+        name = {"seedream-v4": "seedream-4", "seedream-v4.5": "seedream-4.5"}[model]
+        assert sent["path"] == f"/v1/models/bytedance/{name}/predictions"
+        assert sent["json"]["webhook_events_filter"] == ["completed"] and sent["json"]["webhook"]
+        assert sent["json"]["input"]["max_images"] == 2 and sent["json"]["input"]["sequential_image_generation"] == "auto"
     else:
         assert sent["json"]["n"] == 2 and sent["json"]["image_urls"] and sent["json"]["callback_url"]
     assert event_for(stack, job_id)["detail-type"] == "Job Succeeded"
@@ -94,6 +101,10 @@ class Callbacks:
             return json.dumps({"id": t["id"], "model": t["api_model"], "status": "completed", "outputs": t["outputs"],
                                "has_nsfw_contents": [False] * len(t["outputs"]), "error": "", "urls": {"get": ""},
                                "created_at": "2026-11-21T00:00:00Z"}).encode()
+        if self.provider == "replicate":
+            return json.dumps({"id": t["id"], "model": t["api_model"], "version": "hidden", "status": "succeeded",
+                               "output": t["outputs"], "error": None, "logs": "",
+                               "completed_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())}).encode()
         if self.provider == "atlascloud":
             return json.dumps({"session_id": t["id"], "event_type": "image.task.terminal", "status": "OK",
                                "created_at": int(time.time() * 1000),
@@ -110,6 +121,9 @@ class Callbacks:
             return wavespeed_headers(secret, body, webhook_id="wh-forge", timestamp=timestamp)
         if self.provider == "atlascloud":
             return (signer or self.atlas).headers(body, timestamp=timestamp, webhook_id="wh-forge")
+        if self.provider == "replicate":
+            secret = secret or self.stack.simulator.keys["replicate"]["webhook_secret"]
+            return replicate_headers(secret, body, webhook_id="wh-forge", timestamp=timestamp)
         return {}
 
     def trust_test_key(self) -> None:
@@ -134,13 +148,16 @@ def forgeries(provider: str, callbacks: Callbacks, token: str, body: bytes):
     yield "no token", None, body, callbacks.headers(body), "token_invalid"
     if provider == "evolink":
         return  # evolink signs nothing: the token is the authentication
-    altered = body.replace(b'"completed"', b'"failed"')
+    altered = body.replace(b'"completed"', b'"failed"').replace(b'"succeeded"', b'"failed"')
     assert altered != body
     yield "body altered after signing", token, altered, callbacks.headers(body), "signature_invalid"
     yield "stale timestamp", token, body, callbacks.headers(body, int(time.time()) - 330), "timestamp_out_of_range"
     yield "future timestamp", token, body, callbacks.headers(body, int(time.time()) + 330), "timestamp_out_of_range"
     if provider == "wavespeed":
         yield "bad signature", token, body, callbacks.headers(body, secret="whsec_not-the-secret"), "signature_invalid"
+    elif provider == "replicate":
+        other = "whsec_bm90LXRoZS1zZWNyZXQtb2YtdGhpcy1hY2NvdW50"  # a well-formed secret of another account
+        yield "bad signature", token, body, callbacks.headers(body, secret=other), "signature_invalid"
     else:
         impostor, stranger = AtlasSigner(callbacks.atlas.kid), AtlasSigner("kid-nobody-published")
         yield "bad signature", token, body, callbacks.headers(body, signer=impostor), "signature_invalid"
@@ -162,7 +179,7 @@ def test_forged_callbacks_get_401_and_change_nothing_then_a_valid_one_succeeds(s
         assert answer.json()["error"]["code"] == code, (label, answer.text)  # refused for the stated reason
         assert item(stack, job_id) == before, label
         labels.append(label)
-    assert len(labels) == {"wavespeed": 6, "atlascloud": 7, "evolink": 2}[provider]
+    assert len(labels) == {"wavespeed": 6, "atlascloud": 7, "evolink": 2, "replicate": 6}[provider]
 
     valid = post(url, token, body, callbacks.headers(body))
     assert valid.status_code == 202, valid.text
@@ -231,6 +248,8 @@ def test_a_callback_repeated_three_times_stores_the_outputs_once(stack, client, 
     ("atlascloud", "nsfw", "as NSFW"),
     ("atlascloud", "timeout", "atlascloud reported timeout"),
     ("evolink", "failed", "evolink reported failed"),
+    ("replicate", "failed", "replicate reported failed: simulated generation failure"),
+    ("replicate", "nsfw", "flagged as sensitive"),
 ])
 def test_a_provider_failure_after_submission_fails_the_job_and_announces_it(stack, client, source_image,
                                                                            provider, result, message):
@@ -245,13 +264,14 @@ def test_a_provider_failure_after_submission_fails_the_job_and_announces_it(stac
 
 def test_auto_picks_the_cheapest_provider_and_fails_over_on_429_and_5xx(stack, client, source_image):
     # seedream-v4.5, 2 images: Atlas Cloud $0.036/run < evolink 2 × $0.04 = WaveSpeed 2 × $0.04 (name order)
+    # < Replicate 2 × $0.045
     stack.simulator.set_faults(submit_errors=[503, 429])
     response = client.create_job(body_for(source_image, "auto", "seedream-v4.5"))
     assert response.status_code == 202
     job_id = response.json()["job_id"]
     done = wait_status(stack, job_id, "succeeded", "failed")
     assert done["status"] == "succeeded" and done["provider"] == "wavespeed"
-    assert done["provider_order"] == ["atlascloud", "evolink", "wavespeed"]
+    assert done["provider_order"] == ["atlascloud", "evolink", "wavespeed", "replicate"]
     assert [(a["provider"], a["outcome"]) for a in done["attempts"]] == [
         ("atlascloud", "provider_unavailable"), ("evolink", "provider_unavailable"), ("wavespeed", "submitted")]
     assert done["request"]["provider"] == "auto"

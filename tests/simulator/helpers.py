@@ -26,9 +26,9 @@ from tests.support.waits import wait_until
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WS_KEY, WS_SECRET = "ws-test-key", "whsec_dGVzdC1zZWNyZXQtbm90LWJhc2U2NC1kZWNvZGVk"
-ATLAS_KEY, EVO_KEY = "atlas-test-key", "evo-test-key"
+ATLAS_KEY, EVO_KEY, REP_KEY = "atlas-test-key", "evo-test-key", "r8_test-key"
 KEYS = {"wavespeed": {"api_key": WS_KEY, "webhook_secret": WS_SECRET},
-        "atlascloud": {"api_key": ATLAS_KEY}, "evolink": {"api_key": EVO_KEY}}
+        "atlascloud": {"api_key": ATLAS_KEY}, "evolink": {"api_key": EVO_KEY}, "replicate": {"api_key": REP_KEY}}
 _counter = itertools.count()
 
 
@@ -172,13 +172,19 @@ def submit_small(client, sim, provider: str, cb=None) -> str:
     if provider == "atlascloud":
         r = atlas_submit(client, sim, {"max_images": 1, "size": "1024*1024"}, cb=cb)
         return r.json()["data"]["id"]
+    if provider == "replicate":
+        body = {"input": {"prompt": "A series of 1 image", "size": "1K", "sequential_image_generation": "auto",
+                          "max_images": 1}} | ({"webhook": cb, "webhook_events_filter": ["completed"]} if cb else {})
+        return client.post(f"{sim.base_url}/v1/models/bytedance/seedream-4/predictions", json=body,
+                           headers=bearer(REP_KEY)).json()["id"]
     r = evo_submit(client, sim, cb, n=1, size="1K")
     return r.json()["id"]
 
 
 STATUS_PATHS = {"wavespeed": ("/api/v3/predictions/{}/result", WS_KEY),
                 "atlascloud": ("/api/v1/model/prediction/{}", ATLAS_KEY),
-                "evolink": ("/v1/tasks/{}", EVO_KEY)}
+                "evolink": ("/v1/tasks/{}", EVO_KEY),
+                "replicate": ("/v1/predictions/{}", REP_KEY)}
 
 
 def read_status(client, sim, provider: str, task_id: str, key: str | None = None) -> httpx.Response:
@@ -189,7 +195,7 @@ def read_status(client, sim, provider: str, task_id: str, key: str | None = None
 
 def reported_status(response: httpx.Response) -> str:
     body = response.json()
-    return body["status"] if "object" in body else body["data"]["status"]
+    return body["data"]["status"] if "data" in body else body["status"]
 
 
 # -- independent verification -------------------------------------------------------------------

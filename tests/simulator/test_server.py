@@ -27,7 +27,7 @@ from .helpers import (
     tag,
 )
 
-PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
+PROVIDERS = ["wavespeed", "atlascloud", "evolink", "replicate"]
 PACKAGE = ROOT / "local" / "simulator"
 
 
@@ -149,7 +149,8 @@ def test_binds_loopback_only_and_reports_a_taken_port():
 
 
 def test_simulator_is_independent_of_seedream():
-    allowed = set(sys.stdlib_module_names) | {"PIL", "httpx", "cryptography", "werkzeug", "__future__"}
+    """The simulator imports no seedream code; Replicate signs with the Standard Webhooks reference library."""
+    allowed = set(sys.stdlib_module_names) | {"PIL", "httpx", "cryptography", "werkzeug", "standardwebhooks", "__future__"}
     for path in sorted(PACKAGE.glob("*.py")):
         text = path.read_text()
         assert "providers.md" not in text and "shared/" not in text, path.name

@@ -10,6 +10,9 @@ documents, never imported from ``seedream``. Every test that signs a callback us
   the Ed25519 signature over ``f"{timestamp}." + raw body``; public keys published as an OKP/Ed25519
   JWKS chosen by kid.
 - evolink signs nothing (its callback is authenticated by the per-job URL token only).
+- Replicate (docs "Verify webhooks", Standard Webhooks): headers ``webhook-id``, ``webhook-timestamp`` (unix s),
+  ``webhook-signature: v1,<base64>``; HMAC-SHA256 over ``f"{id}.{timestamp}." + raw body`` keyed with the
+  **base64-decoded** part of the secret after ``whsec_``.
 """
 
 from __future__ import annotations
@@ -34,13 +37,31 @@ def wavespeed_signature(secret: str, webhook_id: str, timestamp: str, body: byte
     return "v3," + hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def wavespeed_headers(secret: str, body: bytes, *, webhook_id: str | None = None,
-                      timestamp: int | str | None = None) -> dict[str, str]:
-    """The three signature headers WaveSpeed sends with ``body`` (timestamp defaults to now)."""
+def webhook_headers(signature, body: bytes, webhook_id: str | None, timestamp: int | str | None) -> dict[str, str]:
+    """``webhook-id``, ``webhook-timestamp`` (default now) and ``webhook-signature: signature(id, timestamp, body)``."""
     webhook_id = webhook_id or "msg_" + secrets.token_hex(8)
     ts = str(int(time.time()) if timestamp is None else timestamp)
     return {"content-type": "application/json", "webhook-id": webhook_id, "webhook-timestamp": ts,
-            "webhook-signature": wavespeed_signature(secret, webhook_id, ts, body)}
+            "webhook-signature": signature(webhook_id, ts, body)}
+
+
+def wavespeed_headers(secret: str, body: bytes, *, webhook_id: str | None = None,
+                      timestamp: int | str | None = None) -> dict[str, str]:
+    """The three signature headers WaveSpeed sends with ``body`` (timestamp defaults to now)."""
+    return webhook_headers(lambda i, t, b: wavespeed_signature(secret, i, t, b), body, webhook_id, timestamp)
+
+
+def replicate_signature(secret: str, webhook_id: str, timestamp: str, body: bytes) -> str:
+    """``v1,<base64>`` for ``body``: HMAC-SHA256 keyed with the base64-decoded secret after ``whsec_``."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def replicate_headers(secret: str, body: bytes, *, webhook_id: str | None = None,
+                      timestamp: int | str | None = None) -> dict[str, str]:
+    """The three Standard Webhooks headers Replicate sends with ``body`` (timestamp defaults to now)."""
+    return webhook_headers(lambda i, t, b: replicate_signature(secret, i, t, b), body, webhook_id, timestamp)
 
 
 class AtlasSigner:

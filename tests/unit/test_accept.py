@@ -71,9 +71,9 @@ def test_s3_sources_must_exist_in_the_stacks_bucket(svc):
 
 
 def test_auto_orders_providers_cheapest_first_unless_a_preference_is_configured(svc, svc_with, provider_http):
-    # seedream-v4 × 2: Atlas Cloud per run ($0.027) < evolink 2 × $0.0222 < WaveSpeed 2 × $0.027
+    # seedream-v4 × 2: Atlas Cloud per run ($0.027) < evolink 2 × $0.0222 < WaveSpeed 2 × $0.027 < Replicate 2 × $0.03
     assert accept(svc, BODY | {"provider": "auto", "model": "seedream-v4"}).provider_order == [
-        "atlascloud", "evolink", "wavespeed"]
+        "atlascloud", "evolink", "wavespeed", "replicate"]
     preferring = dataclasses.replace(svc.settings, provider_preference={"seedream-v4": ("wavespeed", "evolink")})
     assert accept(svc_with(provider_http, settings=preferring), BODY | {"provider": "auto", "model": "seedream-v4"}
                   ).provider_order == ["wavespeed", "evolink"]

@@ -61,7 +61,8 @@ def test_every_function_has_a_sample_event(aws):
     names = {p.name for p in EVENTS.glob("*.json")}
     assert names == {"api-create-job.json", "api-get-job.json", "submit-sqs.json", "ingest-sqs.json",
                      "webhook-wavespeed.json", "webhook-atlascloud.json", "webhook-evolink.json",
-                     "reconcile-schedule.json", "intake-s3-sqs.json", "intake-eventbridge-sqs.json", "delivery-sqs.json",
+                     "webhook-replicate.json", "reconcile-schedule.json", "intake-s3-sqs.json",
+                     "intake-eventbridge-sqs.json", "delivery-sqs.json",
                      "authorizer-request.json", "live-connect.json", "live-subscribe.json",
                      "live-disconnect.json", "push-sqs.json"}
     assert set(resources.functions) == {"ApiFunction", "ApiKeyAuthorizerFunction", "WebhookFunction", "SubmitFunction",
@@ -132,7 +133,8 @@ def test_samples_drive_the_whole_path_through_the_handlers(functions, provider_h
     assert tap_events(aws)[0]["detail-type"] == "Job Succeeded"
 
 
-@pytest.mark.parametrize("name", ["webhook-wavespeed.json", "webhook-atlascloud.json", "webhook-evolink.json"])
+@pytest.mark.parametrize("name", ["webhook-wavespeed.json", "webhook-atlascloud.json", "webhook-evolink.json",
+                                  "webhook-replicate.json"])
 def test_webhook_samples_for_unknown_jobs_are_rejected(functions, name):
     answer = functions["WebhookFunction"].invoke(sample(name))
     assert answer["statusCode"] == 401

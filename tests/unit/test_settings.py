@@ -34,7 +34,7 @@ def test_typed_values_are_parsed_once_and_defaults_are_the_deployed_ones():
     ("MAX_OUTPUT_BYTES", "lots", "MAX_OUTPUT_BYTES must be a whole number"),
     ("PROVIDER_TIMEOUT_SECONDS", "-1", "PROVIDER_TIMEOUT_SECONDS must not be negative"),
     ("ALLOW_LOOPBACK_HTTP", "maybe", "ALLOW_LOOPBACK_HTTP must be true or false"),
-    ("PROVIDER_PREFERENCE", "seedream-v4=replicate", "PROVIDER_PREFERENCE names unknown providers ['replicate']"),
+    ("PROVIDER_PREFERENCE", "seedream-v4=nosuchhost", "PROVIDER_PREFERENCE names unknown providers ['nosuchhost']"),
     ("PROVIDER_PREFERENCE", "evolink", "PROVIDER_PREFERENCE must look like"),
     ("ENABLED_PROVIDERS", "wavespeed,nobody", "ENABLED_PROVIDERS names unknown providers ['nobody']"),
 ])

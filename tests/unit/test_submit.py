@@ -132,9 +132,9 @@ def test_auto_fails_over_on_refused_connections_and_timeouts_recording_every_att
 
 
 def auto_v4_submitted_at_wavespeed(svc, skipped_as: str):
-    """An ``auto`` seedream-v4 job (order Atlas Cloud, evolink, WaveSpeed) submitted, the first two ``skipped_as``."""
+    """An ``auto`` seedream-v4 job (order Atlas Cloud, evolink, WaveSpeed, Replicate) submitted, the first two ``skipped_as``."""
     job = accept(svc, BODY | {"provider": "auto", "model": "seedream-v4"})
-    assert job.provider_order == ["atlascloud", "evolink", "wavespeed"]
+    assert job.provider_order == ["atlascloud", "evolink", "wavespeed", "replicate"]
     assert submit(svc, job.job_id) == "submitted"
     record = svc.store.get(job.job_id)
     assert record.provider == "wavespeed" and record.status == "submitted"
@@ -149,7 +149,7 @@ def test_when_every_provider_is_unavailable_the_job_stays_queued_for_the_queue_t
     with pytest.raises(ProviderUnavailable):
         submit(svc, job.job_id)
     record = svc.store.get(job.job_id)
-    assert record.status == "queued" and len(record.attempts) == 3
+    assert record.status == "queued" and len(record.attempts) == 4
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ and a final condition. ``http_status`` is how a handler presents the error over 
   — the provider cannot take or answer it now; retried.
 - ``ProviderFailed``: ``provider_error`` — accepted, then reported failed, timed out or NSFW.
 - ``OutputRejected``: ``output_url_forbidden``, ``output_too_large``, ``output_not_image``,
-  ``output_gone`` (the URL answered 4xx: expired or missing) — final.
+  ``output_gone`` (the URL answered 4xx: expired or missing), ``outputs_expired`` (past the time the provider
+  documents deleting its outputs, e.g. Replicate's hour: nothing is fetched any more) — final.
 - ``OutputUnavailable``: ``output_unavailable`` — network error, 429 or 5xx; retried.
 - ``ServiceUnavailable``: ``queue_unavailable`` — one of our own AWS dependencies failed; the caller retries.
 """

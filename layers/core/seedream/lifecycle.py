@@ -26,6 +26,10 @@ moves into conditional DynamoDB writes, ``usecases.reconcile`` acts on ``Deadlin
   ``INGEST_DEADLINE_SECONDS`` after the completion was recorded (or after the lease ended): it reads the
   status once more and queues the ingest again (its message was lost or is stuck), or, past the task
   limit, fails the job ``ingest_failed``. A completion being ingested keeps its ingest time past the limit.
+  *Outputs the provider deletes early* (a notice's ``outputs_expire_at``: Replicate deletes them an hour after
+  the prediction completed) bound all of this: the ingest deadline is brought forward to that moment
+  (``ingest_due``), and past it (``outputs_expired``) ingest fetches nothing more and fails the job
+  ``outputs_expired`` — on its first try, a retry, or the ingest the sweep queues after a status read.
 - *ended*: whoever fails or cancels a job deletes what is under ``outputs/<job_id>/``, and an ingest that
   finds its job ended deletes what it wrote: a failed or cancelled job keeps no output in S3.
 - *announced*: whoever moves a job to a terminal status claims its terminal event in the same write
@@ -55,6 +59,19 @@ MOVES: dict[str, tuple[str, ...]] = {
 """Target status → the statuses a job may move to it from."""
 
 REFERENCE_PIXELS = 2048 * 2048
+
+
+def ingest_due(due: str, outputs_expire_at: str | None) -> str:
+    """The ingest deadline ``due`` (ISO 8601), brought forward to ``outputs_expire_at`` when the provider deletes the
+    outputs sooner: the sweep then looks at the job while they still exist, or the moment they are gone."""
+    if outputs_expire_at and parse_iso(outputs_expire_at) < parse_iso(due):
+        return iso(parse_iso(outputs_expire_at))
+    return due
+
+
+def outputs_expired(outputs_expire_at: str | None, now: datetime) -> bool:
+    """True when the provider has deleted the outputs by ``now`` (``outputs_expire_at`` ISO 8601, None: never)."""
+    return bool(outputs_expire_at) and now >= parse_iso(outputs_expire_at)
 
 
 def may_move(current: str, target: str) -> bool:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-PROVIDERS: tuple[str, ...] = ("wavespeed", "atlascloud", "evolink")
+PROVIDERS: tuple[str, ...] = ("wavespeed", "atlascloud", "evolink", "replicate")
 
 
 class ConfigError(RuntimeError):
@@ -156,6 +156,8 @@ _VARIABLES: dict[str, tuple[str, object]] = {
     "EVOLINK_V5_LITE_MODEL": ("evolink_v5_lite_model", None),
     "EVOLINK_V45_PRICE_USD": ("evolink_v45_price_usd", _number),
     "EVOLINK_V5_LITE_PRICE_USD": ("evolink_v5_lite_price_usd", _number),
+    "REPLICATE_V45_PRICE_USD": ("replicate_v45_price_usd", _number),
+    "REPLICATE_OUTPUT_LIFETIME_SECONDS": ("replicate_output_lifetime_seconds", _number),
     "SEED_PROVIDERS": ("seed_providers", lambda n, v: _providers(n, v)),
     "ENABLED_PROVIDERS": ("enabled_providers", lambda n, v: _providers(n, v)),
     "ATLASCLOUD_SIZES": ("atlascloud_sizes", lambda n, v: _sizes(n, v)),
@@ -230,6 +232,11 @@ class Settings:
     another (``provider_not_enabled``), ``auto`` and ``GET /v1/models`` leave the others out. Every adapter is still
     built, so callbacks and status reads of jobs already handed to a provider disabled since keep working. A
     provider enabled here without an ``api_key`` in the provider secret is skipped at submit (never chosen)."""
+    replicate_v45_price_usd: float = 0.045
+    """Replicate's price per output image of seedream-4.5 (not read on Replicate's own page: a third-party listing)."""
+    replicate_output_lifetime_seconds: float = 3600.0
+    """How long Replicate keeps a prediction's output files after it completed (an hour [doc]); the ingest of a
+    Replicate job ends by then (``seedream.lifecycle``)."""
     seed_providers: tuple[str, ...] = ()
     """Providers ``seed`` is sent to. None documents it for edit-sequential, so none by default: a request
     with a seed is refused (422) by every provider not named here."""

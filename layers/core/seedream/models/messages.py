@@ -33,6 +33,9 @@ class CompletionNotice:
     webhook_id: str | None = None
     via: Literal["webhook", "reconcile"] = "webhook"
     """``reconcile``: read from the provider's status API by the sweep (already authoritative)."""
+    outputs_expire_at: str | None = None
+    """ISO 8601: when the provider deletes ``output_urls`` (Replicate: an hour after the prediction completed);
+    None where the provider keeps them longer than any job stays open. Ingest never fetches past it."""
 
 
 @dataclass(frozen=True)

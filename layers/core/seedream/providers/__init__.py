@@ -9,6 +9,7 @@ from ..settings import Settings
 from .atlascloud import AtlasCloud
 from .base import Credentials, Http, Provider
 from .evolink import Evolink
+from .replicate import Replicate
 from .wavespeed import WaveSpeed
 
 
@@ -38,7 +39,11 @@ def _adapters(settings: Settings, http: Http, credentials_for) -> dict[str, Prov
                            v45_price_usd=settings.evolink_v45_price_usd,
                            v5_lite_price_usd=settings.evolink_v5_lite_price_usd,
                            v5_lite_model=settings.evolink_v5_lite_model),
+        "replicate": Replicate(http, credentials_for("replicate"), base.get("replicate"),
+                               v45_price_usd=settings.replicate_v45_price_usd,
+                               accepts_seed="replicate" in settings.seed_providers,
+                               output_lifetime_seconds=settings.replicate_output_lifetime_seconds),
     }
 
 
-__all__ = ["AtlasCloud", "Credentials", "Evolink", "Http", "Provider", "WaveSpeed", "build_providers"]
+__all__ = ["AtlasCloud", "Credentials", "Evolink", "Http", "Provider", "Replicate", "WaveSpeed", "build_providers"]

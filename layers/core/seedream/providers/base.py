@@ -66,6 +66,9 @@ class ModelLimits:
     """True where the provider bills ``max_images`` × unit price, not the images produced."""
     price_documented: bool = False
     """True where the price is the provider's documented one; False where it is a configurable default."""
+    served: bool = True
+    """False where the provider does not serve the model at all: every request for it is refused at the door
+    (``model_not_served``), ``auto`` skips the provider for it and the model list leaves the pair out."""
 
     @property
     def price_basis(self) -> str:
@@ -187,9 +190,12 @@ def error_text(error: object) -> str | None:
 def limit_problems(request: JobRequest, limits: ModelLimits) -> list[dict]:
     """Every documented limit ``request`` breaks under ``limits``: ``[{"field", "limit", "value"}]`` in a fixed order,
     ``limit`` naming the rule (``max_input_images``, ``max_outputs``, ``references_plus_outputs``, ``width_range``,
-    ``height_range``, ``pixel_range``, ``aspect_ratio``, ``sizes``, ``seed_not_supported``, ``max_prompt_chars``)
+    ``height_range``, ``pixel_range``, ``aspect_ratio``, ``sizes``, ``seed_not_supported``, ``max_prompt_chars``;
+    ``model_not_served`` alone for a model the provider does not serve)
     and ``value`` its bound (a count, ``[min, max]`` pixels or ratios, the sizes, or None). No message: see
     :func:`rule_message`."""
+    if not limits.served:
+        return [{"field": "model", "limit": "model_not_served", "value": None}]
     problems = []
     if len(request.images) > limits.max_input_images:
         problems.append({"field": "images", "limit": "max_input_images", "value": limits.max_input_images})
@@ -220,6 +226,8 @@ def rule_message(problem: dict, request: JobRequest, where: str | None) -> str:
     subject = request.model + (f" at {where}" if where else "")
     limit, value = problem["limit"], problem["value"]
     images, wanted = len(request.images), request.max_images
+    if limit == "model_not_served":
+        return f"{request.model} is not served{' at ' + where if where else ''}: choose another model or provider"
     if limit == "max_input_images":
         return f"{subject} takes at most {value} source images, not {images}"
     if limit == "max_outputs":

@@ -110,7 +110,8 @@ def _takers(providers: Mapping[str, Provider], request: JobRequest) -> dict[tupl
     for model in models:
         changed = request.model_copy(update={"model": model})
         for name, provider in providers.items():
-            found[(model, name)] = {(p.get("field"), p.get("limit")) for p in broken_limits(provider, changed)}
+            if provider.limits(model).served:  # a provider that does not serve the model takes no request for it
+                found[(model, name)] = {(p.get("field"), p.get("limit")) for p in broken_limits(provider, changed)}
     return found
 
 

@@ -5,7 +5,8 @@ the cached secret or JWKS), then one conditional ``UpdateItem`` checks the token
 provider, the task id, an open status and that no completion is being ingested (none recorded,
 or the recorded one's ingest failed: a provider's later genuine callback can then retry it) —
 its old item (returned on a failed condition) tells a forgery from a duplicate — then one
-``SendMessage``. The job's deadline moves to ``INGEST_DEADLINE_SECONDS`` later, for ingest.
+``SendMessage``. The job's deadline moves to ``INGEST_DEADLINE_SECONDS`` later, for ingest (or to when the provider
+deletes the outputs, if sooner: ``lifecycle.ingest_due``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aws_lambda_powertools import Logger
 
 from ..errors import Unauthorized
 from ..ledger import CallbackRefused
+from ..lifecycle import ingest_due
 from ..models import TERMINAL, after, now_iso
 from ..models.messages import IngestMessage
 from ..providers.base import NotTerminal
@@ -59,7 +61,7 @@ def record_callback(svc: Services, provider_name: str, job_id: str, token: str |
     except NotTerminal as status:
         return CallbackOutcome("ignored", f"provider status {status} is not final")
     received_at = now_iso()
-    ingest_deadline = after(received_at, svc.settings.ingest_deadline_seconds)
+    ingest_deadline = ingest_due(after(received_at, svc.settings.ingest_deadline_seconds), notice.outputs_expire_at)
     try:
         svc.ledger.accept(job_id, provider_name, token_hash(token), notice, received_at, ingest_deadline)
     except CallbackRefused as refused:

@@ -5,6 +5,9 @@ job as ``outputs_dropped``), and an output whose pixel size is not the requested
 flagged (``size_mismatch`` on the output; the ingest function counts ``OutputSizeMismatch``) — a
 provider may legitimately round a size, so a mismatch is news, not a failure. NSFW flags fail the
 job whichever provider sends them (WaveSpeed and Atlas Cloud ``has_nsfw_contents``; evolink documents none).
+Outputs a provider deletes early (``CompletionNotice.outputs_expire_at``: Replicate's hour) are never fetched past
+that moment: the job fails ``outputs_expired`` instead — before a fetch, on a 4xx, or on a transient failure that a
+retry could not outlive — and keeps nothing.
 
 Resuming: each output, once streamed to S3, is recorded on the job (``stored_outputs``: size,
 sha256 computed while streaming, the object's ETag, the provider task). A retried message keeps
@@ -29,6 +32,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ..blobs import output_key
 from ..errors import JobError, OutputRejected, OutputUnavailable, ProviderFailed, ProviderUnavailable
+from ..lifecycle import outputs_expired
 from ..models import TERMINAL, iso
 from ..models.messages import CompletionNotice, IngestMessage
 from ..models.records import JobRecord, Output, StoredOutput
@@ -126,10 +130,16 @@ def _ingest(svc: Services, record: JobRecord, notice: CompletionNotice, owner: s
                          nsfw=notice.nsfw[:record.request.max_images])
         extra["outputs_dropped"] = dropped
         metrics.add_metric(name="OutputsDropped", unit=MetricUnit.Count, value=dropped)
+    if expired := _expiry(notice):  # nothing is fetched past the provider's deletion of its outputs
+        return _failed(svc, record.job_id, expired, extra)
     try:
         outputs = store_outputs(svc, record, notice)
-    except OutputRejected as exc:
-        return _failed(svc, record.job_id, exc, extra)
+    except OutputRejected as exc:  # a 4xx past the expiry is the deletion, said as such
+        return _failed(svc, record.job_id, _expiry(notice) or exc, extra)
+    except OutputUnavailable:
+        if expired := _expiry(notice):  # a retry could only find them deleted
+            return _failed(svc, record.job_id, expired, extra)
+        raise
     except Conflict:  # the job ended while its outputs were being stored (every upload has finished by now)
         _ended_meanwhile(svc, record.job_id)
         return "skipped"
@@ -143,6 +153,15 @@ def _ingest(svc: Services, record: JobRecord, notice: CompletionNotice, owner: s
     announce(svc, finished)
     logger.info("job succeeded", extra={"job_id": record.job_id, "outputs": len(outputs)})
     return "succeeded"
+
+
+def _expiry(notice: CompletionNotice) -> OutputRejected | None:
+    """``outputs_expired`` once the provider has deleted the notice's outputs (``lifecycle.outputs_expired``), else None."""
+    if not outputs_expired(notice.outputs_expire_at, datetime.now(UTC)):
+        return None
+    return OutputRejected(f"{notice.provider} deleted the outputs of task {notice.provider_task_id} at "
+                          f"{notice.outputs_expire_at} (it keeps them for a limited time after the task completed) "
+                          "before they were stored; nothing was kept: submit the job again", code="outputs_expired")
 
 
 def _ended_meanwhile(svc: Services, job_id: str) -> None:

@@ -12,13 +12,15 @@ from ..services import Services
 
 
 def model_list(svc: Services) -> ModelList:
-    """Every model (``JobRequest.model``'s values) at every enabled provider of the deployment (``ENABLED_PROVIDERS``),
-    model by model, providers in the deployment's order. Limits in pixels, characters and counts; ``price_usd`` per
-    ``price_basis`` unit."""
+    """Every model (``JobRequest.model``'s values) at every enabled provider of the deployment (``ENABLED_PROVIDERS``)
+    that serves it, model by model, providers in the deployment's order. Limits in pixels, characters and counts;
+    ``price_usd`` per ``price_basis`` unit."""
     offers = []
     for model in get_args(Model):
         for name, provider in enabled_only(svc.providers, svc.settings.enabled_providers).items():
             limits = provider.limits(model)
+            if not limits.served:
+                continue
             offers.append(ModelOffer(
                 model=model, provider=name, provider_model=limits.provider_model,
                 max_input_images=limits.max_input_images, max_outputs=limits.max_outputs,

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from aws_lambda_powertools import Logger
 
 from ..errors import JobError, ProviderRejected, ProviderUnavailable
+from ..lifecycle import ingest_due
 from ..models import TERMINAL, iso, parse_iso
 from ..models.messages import IngestMessage
 from ..models.records import CallbackRecord, JobRecord, ReconcileRecord
@@ -83,7 +84,8 @@ def reconcile_job(svc: Services, job_id: str, now: datetime) -> tuple[str, int]:
                               provider_task_id=notice.provider_task_id, via="reconcile")
     stale = clock.completion_at  # a completion recorded whose ingest never came: this one replaces it
     try:
-        svc.store.record_completion(job_id, callback, policy.ingesting(now), ReconcileRecord(
+        svc.store.record_completion(job_id, callback, ingest_due(policy.ingesting(now), notice.outputs_expire_at),
+                                    ReconcileRecord(
             reads=reads, last_read_at=iso(now), last_provider_status=notice.provider_status), replacing=stale)
     except Conflict:
         return "gone", 1  # finished, or a callback got there first
