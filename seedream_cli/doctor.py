@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 
 from .target import Target, is_loopback
 
-PROVIDERS = ("wavespeed", "atlascloud", "evolink")
+PROVIDERS = ("wavespeed", "atlascloud", "evolink", "fal")
 """Every provider a deployment enables (``seedream.settings.PROVIDERS``; ``tests/cli`` checks they agree)."""
 QUEUES = (("SubmitQueue", "SubmitDLQ"), ("IngestQueue", "IngestDLQ"), ("IntakeQueue", "IntakeDLQ"),
           ("WebhookQueue", "WebhookDLQ"), ("LiveQueue", "LiveDLQ"))
@@ -179,7 +179,7 @@ class Doctor:
         if missing:
             return Check(name, False, f"no api_key for {', '.join(missing)} (every provider is enabled: a job may "
                          "name any)", f"put the key in the provider secret: {self._put_secret()}")
-        return Check(name, True, f"{', '.join(PROVIDERS)} each have an api_key (all three are enabled)")
+        return Check(name, True, f"{', '.join(PROVIDERS)} each have an api_key (every provider is enabled)")
 
     def check_webhook_secret(self) -> Check:
         name = "WaveSpeed webhook secret"

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-PROVIDERS: tuple[str, ...] = ("wavespeed", "atlascloud", "evolink")
+PROVIDERS: tuple[str, ...] = ("wavespeed", "atlascloud", "evolink", "fal")
 
 
 class ConfigError(RuntimeError):
@@ -134,6 +134,9 @@ _VARIABLES: dict[str, tuple[str, object]] = {
     "EVOLINK_V5_LITE_MODEL": ("evolink_v5_lite_model", None),
     "EVOLINK_V45_PRICE_USD": ("evolink_v45_price_usd", _number),
     "EVOLINK_V5_LITE_PRICE_USD": ("evolink_v5_lite_price_usd", _number),
+    "FAL_JWKS_URL": ("fal_jwks_url", None),
+    "FAL_JWKS_MIN_REFRESH_SECONDS": ("fal_jwks_min_refresh_seconds", _number),
+    "FAL_V45_PRICE_USD": ("fal_v45_price_usd", _number),
     "SEED_PROVIDERS": ("seed_providers", lambda n, v: _providers(n, v)),
     "ATLASCLOUD_SIZES": ("atlascloud_sizes", lambda n, v: _sizes(n, v)),
     "TASK_TIMEOUT_SECONDS": ("task_timeout_seconds", _number),
@@ -202,6 +205,12 @@ class Settings:
     evolink_v5_lite_model: str = "doubao-seedream-5.0-lite"
     evolink_v45_price_usd: float = 0.04
     evolink_v5_lite_price_usd: float = 0.035
+    fal_jwks_url: str = "https://rest.alpha.fal.ai/.well-known/jwks.json"
+    """Where fal.ai publishes its webhook keys ([code]: the host is not confirmed by fal's docs, hence a setting)."""
+    fal_jwks_min_refresh_seconds: float = 10.0
+    fal_v45_price_usd: float = 0.04
+    """fal's price per image of seedream-v4.5 edit (its v4.5 text-to-image page shows $0.04; the edit page's is
+    not in our sources)."""
     seed_providers: tuple[str, ...] = ()
     """Providers ``seed`` is sent to. None documents it for edit-sequential, so none by default: a request
     with a seed is refused (422) by every provider not named here."""

@@ -7,6 +7,7 @@ from ..settings import Settings
 from .atlascloud import AtlasCloud
 from .base import Credentials, Http, Provider
 from .evolink import Evolink
+from .fal import Fal
 from .wavespeed import WaveSpeed
 
 
@@ -29,7 +30,10 @@ def build_providers(settings: Settings, http: Http, credentials_for) -> dict[str
                            v45_price_usd=settings.evolink_v45_price_usd,
                            v5_lite_price_usd=settings.evolink_v5_lite_price_usd,
                            v5_lite_model=settings.evolink_v5_lite_model),
+        "fal": Fal(http, credentials_for("fal"), base.get("fal"), jwks_url=settings.fal_jwks_url or None,
+                   jwks_min_refresh_seconds=settings.fal_jwks_min_refresh_seconds,
+                   v45_price_usd=settings.fal_v45_price_usd, v5_lite_seed="fal" in settings.seed_providers),
     }
 
 
-__all__ = ["AtlasCloud", "Credentials", "Evolink", "Http", "Provider", "WaveSpeed", "build_providers"]
+__all__ = ["AtlasCloud", "Credentials", "Evolink", "Fal", "Http", "Provider", "WaveSpeed", "build_providers"]
