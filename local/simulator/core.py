@@ -21,15 +21,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from werkzeug.serving import BaseWSGIServer
 from werkzeug.wrappers import Request
 
-from . import atlascloud, evolink, server, wavespeed
+from . import atlascloud, evolink, fal, server, wavespeed
 from .common import TERMINAL, bearer_ok
 from .faults import FAULT_DEFAULTS, check_faults
 
-PROVIDERS = ("wavespeed", "atlascloud", "evolink")
+PROVIDERS = ("wavespeed", "atlascloud", "evolink", "fal")
 
 
 class ProviderSimulator:
-    """WaveSpeed + Atlas Cloud + evolink on one loopback HTTP server (see the package docstring)."""
+    """WaveSpeed + Atlas Cloud + evolink + fal.ai on one loopback HTTP server (see the package docstring)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, generation_seconds: float = 1.0,
                  keys: dict | None = None):
@@ -55,6 +55,12 @@ class ProviderSimulator:
         self._outputs: dict[tuple[str, int], bytes] = {}
         self._output_gets: dict[tuple[str, int], int] = {}
         self._atlas_keys: list[tuple[str, Ed25519PrivateKey]] = []
+        self._fal_keys: list[tuple[str, Ed25519PrivateKey]] = []
+        self.fal_user_id = "sim-user-" + secrets.token_hex(6)
+        """The ``X-Fal-Webhook-User-Id`` of fal webhooks (the account's user id)."""
+        self.fal_cancels: list[dict] = []
+        """Every ``PUT …/requests/{id}/cancel`` fal received: ``request_id``, ``method``, ``answer``, ``at``."""
+        self.fal_jwks_fetches = 0
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._server: BaseWSGIServer | None = None
@@ -62,6 +68,7 @@ class ProviderSimulator:
         self._workers: list[threading.Thread] = []
         self._http = httpx.Client(timeout=30.0, follow_redirects=True, trust_env=False)
         self.rotate_atlas_key()
+        self.rotate_fal_key()
 
     # -- keys --------------------------------------------------------------------------------
     @staticmethod
@@ -75,7 +82,9 @@ class ProviderSimulator:
         atlas.setdefault("api_key", "apikey-" + secrets.token_hex(16))
         evo = dict(keys.get("evolink") or {})
         evo.setdefault("api_key", "sk-" + "".join(secrets.choice(alnum) for _ in range(40)))
-        return {"wavespeed": ws, "atlascloud": atlas, "evolink": evo}
+        fal_key = dict(keys.get("fal") or {})
+        fal_key.setdefault("api_key", f"{uuid.uuid4()}:{secrets.token_hex(16)}")  # fal keys are "key_id:key_secret"
+        return {"wavespeed": ws, "atlascloud": atlas, "evolink": evo, "fal": fal_key}
 
     def rotate_atlas_key(self, private_key: Ed25519PrivateKey | None = None, kid: str | None = None) -> str:
         """Switch to a new Atlas Cloud Ed25519 key (``private_key``, e.g. one a test made, or a fresh one);
@@ -98,6 +107,31 @@ class ProviderSimulator:
         with self._lock:
             keys = list(reversed(self._atlas_keys))
         return {"keys": [atlascloud.jwk(kid, key) for kid, key in keys]}
+
+    def rotate_fal_key(self, private_key: Ed25519PrivateKey | None = None) -> str:
+        """Switch fal webhooks to a new Ed25519 key (``private_key`` or a fresh one); the JWKS serves it first,
+        then the older ones (fal's callbacks name no key: a verifier tries each). Returns its JWK ``kid``."""
+        kid = "fal-sim-" + secrets.token_hex(8)
+        with self._lock:
+            self._fal_keys.append((kid, private_key or Ed25519PrivateKey.generate()))
+        return kid
+
+    def fal_jwks(self) -> dict:
+        """The JWKS document served at ``/.well-known/jwks.json`` (newest key first)."""
+        with self._lock:
+            keys = list(reversed(self._fal_keys))
+        return {"keys": [fal.public_jwk(kid, key) for kid, key in keys]}
+
+    # -- public helpers for the protocol modules ---------------------------------------------
+    @property
+    def lock(self) -> threading.RLock:
+        """The one lock that guards the simulator's mutable state (tasks, logs, counters)."""
+        return self._lock
+
+    def status_read(self, provider: str, task_id: str, authorized: bool, view) -> dict | None:
+        """Count one status read of ``provider`` (and of the task when answered); ``view(task)``, or None when
+        unauthorized or the task is not this provider's."""
+        return self._status_read(provider, task_id, authorized, view)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> ProviderSimulator:
@@ -191,6 +225,8 @@ class ProviderSimulator:
                 "jwks_fetches": self.jwks_fetches,
                 "status_reads": dict(self.status_reads),
                 "atlas_kid": self._atlas_keys[-1][0],
+                "fal_jwks_fetches": self.fal_jwks_fetches,
+                "fal_cancels": [dict(c) for c in self.fal_cancels],
             }
 
     def wait_for_task(self, task_id: str, timeout: float = 10.0) -> dict:
@@ -265,4 +301,6 @@ class ProviderSimulator:
             if task["provider"] == "atlascloud":
                 kid, key = self._atlas_keys[-1]
                 return atlascloud.callback(task, kid, key)
+            if task["provider"] == "fal":
+                return fal.callback(self, task, self._fal_keys[-1][1])
             return evolink.callback(task)

@@ -1,6 +1,6 @@
 """The HTTP layer: werkzeug routing, request and response objects, a threaded server on 127.0.0.1.
 
-Routes (the three providers' paths do not collide, so one server speaks all of them)::
+Routes (the four providers' paths do not collide, so one server speaks all of them)::
 
     POST   /api/v3/bytedance/{model}/edit-sequential   WaveSpeed submit
     GET    /api/v3/predictions/{id}/result             WaveSpeed status read
@@ -10,6 +10,11 @@ Routes (the three providers' paths do not collide, so one server speaks all of t
     GET    /api/v1/webhooks/jwks.json                  Atlas Cloud webhook public keys
     POST   /v1/images/generations                      evolink submit
     GET    /v1/tasks/{id}                              evolink status read
+    POST   /fal-ai/bytedance/seedream/{endpoint}       fal.ai queue submit (v4/edit, v4.5/edit, v5/lite/edit)
+    GET    /fal-ai/bytedance/requests/{id}/status      fal.ai status (status_url)
+    GET    /fal-ai/bytedance/requests/{id}             fal.ai result (response_url)
+    PUT    /fal-ai/bytedance/requests/{id}/cancel      fal.ai cancel (cancel_url)
+    GET    /.well-known/jwks.json                      fal.ai webhook public keys
     GET    /outputs/{task_id}/{index}.png              outputs (HEAD too)
     GET|POST|DELETE /_sim/faults                       simulator control: read / set / reset faults
     GET    /_sim/state                                 simulator control: submits, callbacks, tasks, counters
@@ -31,7 +36,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from . import atlascloud, evolink, outputs, wavespeed
+from . import atlascloud, evolink, fal, outputs, wavespeed
 from .common import bytes_response, json_response
 
 if TYPE_CHECKING:
@@ -60,6 +65,8 @@ ENDPOINTS = {
     "wavespeed.submit": wavespeed.submit, "wavespeed.result": wavespeed.result, "wavespeed.secret": wavespeed.secret,
     "atlascloud.submit": atlascloud.submit, "atlascloud.result": atlascloud.result, "atlascloud.jwks": atlascloud.jwks,
     "evolink.submit": evolink.submit, "evolink.task": evolink.task,
+    "fal.submit": fal.submit, "fal.status": fal.status, "fal.result": fal.result, "fal.cancel": fal.cancel,
+    "fal.jwks": fal.jwks,
     "outputs": outputs.serve, "sim.faults": _sim_faults, "sim.state": _sim_state,
 }
 URL_MAP = Map([
@@ -71,6 +78,11 @@ URL_MAP = Map([
     Rule("/api/v1/webhooks/jwks.json", methods=["GET"], endpoint="atlascloud.jwks"),
     Rule("/v1/images/generations", methods=["POST"], endpoint="evolink.submit"),
     Rule("/v1/tasks/<id>", methods=["GET"], endpoint="evolink.task"),
+    Rule("/fal-ai/bytedance/seedream/<path:endpoint>", methods=["POST"], endpoint="fal.submit"),
+    Rule("/fal-ai/bytedance/requests/<id>/status", methods=["GET"], endpoint="fal.status"),
+    Rule("/fal-ai/bytedance/requests/<id>", methods=["GET"], endpoint="fal.result"),
+    Rule("/fal-ai/bytedance/requests/<id>/cancel", methods=["PUT"], endpoint="fal.cancel"),
+    Rule("/.well-known/jwks.json", methods=["GET"], endpoint="fal.jwks"),
     Rule("/outputs/<id>/<int:index>.png", methods=["GET", "HEAD"], endpoint="outputs"),
     Rule("/_sim/faults", methods=["GET", "POST", "DELETE"], endpoint="sim.faults"),
     Rule("/_sim/state", methods=["GET"], endpoint="sim.state"),

@@ -32,6 +32,8 @@ from .conftest import (
 )
 
 PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
+HOSTS = [*PROVIDERS, "fal"]
+"""Every provider of the matrix; fal's callback security, cancel and limits are in ``test_fal.py``."""
 MODELS = ["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
 
 
@@ -46,7 +48,7 @@ def body_for(source_image, provider, model="seedream-v4", max_images=2, **change
 
 
 @pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", HOSTS)
 def test_every_provider_and_model_runs_end_to_end(stack, client, source_image, provider, model):
     response = client.create_job(body_for(source_image, provider, model))
     assert response.status_code == 202, response.text
@@ -65,6 +67,11 @@ def test_every_provider_and_model_runs_end_to_end(stack, client, source_image, p
         assert sent["path"] == f"/api/v3/bytedance/{model}/edit-sequential" and "webhook" in sent["query"]
     elif provider == "atlascloud":
         assert sent["json"]["model"] == f"bytedance/{model}/edit-sequential" and sent["json"]["webhook_url"]
+    elif provider == "fal":
+        endpoint = {"seedream-v4": "v4", "seedream-v4.5": "v4.5", "seedream-v5.0-lite": "v5/lite"}[model]
+        assert sent["path"] == f"/fal-ai/bytedance/seedream/{endpoint}/edit" and sent["query"]["fal_webhook"]
+        assert (sent["json"]["num_images"], sent["json"]["max_images"]) == (1, 2)
+        assert item(stack, job_id)["provider_urls"]["cancel_url"].endswith(f"/requests/{done['provider_task_id']}/cancel")
     else:
         assert sent["json"]["n"] == 2 and sent["json"]["image_urls"] and sent["json"]["callback_url"]
     assert event_for(stack, job_id)["detail-type"] == "Job Succeeded"
@@ -231,6 +238,7 @@ def test_a_callback_repeated_three_times_stores_the_outputs_once(stack, client, 
     ("atlascloud", "nsfw", "as NSFW"),
     ("atlascloud", "timeout", "atlascloud reported timeout"),
     ("evolink", "failed", "evolink reported failed"),
+    ("fal", "failed", "fal reported error: Invalid status code: 500 (simulated generation failure)"),
 ])
 def test_a_provider_failure_after_submission_fails_the_job_and_announces_it(stack, client, source_image,
                                                                            provider, result, message):
