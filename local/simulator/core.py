@@ -11,6 +11,7 @@ import base64
 import copy
 import random
 import secrets
+import ssl
 import string
 import threading
 import time
@@ -32,10 +33,13 @@ class ProviderSimulator:
     """WaveSpeed + Atlas Cloud + evolink + fal.ai on one loopback HTTP server (see the package docstring)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, generation_seconds: float = 1.0,
-                 keys: dict | None = None):
+                 keys: dict | None = None, tls: ssl.SSLContext | None = None):
         if host not in ("127.0.0.1",):
             raise ValueError("the provider simulator only binds 127.0.0.1")
         self.host = host
+        self.tls = tls
+        """A server-side TLS context: serve ``https://`` (for clients that only speak https to a host they are given,
+        like fal-client's ``FAL_QUEUE_RUN_HOST``); None serves plain ``http://``."""
         self.port = port
         self.generation_seconds = float(generation_seconds)
         self.keys = self._complete_keys(keys or {})
@@ -139,7 +143,7 @@ class ProviderSimulator:
         if self._server is not None:
             return self
         self._stopping.clear()
-        self._server, self._thread = server.serve(self, self.host, self.port)
+        self._server, self._thread = server.serve(self, self.host, self.port, self.tls)
         self.port = self._server.port
         return self
 
@@ -170,8 +174,8 @@ class ProviderSimulator:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:<port>`` (the port is known after ``start()``)."""
-        return f"http://{self.host}:{self.port}"
+        """``http://127.0.0.1:<port>`` (``https://`` with ``tls``; the port is known after ``start()``)."""
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     # -- faults ------------------------------------------------------------------------------
     def set_faults(self, **faults) -> dict:

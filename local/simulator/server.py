@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 from typing import TYPE_CHECKING
 
@@ -130,8 +131,10 @@ class _Handler(WSGIRequestHandler):
         pass
 
 
-def serve(sim: ProviderSimulator, host: str, port: int) -> tuple[BaseWSGIServer, threading.Thread]:
-    """Bind ``host:port`` (0: any free port) and serve in a daemon thread; ``OSError`` if it is taken."""
+def serve(sim: ProviderSimulator, host: str, port: int,
+          tls: ssl.SSLContext | None = None) -> tuple[BaseWSGIServer, threading.Thread]:
+    """Bind ``host:port`` (0: any free port) and serve in a daemon thread (over TLS with ``tls``); ``OSError`` if
+    it is taken."""
     # Bind here and hand werkzeug the descriptor: on a taken port its own bind prints and sys.exit()s.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -139,7 +142,7 @@ def serve(sim: ProviderSimulator, host: str, port: int) -> tuple[BaseWSGIServer,
         sock.bind((host, port))
         sock.listen(LISTEN_BACKLOG)  # a burst of submits and output downloads waits to be accepted
         server = make_server(host, sock.getsockname()[1], SimulatorApp(sim), threaded=True,
-                             request_handler=_Handler, fd=sock.fileno())
+                             request_handler=_Handler, fd=sock.fileno(), ssl_context=tls)
     finally:
         sock.close()  # the server holds its own duplicate of the descriptor
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},

@@ -285,8 +285,10 @@ def estimated_cost_usd(limits: ModelLimits, max_images: int, produced: int) -> f
 
 
 LIMIT_WORDS = re.compile(r"\b(size|pixels?|width|height|ratio|max(imum)?|min(imum)?|limit|exceed\w*|at most|"
-                         r"between|range|within|too (many|large|long|small)|not supported|unsupported)\b", re.I)
-"""Words by which a provider's 4xx names a limit the request broke (``auto`` then fails over)."""
+                         r"between|range|within|too (many|large|long|small)|not supported|unsupported|"
+                         r"(less|greater) than)\b", re.I)
+"""Words by which a provider's 4xx names a limit the request broke (``auto`` then fails over); fal's validation
+answers say "ensure this value is less than or equal to 6"."""
 
 
 def post_json(client: Http, provider: str, url: str, api_key: str, body: dict, *, scheme: str = "Bearer") -> dict:
