@@ -149,9 +149,10 @@ def test_a_dry_run_prints_the_order_and_cost_and_uploads_and_creates_nothing(see
 
     assert result.exit_code == 0, result.output
     answer = json.loads(result.stdout)
-    assert answer["provider_order"] == ["atlascloud", "evolink", "wavespeed"] and answer["estimated_cost_usd"] == 0.027
+    assert answer["provider_order"] == ["atlascloud", "evolink", "wavespeed", "fal"]
+    assert answer["estimated_cost_usd"] == 0.027
     assert answer["missing_images"] == [f"s3://{stack.name('JobsBucket')}/{key}"]
-    assert result.stderr == ("dry run: seedream-v4, 2 × 1024*1024 would go to atlascloud (then evolink, wavespeed), "
+    assert result.stderr == ("dry run: seedream-v4, 2 × 1024*1024 would go to atlascloud (then evolink, wavespeed, fal), "
                              "estimated $0.027; 1 local file to upload; nothing was uploaded or created\n")
     assert inputs_under(stack, key.rsplit("/", 1)[0]) == []
     # no new job (earlier jobs may have moved on meanwhile: their ids, not their states)

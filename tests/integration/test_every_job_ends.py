@@ -11,7 +11,9 @@ import pytest
 
 from .conftest import PROGRESS, events_of, item, stored_keys, wait_status
 
-PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
+PROVIDERS = ["wavespeed", "atlascloud", "evolink", "fal"]
+SWEEP_READS = {"fal": 2}
+"""Requests one sweep read makes at the provider: 1, fal 2 (its ``status_url``, then once completed ``response_url``)."""
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 
@@ -48,7 +50,8 @@ def test_a_lost_callback_is_found_by_the_sweep_with_one_status_read(stack, clien
     job_id = create(client, body(source_image, provider))
     done = ended(stack, job_id, "succeeded")
     assert len(done["outputs"]) == 2 and done["callback"]["via"] == "reconcile"
-    assert status_reads(stack, done["provider_task_id"]) == 1  # evolink too: the sweep's read is authoritative
+    # evolink too: the sweep's read is authoritative
+    assert status_reads(stack, done["provider_task_id"]) == SWEEP_READS.get(provider, 1)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -77,10 +80,10 @@ def test_submit_errors_until_the_dlq_fail_the_job_with_submit_failed(stack, clie
 
 
 def test_auto_with_every_provider_down_fails_with_submit_failed(stack, client, source_image):
-    stack.simulator.set_faults(submit_errors=[500] * 15)  # 3 providers × 5 receives
+    stack.simulator.set_faults(submit_errors=[500] * 20)  # 4 providers × 5 receives
     job_id = create(client, body(source_image, "auto"))
     done = ended(stack, job_id, "failed", "submit_failed")
-    assert [a["outcome"] for a in done["attempts"]] == ["provider_unavailable"] * 15
+    assert [a["outcome"] for a in done["attempts"]] == ["provider_unavailable"] * 20
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -252,16 +252,16 @@ def test_a_provider_failure_after_submission_fails_the_job_and_announces_it(stac
 
 
 def test_auto_picks_the_cheapest_provider_and_fails_over_on_429_and_5xx(stack, client, source_image):
-    # seedream-v4.5, 2 images: Atlas Cloud $0.036/run < evolink 2 × $0.04 = WaveSpeed 2 × $0.04 (name order)
+    # seedream-v4.5, 2 images: Atlas Cloud $0.036/run < evolink = fal = WaveSpeed 2 × $0.04 (name order)
     stack.simulator.set_faults(submit_errors=[503, 429])
     response = client.create_job(body_for(source_image, "auto", "seedream-v4.5"))
     assert response.status_code == 202
     job_id = response.json()["job_id"]
     done = wait_status(stack, job_id, "succeeded", "failed")
-    assert done["status"] == "succeeded" and done["provider"] == "wavespeed"
-    assert done["provider_order"] == ["atlascloud", "evolink", "wavespeed"]
+    assert done["status"] == "succeeded" and done["provider"] == "fal"
+    assert done["provider_order"] == ["atlascloud", "evolink", "fal", "wavespeed"]
     assert [(a["provider"], a["outcome"]) for a in done["attempts"]] == [
-        ("atlascloud", "provider_unavailable"), ("evolink", "provider_unavailable"), ("wavespeed", "submitted")]
+        ("atlascloud", "provider_unavailable"), ("evolink", "provider_unavailable"), ("fal", "submitted")]
     assert done["request"]["provider"] == "auto"
 
 

@@ -115,6 +115,9 @@ def test_a_reply_without_the_queue_urls_or_a_422_is_a_rejection(fake, fal):
     with pytest.raises(ProviderRejected) as caught:
         fal.submit(request(), [], "https://hooks.test/cb")
     assert caught.value.names_limit  # auto may fail over to the next provider
+    fake.submit_answer = (200, {"request_id": REQUEST_ID, **URLS, "cancel_url": "https://elsewhere.test/cancel"})
+    with pytest.raises(ProviderRejected, match="cancel_url outside https://queue.fal.run:443"):
+        fal.submit(request(), [], "https://hooks.test/cb")
 
 
 def test_more_than_6_images_is_refused_at_the_door_naming_the_limit(fal):

@@ -16,7 +16,9 @@ Tags: [doc] fal's own docs, [code] only third-party clients, [inferred] our read
   job (inputs + outputs ≤ 15 as everywhere): ``check`` refuses larger jobs at the door, ``auto`` skips fal.
 - Reply ``{"request_id", "status_url", "response_url", "cancel_url"}`` [doc]: the URLs are kept on the job
   (``SubmitResult.provider_urls``) and used as given, never rebuilt ("The status_url, response_url, and
-  cancel_url fields contain the correct URL" [doc: queue/cancel]).
+  cancel_url fields contain the correct URL" [doc: queue/cancel]) — provided they point at the queue host we
+  submitted to (scheme, host and port of ``FAL_BASE_URL``): our key goes with every read and cancel, so a URL
+  elsewhere is refused at submit [inferred: fal returns URLs on its queue host].
 - Status read (the sweep): ``GET status_url`` → ``{"status": "IN_QUEUE"|"IN_PROGRESS"|"COMPLETED", "error"?}``;
   once ``COMPLETED``, ``GET response_url`` → the result ``{"images": [{"url", ...}], "seed"}`` or, for a failed
   request, a 4xx with ``{"detail"}`` [doc: queue API; fal-client's ``SyncRequestHandle.status``/``get``].
@@ -44,7 +46,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from ..errors import ProviderRejected, ProviderUnavailable, Unauthorized
 from ..models.messages import CompletionNotice
@@ -161,6 +163,9 @@ class Fal:
         missing = [name for name in ("request_id", *URL_NAMES) if not isinstance(reply.get(name), str) or not reply[name]]
         if missing:
             raise ProviderRejected(f"fal answered without {', '.join(missing)}: {str(reply)[:300]}")
+        elsewhere = [name for name in URL_NAMES if _origin(reply[name]) != _origin(self.base_url)]
+        if elsewhere:  # our key goes with every read and cancel: only ever to fal's own queue host
+            raise ProviderRejected(f"fal answered {', '.join(elsewhere)} outside {_origin(self.base_url)}")
         return SubmitResult(provider_task_id=reply["request_id"], provider_status=str(reply.get("status") or "IN_QUEUE"),
                             provider_urls={name: reply[name] for name in URL_NAMES})
 
@@ -286,6 +291,16 @@ class Fal:
         if response.status_code == 429 or response.status_code >= 500:
             raise ProviderUnavailable(f"fal answered HTTP {response.status_code}: {response.text[:300]}")
         return response
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of ``url`` (the port spelled out), to compare where URLs point."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 def _verifies(keys, signature: bytes, message: bytes) -> bool:
