@@ -134,7 +134,7 @@ def test_a_refused_submit_uploads_nothing_and_says_each_rule_once_with_who_takes
     assert twelve.exit_code == 2 and twelve.stdout == ""
     assert twelve.stderr.splitlines() == [
         "seedream: error: provider_limit_exceeded: no provider takes this job [HTTP 422]",
-        "  images: seedream-v4.5 at atlascloud and wavespeed takes at most 10 source images, not 12 — "
+        "  images: seedream-v4.5 at atlascloud, fal and wavespeed takes at most 10 source images, not 12 — "
         "seedream-v4.5 takes it at evolink",
         "  size: seedream-v4.5 takes 3,686,400..16,777,216 pixels in all, not 1,048,576 (1024*1024) — "
         "seedream-v4 takes it at every provider"]
