@@ -143,6 +143,7 @@ class LocalStack:
             "atlascloud": {"api_key": "atlas-local-" + secrets.token_hex(8)},
             "evolink": {"api_key": "evolink-local-" + secrets.token_hex(8)},
             "replicate": {"api_key": "r8_local" + secrets.token_hex(8)},
+            "fal": {"api_key": f"fal-local-{secrets.token_hex(4)}:{secrets.token_hex(16)}"},
         }
         self.functions: dict[str, LocalFunction] = {}
         self.pumps: list[QueuePump] = []
@@ -225,6 +226,7 @@ class LocalStack:
         parameters = {"PublicBaseUrl": self.api_url, "WaveSpeedBaseUrl": self.simulator.base_url,
                       "AtlasCloudBaseUrl": self.simulator.base_url, "EvolinkBaseUrl": self.simulator.base_url,
                       "ReplicateBaseUrl": self.simulator.base_url,
+                      "FalBaseUrl": self.simulator.base_url, "FalJwksUrl": f"{self.simulator.base_url}/.well-known/jwks.json",
                       "AlarmEmail": ALARM_EMAIL}
         self.template = load_template()
         apis = {lid for lid, res in self.template["Resources"].items() if res["Type"] == "AWS::Serverless::HttpApi"}
@@ -371,7 +373,7 @@ class LocalStack:
         for name, schedule in self.schedules.items():
             lines.append(f"  schedule     {name} every {schedule.interval:g} s while rule {schedule.rule_name} is enabled "
                          f"(RECONCILE_SECONDS; deployed: {', '.join(self.resources.functions[name].schedules)})")
-        lines.append(f"Providers      {self.simulator.base_url}   (simulator: wavespeed, atlascloud, evolink, replicate; "
+        lines.append(f"Providers      {self.simulator.base_url}   (simulator: wavespeed, atlascloud, evolink, replicate, fal; "
                      f"faults: POST {self.simulator.base_url}/_sim/faults)")
         return lines
 

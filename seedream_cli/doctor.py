@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 
 from .target import Target, is_loopback
 
-PROVIDERS = ("wavespeed", "atlascloud", "evolink", "replicate")
+PROVIDERS = ("wavespeed", "atlascloud", "evolink", "replicate", "fal")
 """Every provider a deployment enables (``seedream.settings.PROVIDERS``; ``tests/cli`` checks they agree)."""
 QUEUES = (("SubmitQueue", "SubmitDLQ"), ("IngestQueue", "IngestDLQ"), ("IntakeQueue", "IntakeDLQ"),
           ("WebhookQueue", "WebhookDLQ"), ("LiveQueue", "LiveDLQ"))

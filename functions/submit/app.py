@@ -5,7 +5,8 @@ batch item failure). A job whose providers are unavailable (5xx, timeout) is a b
 after ``maxReceiveCount`` it lands in the submit DLQ. A job every provider answered 429 is queued
 again with a delay by the use case (``Submit_throttled``): waiting uses no receive. Powertools
 idempotency (keyed by the message body: job id and throttle count) keeps a redelivered message from
-submitting twice.
+submitting twice. A ``provider_cancel`` message (the api's, for a cancelled job at a provider that documents a
+cancel: fal.ai) cancels the task at the provider instead (``Submit_provider_cancelled`` / ``_provider_cancel_failed``).
 """
 
 import dataclasses

@@ -11,6 +11,7 @@ import base64
 import copy
 import random
 import secrets
+import ssl
 import string
 import threading
 import time
@@ -21,21 +22,24 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from werkzeug.serving import BaseWSGIServer
 from werkzeug.wrappers import Request
 
-from . import atlascloud, evolink, replicate, server, wavespeed
+from . import atlascloud, evolink, fal, replicate, server, wavespeed
 from .common import TERMINAL, bearer_ok
 from .faults import FAULT_DEFAULTS, check_faults
 
-PROVIDERS = ("wavespeed", "atlascloud", "evolink", "replicate")
+PROVIDERS = ("wavespeed", "atlascloud", "evolink", "replicate", "fal")
 
 
 class ProviderSimulator:
-    """WaveSpeed + Atlas Cloud + evolink + Replicate on one loopback HTTP server (see the package docstring)."""
+    """WaveSpeed + Atlas Cloud + evolink + Replicate + fal.ai on one loopback HTTP server (see the package docstring)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, generation_seconds: float = 1.0,
-                 keys: dict | None = None):
+                 keys: dict | None = None, tls: ssl.SSLContext | None = None):
         if host not in ("127.0.0.1",):
             raise ValueError("the provider simulator only binds 127.0.0.1")
         self.host = host
+        self.tls = tls
+        """A server-side TLS context: serve ``https://`` (for clients that only speak https to a host they are given,
+        like fal-client's ``FAL_QUEUE_RUN_HOST``); None serves plain ``http://``."""
         self.port = port
         self.generation_seconds = float(generation_seconds)
         self.keys = self._complete_keys(keys or {})
@@ -57,6 +61,14 @@ class ProviderSimulator:
         self._outputs: dict[tuple[str, int], bytes] = {}
         self._output_gets: dict[tuple[str, int], int] = {}
         self._atlas_keys: list[tuple[str, Ed25519PrivateKey]] = []
+        self._fal_keys: list[tuple[str, Ed25519PrivateKey]] = []
+        self.fal_user_id = "sim-user-" + secrets.token_hex(6)
+        """The ``X-Fal-Webhook-User-Id`` of fal webhooks (the account's user id)."""
+        self.fal_cancels: list[dict] = []
+        self.replicate_cancels: list[dict] = []
+        """Every ``POST /v1/predictions/{id}/cancel`` Replicate answered: ``id`` and the prediction's ``status``."""
+        """Every ``PUT …/requests/{id}/cancel`` fal received: ``request_id``, ``method``, ``answer``, ``at``."""
+        self.fal_jwks_fetches = 0
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._server: BaseWSGIServer | None = None
@@ -64,6 +76,7 @@ class ProviderSimulator:
         self._workers: list[threading.Thread] = []
         self._http = httpx.Client(timeout=30.0, follow_redirects=True, trust_env=False)
         self.rotate_atlas_key()
+        self.rotate_fal_key()
 
     # -- keys --------------------------------------------------------------------------------
     @staticmethod
@@ -80,7 +93,9 @@ class ProviderSimulator:
         rep = dict(keys.get("replicate") or {})
         rep.setdefault("api_key", "r8_" + "".join(secrets.choice(alnum) for _ in range(37)))
         rep.setdefault("webhook_secret", "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
-        return {"wavespeed": ws, "atlascloud": atlas, "evolink": evo, "replicate": rep}
+        fal_key = dict(keys.get("fal") or {})
+        fal_key.setdefault("api_key", f"{uuid.uuid4()}:{secrets.token_hex(16)}")  # fal keys are "key_id:key_secret"
+        return {"wavespeed": ws, "atlascloud": atlas, "evolink": evo, "replicate": rep, "fal": fal_key}
 
     def rotate_atlas_key(self, private_key: Ed25519PrivateKey | None = None, kid: str | None = None) -> str:
         """Switch to a new Atlas Cloud Ed25519 key (``private_key``, e.g. one a test made, or a fresh one);
@@ -104,13 +119,33 @@ class ProviderSimulator:
             keys = list(reversed(self._atlas_keys))
         return {"keys": [atlascloud.jwk(kid, key) for kid, key in keys]}
 
+    def rotate_fal_key(self, private_key: Ed25519PrivateKey | None = None) -> str:
+        """Switch fal webhooks to a new Ed25519 key (``private_key`` or a fresh one); the JWKS serves it first,
+        then the older ones (fal's callbacks name no key: a verifier tries each). Returns its JWK ``kid``."""
+        kid = "fal-sim-" + secrets.token_hex(8)
+        with self._lock:
+            self._fal_keys.append((kid, private_key or Ed25519PrivateKey.generate()))
+        return kid
+
+    def fal_jwks(self) -> dict:
+        """The JWKS document served at ``/.well-known/jwks.json`` (newest key first)."""
+        with self._lock:
+            keys = list(reversed(self._fal_keys))
+        return {"keys": [fal.public_jwk(kid, key) for kid, key in keys]}
+
+    # -- public helpers for the protocol modules ---------------------------------------------
+    @property
+    def lock(self) -> threading.RLock:
+        """The one lock that guards the simulator's mutable state (tasks, logs, counters)."""
+        return self._lock
+
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> ProviderSimulator:
         """Bind 127.0.0.1 and serve in a daemon thread. Returns self."""
         if self._server is not None:
             return self
         self._stopping.clear()
-        self._server, self._thread = server.serve(self, self.host, self.port)
+        self._server, self._thread = server.serve(self, self.host, self.port, self.tls)
         self.port = self._server.port
         return self
 
@@ -141,8 +176,8 @@ class ProviderSimulator:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:<port>`` (the port is known after ``start()``)."""
-        return f"http://{self.host}:{self.port}"
+        """``http://127.0.0.1:<port>`` (``https://`` with ``tls``; the port is known after ``start()``)."""
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     # -- faults ------------------------------------------------------------------------------
     def set_faults(self, **faults) -> dict:
@@ -196,6 +231,9 @@ class ProviderSimulator:
                 "jwks_fetches": self.jwks_fetches,
                 "status_reads": dict(self.status_reads),
                 "atlas_kid": self._atlas_keys[-1][0],
+                "fal_jwks_fetches": self.fal_jwks_fetches,
+                "fal_cancels": [dict(c) for c in self.fal_cancels],
+                "replicate_cancels": [dict(c) for c in self.replicate_cancels],
             }
 
     def wait_for_task(self, task_id: str, timeout: float = 10.0) -> dict:
@@ -289,4 +327,6 @@ class ProviderSimulator:
                 return atlascloud.callback(task, kid, key)
             if task["provider"] == "replicate":
                 return replicate.callback(self, task, wavespeed_status)
+            if task["provider"] == "fal":
+                return fal.callback(self, task, self._fal_keys[-1][1])
             return evolink.callback(task)

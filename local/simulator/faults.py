@@ -33,6 +33,9 @@ request answers 503, even for a task submitted before.
 - ``atlas_signature_header``: where Atlas Cloud callbacks carry the Ed25519 signature: ``ed25519``
   (``X-AtlasCloud-Webhook-Signature-Ed25519``, as today) or ``bare`` (``X-AtlasCloud-Webhook-Signature``,
   where it is expected to move once Atlas Cloud retires its legacy HMAC); the other header is not sent.
+- ``fal_delivery``: how fal's webhook reports a request that completed: ``normal`` (``status: "OK"`` with the
+  images), ``error`` (``status: "ERROR"`` with ``error`` and a ``detail`` payload) or ``payload_error``
+  (``status: "OK"``, ``payload: null`` and ``payload_error``). A failed task is always ``ERROR``.
 """
 
 from __future__ import annotations
@@ -55,12 +58,14 @@ FAULT_DEFAULTS: dict = {
     "submit_429_share": 0.0,    # share of submits answered 429 (random per submit), after submit_errors
     "retry_after_seconds": 1,   # Retry-After of every simulated 429
     "seed": None,               # seed of the submit_429_share draws (None: not repeatable)
+    "fal_delivery": "normal",   # normal | error (status ERROR) | payload_error (payload null): fal's webhook body
 }
 FAULT_CHOICES = {
     "callback": {"normal", "duplicate", "lost", "late", "out_of_order"},
     "task_result": {"completed", "failed", "timeout", "nsfw", "hang"},
     "outputs": {"normal", "not_image", "oversized", "slow", "flaky", "unavailable"},
     "atlas_signature_header": {"ed25519", "bare"},
+    "fal_delivery": {"normal", "error", "payload_error"},
 }
 
 

@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 
 
 def submit_flow(sim: ProviderSimulator, provider: str, request: Request, parse: Callable[[Request, dict], dict],
-                reply: Callable[[dict], dict], error: Callable[..., Response]) -> Response:
-    """Injected error, auth, JSON, validation (``parse`` → task spec), task creation, ``reply(task)``."""
+                reply: Callable[[dict], dict], error: Callable[..., Response],
+                authorized: Callable[[Request], bool] | None = None) -> Response:
+    """Injected error, auth (``authorized``, default the provider's Bearer key), JSON, validation (``parse`` → task
+    spec), task creation, ``reply(task)``."""
     data = request.get_data()
     try:
         raw = json.loads(data) if data else None
@@ -40,7 +42,7 @@ def submit_flow(sim: ProviderSimulator, provider: str, request: Request, parse: 
         headers = {"Retry-After": str(sim.faults["retry_after_seconds"])} if injected == 429 else None
         return error(Reject(injected, f"simulated {injected} {phrase}"), headers)
     try:
-        if not sim._bearer_ok(request, provider):
+        if not (authorized(request) if authorized else sim._bearer_ok(request, provider)):
             raise Reject(401, "Unauthorized")
         spec = parse(request, json_object(data))
     except Reject as rej:
@@ -80,6 +82,10 @@ def generate(sim: ProviderSimulator, task_id: str) -> None:
     if sim._stopping.wait(seconds):
         return
     status, error, refs, nsfw = "completed", "", [], False
+    if task.get("cancel_requested"):  # fal, Replicate: a cancel reached the task while it ran
+        with sim._lock:
+            task.update(status="failed", error="request cancelled", completed_at=time.time())
+        return
     try:
         sources = [fetch_image(sim._http, u) for u in images]
     except Exception as exc:  # noqa: BLE001 - any fetch failure fails the task

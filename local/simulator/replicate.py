@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 from standardwebhooks.webhooks import Webhook
 from werkzeug.wrappers import Request, Response
 
-from .common import Reject, dumps, is_int, iso, json_response
+from .common import TERMINAL, Reject, dumps, is_int, iso, json_response
 from .jobs import submit_flow
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def error(rej: Reject, headers: dict | None = None) -> Response:
 
 def view(sim: ProviderSimulator, t: dict, status: str | None = None) -> dict:
     """The prediction object of ``t`` (``status`` overrides a terminal one: the late ``processing`` event)."""
-    shown = status or ("failed" if t["nsfw"] else STATUS[t["status"]])  # Replicate fails a flagged prediction
+    shown = status or ("canceled" if t.get("canceled") else "failed" if t["nsfw"] else STATUS[t["status"]])
     done = shown == "succeeded"
     error_text = None
     if shown == "failed":
@@ -160,6 +160,22 @@ def prediction(sim: ProviderSimulator, request: Request, id: str) -> Response:  
         return error(Reject(401, "Unauthenticated: you did not pass a valid authentication token"))
     if data is None:
         return error(Reject(404, "Not found: the prediction does not exist"))
+    return json_response(200, data)
+
+
+def cancel(sim: ProviderSimulator, request: Request, id: str) -> Response:  # noqa: A002
+    """``POST /v1/predictions/{id}/cancel``: a prediction still running stops and becomes ``canceled``; one that had
+    ended keeps its status. Answers the prediction object (recorded in ``sim.replicate_cancels``)."""
+    if not sim.bearer_ok(request, PROVIDER):
+        return error(Reject(401, "Unauthenticated: you did not pass a valid authentication token"))
+    with sim.lock:
+        task = sim.tasks.get(id)
+        if task is None or task["provider"] != PROVIDER:
+            return error(Reject(404, "Not found: the prediction does not exist"))
+        if task["status"] not in TERMINAL:
+            task.update(cancel_requested=True, canceled=True)
+        sim.replicate_cancels.append({"id": id, "status": "canceled" if task.get("canceled") else task["status"]})
+        data = view(sim, task)
     return json_response(200, data)
 
 

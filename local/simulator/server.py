@@ -13,6 +13,12 @@ Routes (the four providers' paths do not collide, so one server speaks all of th
     POST   /v1/models/{owner}/{model}/predictions      Replicate submit
     GET    /v1/predictions/{id}                        Replicate status read
     GET    /v1/webhooks/default/secret                 Replicate webhook signing secret
+    POST   /v1/predictions/{id}/cancel                 Replicate cancel
+    POST   /fal-ai/bytedance/seedream/{endpoint}       fal.ai queue submit (v4/edit, v4.5/edit, v5/lite/edit)
+    GET    /fal-ai/bytedance/requests/{id}/status      fal.ai status (status_url)
+    GET    /fal-ai/bytedance/requests/{id}             fal.ai result (response_url)
+    PUT    /fal-ai/bytedance/requests/{id}/cancel      fal.ai cancel (cancel_url)
+    GET    /.well-known/jwks.json                      fal.ai webhook public keys
     GET    /outputs/{task_id}/{index}.png              outputs (HEAD too)
     GET|POST|DELETE /_sim/faults                       simulator control: read / set / reset faults
     GET    /_sim/state                                 simulator control: submits, callbacks, tasks, counters
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 from typing import TYPE_CHECKING
 
@@ -34,7 +41,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from . import atlascloud, evolink, outputs, replicate, wavespeed
+from . import atlascloud, evolink, fal, outputs, replicate, wavespeed
 from .common import bytes_response, json_response
 
 if TYPE_CHECKING:
@@ -64,7 +71,9 @@ ENDPOINTS = {
     "atlascloud.submit": atlascloud.submit, "atlascloud.result": atlascloud.result, "atlascloud.jwks": atlascloud.jwks,
     "evolink.submit": evolink.submit, "evolink.task": evolink.task,
     "replicate.submit": replicate.submit, "replicate.prediction": replicate.prediction,
-    "replicate.secret": replicate.secret,
+    "replicate.secret": replicate.secret, "replicate.cancel": replicate.cancel,
+    "fal.submit": fal.submit, "fal.status": fal.status, "fal.result": fal.result, "fal.cancel": fal.cancel,
+    "fal.jwks": fal.jwks,
     "outputs": outputs.serve, "sim.faults": _sim_faults, "sim.state": _sim_state,
 }
 URL_MAP = Map([
@@ -79,6 +88,12 @@ URL_MAP = Map([
     Rule("/v1/models/<owner>/<model>/predictions", methods=["POST"], endpoint="replicate.submit"),
     Rule("/v1/predictions/<id>", methods=["GET"], endpoint="replicate.prediction"),
     Rule("/v1/webhooks/default/secret", methods=["GET"], endpoint="replicate.secret"),
+    Rule("/v1/predictions/<id>/cancel", methods=["POST"], endpoint="replicate.cancel"),
+    Rule("/fal-ai/bytedance/seedream/<path:endpoint>", methods=["POST"], endpoint="fal.submit"),
+    Rule("/fal-ai/bytedance/requests/<id>/status", methods=["GET"], endpoint="fal.status"),
+    Rule("/fal-ai/bytedance/requests/<id>", methods=["GET"], endpoint="fal.result"),
+    Rule("/fal-ai/bytedance/requests/<id>/cancel", methods=["PUT"], endpoint="fal.cancel"),
+    Rule("/.well-known/jwks.json", methods=["GET"], endpoint="fal.jwks"),
     Rule("/outputs/<id>/<int:index>.png", methods=["GET", "HEAD"], endpoint="outputs"),
     Rule("/_sim/faults", methods=["GET", "POST", "DELETE"], endpoint="sim.faults"),
     Rule("/_sim/state", methods=["GET"], endpoint="sim.state"),
@@ -126,8 +141,10 @@ class _Handler(WSGIRequestHandler):
         pass
 
 
-def serve(sim: ProviderSimulator, host: str, port: int) -> tuple[BaseWSGIServer, threading.Thread]:
-    """Bind ``host:port`` (0: any free port) and serve in a daemon thread; ``OSError`` if it is taken."""
+def serve(sim: ProviderSimulator, host: str, port: int,
+          tls: ssl.SSLContext | None = None) -> tuple[BaseWSGIServer, threading.Thread]:
+    """Bind ``host:port`` (0: any free port) and serve in a daemon thread (over TLS with ``tls``); ``OSError`` if
+    it is taken."""
     # Bind here and hand werkzeug the descriptor: on a taken port its own bind prints and sys.exit()s.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -135,7 +152,7 @@ def serve(sim: ProviderSimulator, host: str, port: int) -> tuple[BaseWSGIServer,
         sock.bind((host, port))
         sock.listen(LISTEN_BACKLOG)  # a burst of submits and output downloads waits to be accepted
         server = make_server(host, sock.getsockname()[1], SimulatorApp(sim), threaded=True,
-                             request_handler=_Handler, fd=sock.fileno())
+                             request_handler=_Handler, fd=sock.fileno(), ssl_context=tls)
     finally:
         sock.close()  # the server holds its own duplicate of the descriptor
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},

@@ -59,8 +59,8 @@ def test_a_healthy_stack_passes_every_check(seedream, stack):
     assert result.exit_code == 0, result.output
     lines = report(stack, result)
     assert failing(lines) == []
-    assert lines["provider keys"] == ("✔ provider keys: wavespeed, atlascloud, evolink, replicate each have an api_key "
-                                      "(all 4 are enabled)")
+    assert lines["provider keys"] == ("✔ provider keys: wavespeed, atlascloud, evolink, replicate, fal each have an "
+                                      "api_key (all 5 are enabled)")
     assert f"✔ webhook route: an unsigned callback to {stack.api_url}/v1/webhooks/wavespeed/" in lines["webhook route"]
     assert lines["webhook route"].endswith("gets HTTP 401 (signature_missing)")
     assert lines["alarm topic"] == "✔ alarm topic: 1 confirmed subscription (email)"

@@ -134,7 +134,7 @@ def test_a_refused_submit_uploads_nothing_and_says_each_rule_once_with_who_takes
     assert twelve.exit_code == 2 and twelve.stdout == ""
     assert twelve.stderr.splitlines() == [
         "seedream: error: provider_limit_exceeded: no provider takes this job [HTTP 422]",
-        "  images: seedream-v4.5 at atlascloud and wavespeed takes at most 10 source images, not 12 — "
+        "  images: seedream-v4.5 at atlascloud, fal and wavespeed takes at most 10 source images, not 12 — "
         "seedream-v4.5 takes it at evolink and replicate",
         "  size: seedream-v4.5 takes 3,686,400..16,777,216 pixels in all, not 1,048,576 (1024*1024) — "
         "seedream-v4 takes it at every provider"]
@@ -149,11 +149,11 @@ def test_a_dry_run_prints_the_order_and_cost_and_uploads_and_creates_nothing(see
 
     assert result.exit_code == 0, result.output
     answer = json.loads(result.stdout)
-    assert answer["provider_order"] == ["atlascloud", "evolink", "wavespeed", "replicate"]
+    assert answer["provider_order"] == ["atlascloud", "evolink", "wavespeed", "fal", "replicate"]
     assert answer["estimated_cost_usd"] == 0.027
     assert answer["missing_images"] == [f"s3://{stack.name('JobsBucket')}/{key}"]
     assert result.stderr == ("dry run: seedream-v4, 2 × 1024*1024 would go to atlascloud (then evolink, wavespeed, "
-                             "replicate), "
+                             "fal, replicate), "
                              "estimated $0.027; 1 local file to upload; nothing was uploaded or created\n")
     assert inputs_under(stack, key.rsplit("/", 1)[0]) == []
     # no new job (earlier jobs may have moved on meanwhile: their ids, not their states)

@@ -29,6 +29,7 @@ TEST_DEADLINES = {"TASK_TIMEOUT_SECONDS": "20", "SUBMIT_BACKPRESSURE_MAX_SECONDS
 def stack():
     # key-rotation tests wait this long between JWKS refetches instead of the deployed default (10 s)
     os.environ["ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS"] = "1"
+    os.environ["FAL_JWKS_MIN_REFRESH_SECONDS"] = "1"
     # deadlines scaled further down than `make up`'s, so the fault suite's hung jobs end in seconds
     os.environ.update(TEST_DEADLINES)
     with LocalStack(api_port=0, key_api_port=0, moto_port=0, simulator_port=0, websocket_port=0, generation_seconds=0.3,

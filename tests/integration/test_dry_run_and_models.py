@@ -29,7 +29,7 @@ def test_a_dry_run_answers_the_order_and_cost_and_leaves_no_item_message_event_o
     dry = client.request("POST", "/v1/jobs?dry_run=true", body, headers={"Idempotency-Key": f"k-{probe}"})
     assert dry.status_code == 200, dry.text
     assert dry.json() | {"estimates": None} == {
-        "dry_run": True, "provider": "atlascloud", "provider_order": ["atlascloud", "evolink", "wavespeed", "replicate"],
+        "dry_run": True, "provider": "atlascloud", "provider_order": ["atlascloud", "evolink", "wavespeed", "fal", "replicate"],
         "model": "seedream-v4", "max_images": 2, "size": "1024*1024", "estimated_cost_usd": 0.027, "estimates": None,
         "missing_images": []}
     assert accept_records(stack) == keys_before  # the key was not stored
@@ -61,6 +61,6 @@ def test_the_models_route_is_on_the_gateway_from_the_template_and_needs_a_signat
     assert signed.status_code == 200
     models = signed.json()["models"]
     assert sorted({m["model"] for m in models}) == ["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
-    assert sorted({m["provider"] for m in models}) == ["atlascloud", "evolink", "replicate", "wavespeed"]
-    assert len(models) == 11  # Replicate serves seedream-v4 and v4.5 only
+    assert sorted({m["provider"] for m in models}) == ["atlascloud", "evolink", "fal", "replicate", "wavespeed"]
+    assert len(models) == 14  # Replicate serves seedream-v4 and v4.5 only
     assert client.request("GET", "/v1/models", signed=False).status_code == 403

@@ -32,10 +32,12 @@ from .conftest import (
 )
 
 PROVIDERS = ["wavespeed", "atlascloud", "evolink", "replicate"]
+HOSTS = [*PROVIDERS, "fal"]
+"""Every provider of the matrix; fal's callback security, cancel and limits are in ``test_fal.py``."""
 MODELS = ["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
 NOT_SERVED = {("replicate", "seedream-v5.0-lite")}
 """Provider × model pairs a provider does not serve: refused at the door (``test_replicate.py``)."""
-MATRIX = [(provider, model) for provider in PROVIDERS for model in MODELS if (provider, model) not in NOT_SERVED]
+MATRIX = [(provider, model) for provider in HOSTS for model in MODELS if (provider, model) not in NOT_SERVED]
 
 
 SIZES = {"seedream-v4": "1024*1024", "seedream-v4.5": "1920*1920", "seedream-v5.0-lite": "1920*1920"}
@@ -72,6 +74,11 @@ def test_every_provider_and_model_runs_end_to_end(stack, client, source_image, p
         assert sent["path"] == f"/v1/models/bytedance/{name}/predictions"
         assert sent["json"]["webhook_events_filter"] == ["completed"] and sent["json"]["webhook"]
         assert sent["json"]["input"]["max_images"] == 2 and sent["json"]["input"]["sequential_image_generation"] == "auto"
+    elif provider == "fal":
+        endpoint = {"seedream-v4": "v4", "seedream-v4.5": "v4.5", "seedream-v5.0-lite": "v5/lite"}[model]
+        assert sent["path"] == f"/fal-ai/bytedance/seedream/{endpoint}/edit" and sent["query"]["fal_webhook"]
+        assert (sent["json"]["num_images"], sent["json"]["max_images"]) == (1, 2)
+        assert item(stack, job_id)["provider_urls"]["cancel_url"].endswith(f"/requests/{done['provider_task_id']}/cancel")
     else:
         assert sent["json"]["n"] == 2 and sent["json"]["image_urls"] and sent["json"]["callback_url"]
     assert event_for(stack, job_id)["detail-type"] == "Job Succeeded"
@@ -250,6 +257,7 @@ def test_a_callback_repeated_three_times_stores_the_outputs_once(stack, client, 
     ("evolink", "failed", "evolink reported failed"),
     ("replicate", "failed", "replicate reported failed: simulated generation failure"),
     ("replicate", "nsfw", "flagged as sensitive"),
+    ("fal", "failed", "fal reported error: Invalid status code: 500 (simulated generation failure)"),
 ])
 def test_a_provider_failure_after_submission_fails_the_job_and_announces_it(stack, client, source_image,
                                                                            provider, result, message):
@@ -263,17 +271,17 @@ def test_a_provider_failure_after_submission_fails_the_job_and_announces_it(stac
 
 
 def test_auto_picks_the_cheapest_provider_and_fails_over_on_429_and_5xx(stack, client, source_image):
-    # seedream-v4.5, 2 images: Atlas Cloud $0.036/run < evolink 2 × $0.04 = WaveSpeed 2 × $0.04 (name order)
+    # seedream-v4.5, 2 images: Atlas Cloud $0.036/run < evolink = fal = WaveSpeed 2 × $0.04 (name order)
     # < Replicate 2 × $0.045
     stack.simulator.set_faults(submit_errors=[503, 429])
     response = client.create_job(body_for(source_image, "auto", "seedream-v4.5"))
     assert response.status_code == 202
     job_id = response.json()["job_id"]
     done = wait_status(stack, job_id, "succeeded", "failed")
-    assert done["status"] == "succeeded" and done["provider"] == "wavespeed"
-    assert done["provider_order"] == ["atlascloud", "evolink", "wavespeed", "replicate"]
+    assert done["status"] == "succeeded" and done["provider"] == "fal"
+    assert done["provider_order"] == ["atlascloud", "evolink", "fal", "wavespeed", "replicate"]
     assert [(a["provider"], a["outcome"]) for a in done["attempts"]] == [
-        ("atlascloud", "provider_unavailable"), ("evolink", "provider_unavailable"), ("wavespeed", "submitted")]
+        ("atlascloud", "provider_unavailable"), ("evolink", "provider_unavailable"), ("fal", "submitted")]
     assert done["request"]["provider"] == "auto"
 
 

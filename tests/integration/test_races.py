@@ -119,7 +119,7 @@ def test_a_cancelled_job_keeps_no_output_an_ingest_left(stack, client, source_im
     ended(stack, job_id, "cancelled")
 
 
-@pytest.mark.parametrize("provider", ["wavespeed", "atlascloud", "evolink"])
+@pytest.mark.parametrize("provider", ["wavespeed", "atlascloud", "evolink", "fal"])
 def test_a_429_holds_the_job_back_and_it_then_succeeds_without_using_a_receive(stack, client, source_image, provider):
     stack.simulator.set_faults(submit_errors=[429, 429])  # each with Retry-After: 1
     job_id = create(client, body(source_image, provider))

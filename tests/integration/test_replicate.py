@@ -82,3 +82,15 @@ def test_the_webhook_fetches_replicates_signing_secret_once(stack, client, sourc
     assert wait_status(stack, second, "succeeded", "failed")["status"] == "succeeded"
     wait_until(lambda: deliveries(stack, item(stack, second)["provider_task_id"], acknowledged=True))
     assert adapter.secret_fetches == fetched  # cached: never fetched per callback
+
+
+def test_cancelling_a_replicate_job_cancels_the_prediction_at_replicate(stack, client, source_image):
+    stack.simulator.set_faults(generation_seconds=30)
+    job_id = client.create_job(body_for(source_image, "replicate", max_images=1)).json()["job_id"]
+    submitted = wait_status(stack, job_id, "submitted")
+    answer = client.request("POST", f"/v1/jobs/{job_id}/cancel")
+    assert answer.status_code == 200 and answer.json()["status"] == "cancelled"
+    cancels = wait_until(lambda: [c for c in stack.simulator.replicate_cancels if c["id"] == submitted["provider_task_id"]])
+    assert cancels == [{"id": submitted["provider_task_id"], "status": "canceled"}]
+    assert wait_status(stack, job_id, "cancelled")["status"] == "cancelled"
+    assert event_for(stack, job_id)["detail-type"] == "Job Cancelled"

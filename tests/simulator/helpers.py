@@ -27,8 +27,10 @@ from tests.support.waits import wait_until
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WS_KEY, WS_SECRET = "ws-test-key", "whsec_dGVzdC1zZWNyZXQtbm90LWJhc2U2NC1kZWNvZGVk"
 ATLAS_KEY, EVO_KEY, REP_KEY = "atlas-test-key", "evo-test-key", "r8_test-key"
+FAL_KEY = "fal-test-id:fal-test-secret"
 KEYS = {"wavespeed": {"api_key": WS_KEY, "webhook_secret": WS_SECRET},
-        "atlascloud": {"api_key": ATLAS_KEY}, "evolink": {"api_key": EVO_KEY}, "replicate": {"api_key": REP_KEY}}
+        "atlascloud": {"api_key": ATLAS_KEY}, "evolink": {"api_key": EVO_KEY}, "replicate": {"api_key": REP_KEY},
+        "fal": {"api_key": FAL_KEY}}
 _counter = itertools.count()
 
 

@@ -96,7 +96,7 @@ def test_fault_and_state_endpoints(sim, client):
     state = client.get(f"{sim.base_url}/_sim/state").json()
     assert state["submits"] == len(sim.submits) and state["faults"]["callback"] == "lost"
     assert state["jwks_fetches"] == sim.jwks_fetches and state["atlas_kid"] == sim.atlas_kid
-    assert set(state["status_reads"]) == set(PROVIDERS)
+    assert set(state["status_reads"]) == {*PROVIDERS, "fal"}  # fal's protocol: test_fal.py
     assert all("body" not in c and "body_bytes" in c for c in state["callbacks"])
     assert client.delete(f"{sim.base_url}/_sim/faults").json()["callback"] == "normal"
     assert sim.faults["submit_errors"] == []

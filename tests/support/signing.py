@@ -13,6 +13,7 @@ documents, never imported from ``seedream``. Every test that signs a callback us
 - Replicate (docs "Verify webhooks", Standard Webhooks): headers ``webhook-id``, ``webhook-timestamp`` (unix s),
   ``webhook-signature: v1,<base64>``; HMAC-SHA256 over ``f"{id}.{timestamp}." + raw body`` keyed with the
   **base64-decoded** part of the secret after ``whsec_``.
+- fal.ai (its webhook docs, and several clients): see ``FalSigner``.
 """
 
 from __future__ import annotations
@@ -93,4 +94,34 @@ class AtlasSigner:
 
     def jwks(self, *others: AtlasSigner) -> dict:
         """A JWKS document holding this key (and ``others``)."""
+        return {"keys": [self.jwk(), *(o.jwk() for o in others)]}
+
+
+class FalSigner:
+    """A fal.ai webhook signing key (fal's webhook docs; the recipe several clients agree on): headers
+    ``X-Fal-Webhook-Request-Id``, ``-User-Id``, ``-Timestamp`` (unix s), ``-Signature`` = hex of the Ed25519
+    signature over ``request_id\\nuser_id\\ntimestamp\\nsha256_hex(body)``; public keys published as a JWKS
+    (no key id in the webhook: a verifier tries each key)."""
+
+    def __init__(self, key: Ed25519PrivateKey | None = None, user_id: str = "test-user"):
+        self.key = key or Ed25519PrivateKey.generate()
+        self.user_id = user_id
+
+    def headers(self, body: bytes, request_id: str, *, timestamp: int | str | None = None,
+                user_id: str | None = None, signed_request_id: str | None = None) -> dict[str, str]:
+        """The headers fal sends with ``body`` for ``request_id`` (timestamp defaults to now); ``signed_request_id``
+        signs another id than the header names (a forgery)."""
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        user = user_id or self.user_id
+        message = "\n".join((signed_request_id or request_id, user, ts, hashlib.sha256(body).hexdigest())).encode()
+        return {"content-type": "application/json", "X-Fal-Webhook-Request-Id": request_id,
+                "X-Fal-Webhook-User-Id": user, "X-Fal-Webhook-Timestamp": ts,
+                "X-Fal-Webhook-Signature": self.key.sign(message).hex()}
+
+    def jwk(self) -> dict:
+        raw = self.key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return {"kty": "OKP", "crv": "Ed25519", "kid": "fal-" + b64url(raw)[:8], "x": b64url(raw), "alg": "EdDSA",
+                "use": "sig"}
+
+    def jwks(self, *others: FalSigner) -> dict:
         return {"keys": [self.jwk(), *(o.jwk() for o in others)]}

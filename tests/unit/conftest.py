@@ -79,7 +79,7 @@ class MotoStack:
             {"PublicBaseUrl": "https://hooks.test", "WaveSpeedBaseUrl": "https://ws.test"},
             secret_value={"wavespeed": {"api_key": WS_KEY, "webhook_secret": WS_SECRET},
                           "atlascloud": {"api_key": "atlas-unit-key"}, "evolink": {"api_key": "evolink-unit-key"},
-                          "replicate": {"api_key": "replicate-unit-key"}},
+                          "replicate": {"api_key": "replicate-unit-key"}, "fal": {"api_key": "fal-unit-key"}},
         )
         self.dynamodb, self.sqs, self.s3 = session.resource("dynamodb"), session.client("sqs"), session.client("s3")
         # observe the bus: every event is copied to a queue

@@ -21,7 +21,8 @@ def test_accept_stores_a_queued_job_and_enqueues_it(svc):
     assert record.request.max_images == 2 and record.metadata == {"sku": "CUP-1"}
     assert record.provider_order == ["wavespeed"]
     assert queue_bodies(svc, svc.settings.submit_queue_url) == [{"job_id": job.job_id, "throttles": 0,
-                                                                  "throttled_since": None, "held_seconds": 0.0}]
+                                                                  "throttled_since": None, "held_seconds": 0.0,
+                                                                  "provider_cancel": False}]
 
 
 @pytest.mark.parametrize("change, code, field", [
@@ -71,9 +72,10 @@ def test_s3_sources_must_exist_in_the_stacks_bucket(svc):
 
 
 def test_auto_orders_providers_cheapest_first_unless_a_preference_is_configured(svc, svc_with, provider_http):
-    # seedream-v4 × 2: Atlas Cloud per run ($0.027) < evolink 2 × $0.0222 < WaveSpeed 2 × $0.027 < Replicate 2 × $0.03
+    # seedream-v4 × 2: Atlas Cloud per run ($0.027) < evolink 2 × $0.0222 < WaveSpeed 2 × $0.027
+    # < fal = Replicate 2 × $0.03 (name order)
     assert accept(svc, BODY | {"provider": "auto", "model": "seedream-v4"}).provider_order == [
-        "atlascloud", "evolink", "wavespeed", "replicate"]
+        "atlascloud", "evolink", "wavespeed", "fal", "replicate"]
     preferring = dataclasses.replace(svc.settings, provider_preference={"seedream-v4": ("wavespeed", "evolink")})
     assert accept(svc_with(provider_http, settings=preferring), BODY | {"provider": "auto", "model": "seedream-v4"}
                   ).provider_order == ["wavespeed", "evolink"]

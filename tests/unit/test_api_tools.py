@@ -152,13 +152,14 @@ def test_a_dry_run_answers_the_order_and_the_cost_and_creates_nothing(api, aws):
     session, resources = aws
     status, answer = call(api, "POST", "/v1/jobs", BODY | {"provider": "auto", "model": "seedream-v4"},
                           query={"dry_run": "true"}, headers={"idempotency-key": "dry-1"})
-    # seedream-v4 × 2: Atlas Cloud per run ($0.027) < evolink 2 × $0.0222 < WaveSpeed 2 × $0.027 < Replicate 2 × $0.03
+    # seedream-v4 × 2: Atlas Cloud per run ($0.027) < evolink 2 × $0.0222 < WaveSpeed 2 × $0.027 < fal = Replicate 2 × $0.03
     assert status == 200 and answer == {
-        "dry_run": True, "provider": "atlascloud", "provider_order": ["atlascloud", "evolink", "wavespeed", "replicate"],
+        "dry_run": True, "provider": "atlascloud", "provider_order": ["atlascloud", "evolink", "wavespeed", "fal", "replicate"],
         "model": "seedream-v4", "max_images": 2, "size": "1728*2304", "estimated_cost_usd": 0.027,
         "estimates": [{"provider": "atlascloud", "estimated_cost_usd": 0.027},
                       {"provider": "evolink", "estimated_cost_usd": 0.0444},
                       {"provider": "wavespeed", "estimated_cost_usd": 0.054},
+                      {"provider": "fal", "estimated_cost_usd": 0.06},
                       {"provider": "replicate", "estimated_cost_usd": 0.06}], "missing_images": []}
     dynamodb, sqs = session.client("dynamodb"), session.client("sqs")
     for table in ("JobsTable", "IdempotencyTable"):
@@ -196,7 +197,7 @@ def test_the_models_route_lists_every_model_at_every_provider_from_the_doors_tab
     status, answer = call(api, "GET", "/v1/models")
     assert status == 200
     offers = {(m["model"], m["provider"]): m for m in answer["models"]}
-    assert len(offers) == 11 and len(answer["models"]) == 11  # Replicate serves no seedream-v5.0-lite
+    assert len(offers) == 14 and len(answer["models"]) == 14  # Replicate serves no seedream-v5.0-lite
     assert ("seedream-v5.0-lite", "replicate") not in offers
     assert offers[("seedream-v4", "replicate")]["price_basis"] == "per_image_produced"
     assert offers[("seedream-v4.5", "wavespeed")] == {
@@ -211,6 +212,9 @@ def test_the_models_route_lists_every_model_at_every_provider_from_the_doors_tab
     assert offers[("seedream-v5.0-lite", "wavespeed")]["price_documented"] is False  # WAVESPEED_V5_LITE_PRICE_USD
     assert offers[("seedream-v4", "evolink")]["max_input_images"] == 14
     assert offers[("seedream-v4", "evolink")]["min_pixels"] == 921_600
+    assert (offers[("seedream-v4", "fal")]["provider_model"] == "fal-ai/bytedance/seedream/v4/edit") and \
+        (offers[("seedream-v4", "fal")]["max_outputs"], offers[("seedream-v4", "fal")]["price_usd"],
+         offers[("seedream-v4", "fal")]["price_basis"]) == (6, 0.03, "per_image_produced")
     # what the list says is what the door holds a request to: evolink takes 12 sources, WaveSpeed does not
     twelve = BODY | {"model": "seedream-v4", "size": "1024*1024", "images": ["https://images.test/c.jpg"] * 12}
     assert call(api, "POST", "/v1/jobs", twelve | {"provider": "evolink"}, query={"dry_run": "true"})[0] == 200

@@ -123,7 +123,7 @@ def test_a_reply_without_an_id_and_a_4xx_are_refusals(fake, replicate):
 
 
 def test_cancel_posts_to_the_predictions_cancel_url(fake, replicate):
-    replicate.cancel("gm3qorzdhgbfurvjtvhg6dckhu")
+    assert replicate.cancel("gm3qorzdhgbfurvjtvhg6dckhu", {}) == "canceled"
     assert [(r.method, r.url.path) for r in fake.requests] == [("POST", "/v1/predictions/gm3qorzdhgbfurvjtvhg6dckhu/cancel")]
 
 

@@ -89,7 +89,8 @@ def test_the_message_sent_again_counts_the_throttles_and_keeps_when_they_began(s
     since = after(job.created_at, -5)
     assert submit(svc, SubmitMessage(job_id=job.job_id, throttles=3, throttled_since=since, held_seconds=14)) == "throttled"
     again = wait_until(lambda: take_submit_messages(svc), timeout=5)
-    assert again == [{"job_id": job.job_id, "throttles": 4, "throttled_since": since, "held_seconds": 15}]
+    assert again == [{"job_id": job.job_id, "throttles": 4, "throttled_since": since, "held_seconds": 15,
+                      "provider_cancel": False}]
 
 
 def test_429s_that_last_past_the_back_pressure_limit_fail_the_job_submit_failed(svc, provider_http):
@@ -134,7 +135,7 @@ def test_auto_fails_over_on_refused_connections_and_timeouts_recording_every_att
 def auto_v4_submitted_at_wavespeed(svc, skipped_as: str):
     """An ``auto`` seedream-v4 job (order Atlas Cloud, evolink, WaveSpeed, Replicate) submitted, the first two ``skipped_as``."""
     job = accept(svc, BODY | {"provider": "auto", "model": "seedream-v4"})
-    assert job.provider_order == ["atlascloud", "evolink", "wavespeed", "replicate"]
+    assert job.provider_order == ["atlascloud", "evolink", "wavespeed", "fal", "replicate"]
     assert submit(svc, job.job_id) == "submitted"
     record = svc.store.get(job.job_id)
     assert record.provider == "wavespeed" and record.status == "submitted"
@@ -149,7 +150,7 @@ def test_when_every_provider_is_unavailable_the_job_stays_queued_for_the_queue_t
     with pytest.raises(ProviderUnavailable):
         submit(svc, job.job_id)
     record = svc.store.get(job.job_id)
-    assert record.status == "queued" and len(record.attempts) == 4
+    assert record.status == "queued" and len(record.attempts) == 5  # one per provider
 
 
 @pytest.fixture

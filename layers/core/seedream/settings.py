@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-PROVIDERS: tuple[str, ...] = ("wavespeed", "atlascloud", "evolink", "replicate")
+PROVIDERS: tuple[str, ...] = ("wavespeed", "atlascloud", "evolink", "replicate", "fal")
 
 
 class ConfigError(RuntimeError):
@@ -158,6 +158,9 @@ _VARIABLES: dict[str, tuple[str, object]] = {
     "EVOLINK_V5_LITE_PRICE_USD": ("evolink_v5_lite_price_usd", _number),
     "REPLICATE_V45_PRICE_USD": ("replicate_v45_price_usd", _number),
     "REPLICATE_OUTPUT_LIFETIME_SECONDS": ("replicate_output_lifetime_seconds", _number),
+    "FAL_JWKS_URL": ("fal_jwks_url", None),
+    "FAL_JWKS_MIN_REFRESH_SECONDS": ("fal_jwks_min_refresh_seconds", _number),
+    "FAL_V45_PRICE_USD": ("fal_v45_price_usd", _number),
     "SEED_PROVIDERS": ("seed_providers", lambda n, v: _providers(n, v)),
     "ENABLED_PROVIDERS": ("enabled_providers", lambda n, v: _providers(n, v)),
     "ATLASCLOUD_SIZES": ("atlascloud_sizes", lambda n, v: _sizes(n, v)),
@@ -237,6 +240,12 @@ class Settings:
     replicate_output_lifetime_seconds: float = 3600.0
     """How long Replicate keeps a prediction's output files after it completed (an hour [doc]); the ingest of a
     Replicate job ends by then (``seedream.lifecycle``)."""
+    fal_jwks_url: str = "https://rest.alpha.fal.ai/.well-known/jwks.json"
+    """Where fal.ai publishes its webhook keys ([code]: the host is not confirmed by fal's docs, hence a setting)."""
+    fal_jwks_min_refresh_seconds: float = 10.0
+    fal_v45_price_usd: float = 0.04
+    """fal's price per image of seedream-v4.5 edit (its v4.5 text-to-image page shows $0.04; the edit page's is
+    not in our sources)."""
     seed_providers: tuple[str, ...] = ()
     """Providers ``seed`` is sent to. None documents it for edit-sequential, so none by default: a request
     with a seed is refused (422) by every provider not named here."""

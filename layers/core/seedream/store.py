@@ -9,7 +9,7 @@ move claims the job's terminal event in the same write (``announce_claimed_at``)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from typing import Any
 
@@ -104,12 +104,13 @@ class JobStore:
         """Note a queued job's new submit message (sent again after a provider's 429) and its new deadline."""
         self._update(job_id, {"enqueued_at": enqueued_at, "deadline_at": deadline_at}, when=("queued",))
 
-    def mark_submitted(self, job_id: str, attempt: Attempt, submitted_at: str, deadline_at: str) -> JobRecord:
-        """``queued → submitted`` with the provider task id, the attempt and the first deadline; returns the new
-        record. Raises ``Conflict`` (the job moved on first)."""
+    def mark_submitted(self, job_id: str, attempt: Attempt, submitted_at: str, deadline_at: str,
+                       provider_urls: Mapping[str, str] | None = None) -> JobRecord:
+        """``queued → submitted`` with the provider task id, the URLs the provider gave for the task (if any), the
+        attempt and the first deadline; returns the new record. Raises ``Conflict`` (the job moved on first)."""
         return self._update(job_id, {"status": "submitted", "provider": attempt.provider,
                                      "provider_task_id": attempt.provider_task_id, "submitted_at": submitted_at,
-                                     "deadline_at": deadline_at},
+                                     "deadline_at": deadline_at, "provider_urls": dict(provider_urls or {})},
                             when=MOVES["submitted"], append={"attempts": attempt.model_dump(mode="json")}, returns=True)
 
     def set_deadline(self, job_id: str, deadline_at: str, reconcile: ReconcileRecord | None = None) -> None:

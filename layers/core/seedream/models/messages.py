@@ -40,7 +40,8 @@ class CompletionNotice:
 
 @dataclass(frozen=True)
 class SubmitMessage:
-    """Body of a message on the submit queue. A message sent again after providers answered 429 counts the
+    """Body of a message on the submit queue (or, with ``provider_cancel``, a cancel for the provider). A message
+    sent again after providers answered 429 counts the
     ``throttles`` so far, keeps when the first one came (``throttled_since``, ISO 8601) and the seconds the job
     was held back on purpose (``held_seconds``: the delays, not the time it then waited its turn in the queue)."""
 
@@ -48,6 +49,9 @@ class SubmitMessage:
     throttles: int = 0
     throttled_since: str | None = None
     held_seconds: float = 0.0
+    provider_cancel: bool = False
+    """Not a submit: the job was cancelled by its owner; ask its provider to stop the task (``usecases.provider_cancel``:
+    the api holds no provider keys, so it hands this to the submit function, which does)."""
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,9 @@ class JobRecord(BaseModel):
     provider_order: list[str] = Field(default_factory=list)
     """Providers to try, in order (one entry unless ``request.provider`` is ``auto``)."""
     provider_task_id: str | None = None
+    provider_urls: dict[str, str] = Field(default_factory=dict)
+    """The URLs the provider answered the submit with for its task (fal.ai: ``status_url``, ``response_url``,
+    ``cancel_url``), used as given for status reads and cancels; empty for the other providers."""
     created_at: str
     updated_at: str
     submitted_at: str | None = None

@@ -9,6 +9,7 @@ from ..settings import Settings
 from .atlascloud import AtlasCloud
 from .base import Credentials, Http, Provider
 from .evolink import Evolink
+from .fal import Fal
 from .replicate import Replicate
 from .wavespeed import WaveSpeed
 
@@ -43,7 +44,11 @@ def _adapters(settings: Settings, http: Http, credentials_for) -> dict[str, Prov
                                v45_price_usd=settings.replicate_v45_price_usd,
                                accepts_seed="replicate" in settings.seed_providers,
                                output_lifetime_seconds=settings.replicate_output_lifetime_seconds),
+        "fal": Fal(http, credentials_for("fal"), base.get("fal"), jwks_url=settings.fal_jwks_url or None,
+                   jwks_min_refresh_seconds=settings.fal_jwks_min_refresh_seconds,
+                   v45_price_usd=settings.fal_v45_price_usd, v5_lite_seed="fal" in settings.seed_providers),
     }
 
 
-__all__ = ["AtlasCloud", "Credentials", "Evolink", "Http", "Provider", "Replicate", "WaveSpeed", "build_providers"]
+__all__ = ["AtlasCloud", "Credentials", "Evolink", "Fal", "Http", "Provider", "Replicate", "WaveSpeed",
+           "build_providers"]

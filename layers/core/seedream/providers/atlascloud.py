@@ -36,8 +36,6 @@ for the webhook. Tags: [doc] Atlas Cloud's own docs, [code] only third-party cli
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -59,6 +57,7 @@ from .base import (
     post_json,
     terminal_notice,
 )
+from .jwks import JwksCache, b64url_decode
 
 DEFAULT_BASE_URL = "https://api.atlascloud.ai"
 JWKS_PATH = "/api/v1/webhooks/jwks.json"
@@ -125,37 +124,6 @@ def signature_header(headers: Mapping[str, str]) -> tuple[str, str | None]:
     return HEADER_SIGNATURE_BARE, header(headers, HEADER_SIGNATURE_BARE)
 
 
-def b64url_decode(text: str) -> bytes:
-    """Decode base64url with or without ``=`` padding; raises ``ValueError`` on anything else."""
-    stripped = text.strip().rstrip("=")
-    try:
-        return base64.b64decode(stripped + "=" * (-len(stripped) % 4), altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError(str(exc)) from None
-
-
-def parse_jwks(document: object) -> dict[str, Ed25519PublicKey]:
-    """``kid`` -> public key for every usable Ed25519 key (``kty=OKP``, ``crv=Ed25519``, 32-byte ``x``)."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    keys: dict[str, Ed25519PublicKey] = {}
-    entries = document.get("keys") if isinstance(document, dict) else None
-    for entry in entries if isinstance(entries, list) else []:
-        if not isinstance(entry, dict) or entry.get("kty") != "OKP" or entry.get("crv") != "Ed25519":
-            continue
-        kid, x = entry.get("kid"), entry.get("x")
-        if not isinstance(kid, str) or not kid or not isinstance(x, str):
-            continue
-        try:
-            raw = b64url_decode(x)
-        except ValueError:
-            continue
-        if len(raw) != 32:
-            continue
-        keys[kid] = Ed25519PublicKey.from_public_bytes(raw)
-    return keys
-
-
 class AtlasCloud:
     """Atlas Cloud adapter. One instance per Lambda cold start; it caches the webhook JWKS.
 
@@ -182,9 +150,15 @@ class AtlasCloud:
         self.jwks_min_refresh_seconds = jwks_min_refresh_seconds
         self.tolerance_seconds = tolerance_seconds
         self.models = model_limits(accepts_seed, sizes)
-        self.jwks_fetches = 0
-        self._keys: dict[str, Ed25519PublicKey] | None = None
-        self._last_fetch_at: float | None = None
+        self.jwks = JwksCache(http, self.jwks_url, self.name, jwks_min_refresh_seconds)
+
+    @property
+    def jwks_fetches(self) -> int:
+        """JWKS requests made by this instance (``JwksCache.fetches``)."""
+        return self.jwks.fetches
+
+    def _may_fetch(self, now: float) -> bool:
+        return self.jwks.may_fetch(now)
 
     def limits(self, model: str) -> ModelLimits:
         return self.models[model]
@@ -212,41 +186,9 @@ class AtlasCloud:
         return SubmitResult(provider_task_id=str(data["id"]), provider_status=str(data.get("status") or "created"))
 
     # -- signature ---------------------------------------------------------------------------
-    def _fetch_jwks(self, now: float) -> None:
-        import httpx
-
-        self._last_fetch_at = now
-        self.jwks_fetches += 1
-        try:
-            # No Authorization header: the JWKS is public and our key must not go to a configured URL.
-            response = self.http.get(self.jwks_url)
-        except httpx.HTTPError as exc:
-            raise Unauthorized(f"atlascloud JWKS could not be fetched: {exc}", code="signature_unverifiable") from exc
-        if response.status_code != 200:
-            raise Unauthorized(f"atlascloud JWKS answered HTTP {response.status_code}", code="signature_unverifiable")
-        try:
-            keys = parse_jwks(response.json())
-        except ValueError:
-            raise Unauthorized("atlascloud JWKS is not JSON", code="signature_unverifiable") from None
-        if not keys:
-            raise Unauthorized("atlascloud JWKS holds no Ed25519 key", code="signature_unverifiable")
-        self._keys = keys
-
-    def _may_fetch(self, now: float) -> bool:
-        return self._last_fetch_at is None or now - self._last_fetch_at >= self.jwks_min_refresh_seconds
-
     def public_key(self, kid: str, now: float) -> Ed25519PublicKey:
-        """The key named ``kid``: from the cache, else after one (rate-limited) JWKS refetch."""
-        if self._keys is not None and kid in self._keys:
-            return self._keys[kid]
-        if self._may_fetch(now):
-            self._fetch_jwks(now)
-        elif self._keys is None:
-            raise Unauthorized("atlascloud JWKS is unavailable (recent fetch failed)", code="signature_unverifiable")
-        key = (self._keys or {}).get(kid)
-        if key is not None:
-            return key
-        raise Unauthorized(f"atlascloud key id {kid[:64]!r} is not in the JWKS", code="key_unknown")
+        """The key named ``kid``: from the cache, else after one (rate-limited) JWKS refetch (``JwksCache.key``)."""
+        return self.jwks.key(kid, now)
 
     def verify_callback(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
         """Raise ``Unauthorized`` unless the callback carries a valid, fresh Ed25519 signature.

@@ -10,7 +10,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,8 +28,13 @@ Credentials = Callable[[], Mapping[str, str]]
 
 @dataclass(frozen=True)
 class SubmitResult:
+    """What a provider answered a submit with: its task id and status, and the URLs it gave for the task
+    (``provider_urls``, e.g. fal.ai's ``status_url``/``response_url``/``cancel_url``: kept on the job and used
+    as given, never rebuilt; empty for providers whose task URLs are fixed paths)."""
+
     provider_task_id: str
     provider_status: str
+    provider_urls: Mapping[str, str] = field(default_factory=dict)
 
 
 class NotTerminal(Exception):
@@ -84,7 +89,16 @@ class ModelLimits:
 
 
 class Provider(Protocol):
-    """What the use cases call on a provider adapter; an adapter implements all of it."""
+    """What the use cases call on a provider adapter; an adapter implements all of it.
+
+    Two optional parts, which only the adapters that need them have (the others are unchanged):
+
+    - ``read_status(provider_task_id, provider_urls=...)``: an adapter whose ``SubmitResult`` carries
+      ``provider_urls`` is handed them back by the sweep (the job keeps them); others get the task id alone.
+    - ``cancel(provider_task_id, provider_urls) -> str``: ask the provider to stop the task (fal.ai documents a
+      cancel URL); returns the provider's answer (e.g. ``CANCELLATION_REQUESTED``), raises ``ProviderUnavailable``
+      or ``ProviderRejected``. Find it with :func:`provider_cancel`.
+    """
 
     name: str
     callback_mechanism: str
@@ -117,6 +131,20 @@ class Provider(Protocol):
         """One read of the task at the provider's status API (the reconcile sweep's only call): the
         completion (``via="reconcile"``), or ``NotTerminal`` while it runs; ``ProviderUnavailable`` /
         ``ProviderRejected`` when the read fails."""
+
+
+def provider_cancel(provider: object) -> Callable[[str, Mapping[str, str]], str] | None:
+    """The adapter's optional ``cancel(provider_task_id, provider_urls)``, or None when the provider has none."""
+    cancel = getattr(provider, "cancel", None)
+    return cancel if callable(cancel) else None
+
+
+def read_status_of(provider: Provider, provider_task_id: str, provider_urls: Mapping[str, str] | None) -> CompletionNotice:
+    """``provider.read_status`` for a job: with the task's ``provider_urls`` when the job kept some (the
+    adapters that return them take them back), else with the task id alone."""
+    if provider_urls:
+        return provider.read_status(provider_task_id, provider_urls=provider_urls)
+    return provider.read_status(provider_task_id)
 
 
 class Http:
@@ -269,24 +297,27 @@ def estimated_cost_usd(limits: ModelLimits, max_images: int, produced: int) -> f
 
 
 LIMIT_WORDS = re.compile(r"\b(size|pixels?|width|height|ratio|max(imum)?|min(imum)?|limit|exceed\w*|at most|"
-                         r"between|range|within|too (many|large|long|small)|not supported|unsupported)\b", re.I)
-"""Words by which a provider's 4xx names a limit the request broke (``auto`` then fails over)."""
+                         r"between|range|within|too (many|large|long|small)|not supported|unsupported|"
+                         r"(less|greater) than)\b", re.I)
+"""Words by which a provider's 4xx names a limit the request broke (``auto`` then fails over); fal's validation
+answers say "ensure this value is less than or equal to 6"."""
 
 
-def post_json(client: Http, provider: str, url: str, api_key: str, body: dict) -> dict:
-    """POST JSON with a Bearer key; returns the JSON reply. Maps failures to our errors."""
-    return _call(client, provider, "POST", url, api_key, json=body)
+def post_json(client: Http, provider: str, url: str, api_key: str, body: dict, *, scheme: str = "Bearer") -> dict:
+    """POST JSON with a key (``Authorization: <scheme> <key>``); returns the JSON reply. Maps failures to our errors."""
+    return _call(client, provider, "POST", url, api_key, scheme=scheme, json=body)
 
 
-def get_json(client: Http, provider: str, url: str, api_key: str) -> dict:
-    return _call(client, provider, "GET", url, api_key)
+def get_json(client: Http, provider: str, url: str, api_key: str, *, scheme: str = "Bearer") -> dict:
+    return _call(client, provider, "GET", url, api_key, scheme=scheme)
 
 
-def _call(client: Http, provider: str, method: str, url: str, api_key: str, **kwargs) -> dict:
+def _call(client: Http, provider: str, method: str, url: str, api_key: str, *, scheme: str = "Bearer",
+          **kwargs) -> dict:
     import httpx
 
     try:
-        response = client.request(method, url, headers={"Authorization": f"Bearer {api_key}"}, **kwargs)
+        response = client.request(method, url, headers={"Authorization": f"{scheme} {api_key}"}, **kwargs)
     except httpx.TimeoutException as exc:
         raise ProviderUnavailable(f"{provider} timed out: {exc}", code="provider_timeout") from exc
     except httpx.TransportError as exc:
@@ -330,7 +361,7 @@ def _message(response: httpx.Response) -> str:
         error = body.get("error")
         if isinstance(error, dict) and error.get("message"):
             return str(error["message"])[:300]
-        for key in ("message", "error", "msg"):
+        for key in ("message", "error", "msg", "detail"):
             if body.get(key):
                 return str(body[key])[:300]
     return str(body)[:300]

@@ -35,7 +35,8 @@ reference (predictions: get, cancel). Tags: [doc] Replicate's own docs, [code] o
   the provider secret's ``webhook_secret``, else ``GET /v1/webhooks/default/secret`` → ``{"key": "whsec_…"}`` [doc],
   fetched once and cached for the life of the function.
 - Status read (reconcile): ``GET /v1/predictions/{id}`` [doc], the same prediction object.
-- Cancel: ``POST /v1/predictions/{id}/cancel`` [doc] (``cancel``); the cancel use case does not call providers yet.
+- Cancel: ``POST /v1/predictions/{id}/cancel`` [doc] (``cancel``); a cancelled job's prediction is cancelled
+  there by the submit function (``usecases.provider_cancel``).
 - Price: seedream-4 $0.03 per output image (replicate.com/bytedance/seedream-4; billed per image produced [doc]);
   seedream-4.5 ``REPLICATE_V45_PRICE_USD``, default $0.045 per output image [inferred: a third-party price listing;
   not read on Replicate's own page].
@@ -156,10 +157,15 @@ class Replicate:
             raise ProviderRejected(f"replicate answered without a prediction id: {str(reply)[:300]}")
         return SubmitResult(provider_task_id=str(reply["id"]), provider_status=str(reply.get("status") or "starting"))
 
-    def cancel(self, provider_task_id: str) -> None:
-        """``POST /v1/predictions/{id}/cancel`` [doc]. Raises ``ProviderRejected`` / ``ProviderUnavailable``."""
-        post_json(self.http, self.name, f"{self.base_url}/v1/predictions/{quote(provider_task_id, safe='')}/cancel",
-                  self.credentials()["api_key"], {})
+    def cancel(self, provider_task_id: str, provider_urls: Mapping[str, str] | None = None) -> str:
+        """``POST /v1/predictions/{id}/cancel`` [doc: Replicate HTTP API, "Cancel a prediction"]: returns the
+        prediction's status as it answered (``canceled``, or the final status of one that had already ended).
+        ``provider_urls`` is unused (Replicate's URL is built from the id). Raises ``ProviderRejected`` /
+        ``ProviderUnavailable``."""
+        reply = post_json(self.http, self.name,
+                          f"{self.base_url}/v1/predictions/{quote(provider_task_id, safe='')}/cancel",
+                          self.credentials()["api_key"], {})
+        return str(reply.get("status") or "")
 
     # -- signature ---------------------------------------------------------------------------
     def webhook_secret(self) -> str:

@@ -23,7 +23,7 @@ from ..lifecycle import ingest_due
 from ..models import TERMINAL, iso, parse_iso
 from ..models.messages import IngestMessage
 from ..models.records import CallbackRecord, JobRecord, ReconcileRecord
-from ..providers.base import NotTerminal
+from ..providers.base import NotTerminal, read_status_of
 from ..services import Services
 from ..store import Conflict
 from .finish import fail
@@ -70,7 +70,7 @@ def reconcile_job(svc: Services, job_id: str, now: datetime) -> tuple[str, int]:
     submitted_at = record.submitted_at or record.created_at
     reads = record.reconcile.reads + 1
     try:
-        notice = svc.providers[record.provider].read_status(record.provider_task_id)
+        notice = read_status_of(svc.providers[record.provider], record.provider_task_id, record.provider_urls)
     except NotTerminal as status:
         _move(svc, record, policy.still_running(submitted_at, reads, now), ReconcileRecord(
             reads=reads, last_read_at=iso(now), last_provider_status=str(status)))

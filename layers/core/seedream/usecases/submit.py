@@ -30,10 +30,12 @@ from ..store import Conflict
 from ..tokens import new_token, token_hash
 from .finish import fail
 from .progress import progressed
+from .provider_cancel import cancel_at_provider, cancel_job_at_provider
 
 logger = Logger(child=True)
 
-SubmitOutcome = Literal["submitted", "skipped", "rejected", "throttled"]
+SubmitOutcome = Literal["submitted", "skipped", "rejected", "throttled", "provider_cancelled",
+                        "provider_cancel_failed"]
 THROTTLE_BASE_SECONDS = 2.0
 """The delay after a 429 without ``Retry-After``: doubled per throttle of the same job, up to 900 s."""
 MAX_DELAY_SECONDS = 900
@@ -59,6 +61,9 @@ def submit(svc: Services, message: SubmitMessage | str, final_attempt: bool = Fa
     ``message`` is the submit queue message (or a bare job id). ``throttled``: every provider answered 429; the
     job was queued again with a delay (module docstring).
 
+    A ``provider_cancel`` message is not a submit: the job was cancelled and its task is cancelled at the provider
+    (``usecases.provider_cancel``; outcome ``provider_cancelled``, ``provider_cancel_failed`` or ``skipped``).
+
     ``submitted`` (with its first deadline; ``Job Submitted`` is published, best effort); ``skipped``
     (not queued any more); ``rejected`` (a provider refused it for good: the job is ``failed`` with
     ``provider_rejected`` and ``Job Failed`` is published — unless the refusal names a limit and another
@@ -72,6 +77,8 @@ def submit(svc: Services, message: SubmitMessage | str, final_attempt: bool = Fa
     svc.need("store", "blobs", "providers")
     message = message if isinstance(message, SubmitMessage) else SubmitMessage(job_id=message)
     job_id = message.job_id
+    if message.provider_cancel:  # the owner cancelled the job: stop its task at the provider (provider_cancel)
+        return cancel_job_at_provider(svc, job_id, final_attempt=final_attempt)
     record = svc.store.get(job_id)
     if record.status != "queued":
         return "skipped"
@@ -116,11 +123,14 @@ def submit(svc: Services, message: SubmitMessage | str, final_attempt: bool = Fa
         deadline = svc.settings.deadlines().submitted(submitted_at, name, request.model,
                                                       request.max_images, request.width, request.height)
         try:
-            submitted = svc.store.mark_submitted(job_id, attempt, submitted_at, deadline)
+            submitted = svc.store.mark_submitted(job_id, attempt, submitted_at, deadline, result.provider_urls)
         except Conflict as conflict:
-            # The provider's callback outran us and already finished the job: nothing left to change.
-            logger.info("job moved on before it was marked submitted",
-                        extra={"job_id": job_id, "status": conflict.current.status if conflict.current else None})
+            # The provider's callback outran us and already finished the job: nothing left to change; or the owner
+            # cancelled it while we handed it over: stop the task we just started, where the provider can.
+            status = conflict.current.status if conflict.current else None
+            logger.info("job moved on before it was marked submitted", extra={"job_id": job_id, "status": status})
+            if status == "cancelled":
+                cancel_at_provider(svc, job_id, name, result.provider_task_id, result.provider_urls)
         else:
             progressed(svc, submitted)
         logger.info("job submitted", extra={"job_id": job_id, "provider": name,
