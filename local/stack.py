@@ -142,6 +142,7 @@ class LocalStack:
             "wavespeed": {"api_key": "ws-local-" + secrets.token_hex(8), "webhook_secret": "whsec_" + secrets.token_urlsafe(24)},
             "atlascloud": {"api_key": "atlas-local-" + secrets.token_hex(8)},
             "evolink": {"api_key": "evolink-local-" + secrets.token_hex(8)},
+            "modelark": {"api_key": "ark-local-" + secrets.token_hex(8)},
         }
         self.functions: dict[str, LocalFunction] = {}
         self.pumps: list[QueuePump] = []
@@ -223,6 +224,7 @@ class LocalStack:
         self.session = boto3.session.Session(region_name=REGION)
         parameters = {"PublicBaseUrl": self.api_url, "WaveSpeedBaseUrl": self.simulator.base_url,
                       "AtlasCloudBaseUrl": self.simulator.base_url, "EvolinkBaseUrl": self.simulator.base_url,
+                      "ModelArkBaseUrl": self.simulator.base_url,
                       "AlarmEmail": ALARM_EMAIL}
         self.template = load_template()
         apis = {lid for lid, res in self.template["Resources"].items() if res["Type"] == "AWS::Serverless::HttpApi"}
@@ -369,7 +371,7 @@ class LocalStack:
         for name, schedule in self.schedules.items():
             lines.append(f"  schedule     {name} every {schedule.interval:g} s while rule {schedule.rule_name} is enabled "
                          f"(RECONCILE_SECONDS; deployed: {', '.join(self.resources.functions[name].schedules)})")
-        lines.append(f"Providers      {self.simulator.base_url}   (simulator: wavespeed, atlascloud, evolink; "
+        lines.append(f"Providers      {self.simulator.base_url}   (simulator: wavespeed, atlascloud, evolink, modelark; "
                      f"faults: POST {self.simulator.base_url}/_sim/faults)")
         return lines
 

@@ -24,12 +24,13 @@ from werkzeug.wrappers import Request
 from . import atlascloud, evolink, server, wavespeed
 from .common import TERMINAL, bearer_ok
 from .faults import FAULT_DEFAULTS, check_faults
+from .rendering import fetch_image
 
-PROVIDERS = ("wavespeed", "atlascloud", "evolink")
+PROVIDERS = ("wavespeed", "atlascloud", "evolink", "modelark")
 
 
 class ProviderSimulator:
-    """WaveSpeed + Atlas Cloud + evolink on one loopback HTTP server (see the package docstring)."""
+    """WaveSpeed + Atlas Cloud + evolink + ModelArk on one loopback HTTP server (see the package docstring)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, generation_seconds: float = 1.0,
                  keys: dict | None = None):
@@ -75,7 +76,9 @@ class ProviderSimulator:
         atlas.setdefault("api_key", "apikey-" + secrets.token_hex(16))
         evo = dict(keys.get("evolink") or {})
         evo.setdefault("api_key", "sk-" + "".join(secrets.choice(alnum) for _ in range(40)))
-        return {"wavespeed": ws, "atlascloud": atlas, "evolink": evo}
+        ark = dict(keys.get("modelark") or {})
+        ark.setdefault("api_key", "ark-" + secrets.token_hex(16))
+        return {"wavespeed": ws, "atlascloud": atlas, "evolink": evo, "modelark": ark}
 
     def rotate_atlas_key(self, private_key: Ed25519PrivateKey | None = None, kid: str | None = None) -> str:
         """Switch to a new Atlas Cloud Ed25519 key (``private_key``, e.g. one a test made, or a fresh one);
@@ -204,6 +207,42 @@ class ProviderSimulator:
                     return dict(task)
             time.sleep(0.02)
         raise TimeoutError(f"task {task_id} did not finish within {timeout} s")
+
+    # -- public helpers for the provider modules (new modules use only these) ------------------
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock that guards every mutable attribute (tasks, outputs, counters)."""
+        return self._lock
+
+    def authorized(self, request: Request, provider: str) -> bool:
+        """True when ``request`` carries ``provider``'s key as ``Authorization: Bearer``."""
+        return self._bearer_ok(request, provider)
+
+    def take_submit_error(self) -> int | None:
+        """The status to answer the next submit with instead of handling it (``submit_errors``, ``submit_429_share``)."""
+        return self._take_submit_error()
+
+    def record_submit(self, provider: str, request: Request, body, status: int) -> None:
+        """Log one submit (``submits``) with the status it was answered."""
+        self._record_submit(provider, request, body, status)
+
+    def new_task(self, provider: str, spec: dict) -> dict:
+        """A new task of ``provider`` from a parsed ``spec`` (faults captured); returns it (mutate under ``lock``)."""
+        return self._new_task(provider, spec)
+
+    def pause(self, seconds: float) -> bool:
+        """Wait ``seconds``; True (at once) when the simulator is stopping."""
+        return self._stopping.wait(seconds)
+
+    def fetch_sources(self, urls: list[str]) -> list:
+        """The input images at ``urls`` as Pillow images (raises on any failure)."""
+        return [fetch_image(self._http, url) for url in urls]
+
+    def keep_output(self, task_id: str, index: int, blob: bytes) -> str:
+        """Serve ``blob`` as output ``index`` of ``task_id``; returns its URL."""
+        with self._lock:
+            self._outputs[(task_id, index)] = blob
+        return f"{self.base_url}/outputs/{task_id}/{index}.png"
 
     # -- used by the provider modules --------------------------------------------------------
     def _bearer_ok(self, request: Request, provider: str) -> bool:

@@ -10,6 +10,7 @@ Routes (the three providers' paths do not collide, so one server speaks all of t
     GET    /api/v1/webhooks/jwks.json                  Atlas Cloud webhook public keys
     POST   /v1/images/generations                      evolink submit
     GET    /v1/tasks/{id}                              evolink status read
+    POST   /api/v3/images/generations                  ModelArk generation (synchronous; SSE with stream: true)
     GET    /outputs/{task_id}/{index}.png              outputs (HEAD too)
     GET|POST|DELETE /_sim/faults                       simulator control: read / set / reset faults
     GET    /_sim/state                                 simulator control: submits, callbacks, tasks, counters
@@ -31,7 +32,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from . import atlascloud, evolink, outputs, wavespeed
+from . import atlascloud, evolink, modelark, outputs, wavespeed
 from .common import bytes_response, json_response
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def _sim_state(sim: ProviderSimulator, request: Request) -> Response:
 ENDPOINTS = {
     "wavespeed.submit": wavespeed.submit, "wavespeed.result": wavespeed.result, "wavespeed.secret": wavespeed.secret,
     "atlascloud.submit": atlascloud.submit, "atlascloud.result": atlascloud.result, "atlascloud.jwks": atlascloud.jwks,
-    "evolink.submit": evolink.submit, "evolink.task": evolink.task,
+    "evolink.submit": evolink.submit, "evolink.task": evolink.task, "modelark.generations": modelark.generations,
     "outputs": outputs.serve, "sim.faults": _sim_faults, "sim.state": _sim_state,
 }
 URL_MAP = Map([
@@ -71,6 +72,7 @@ URL_MAP = Map([
     Rule("/api/v1/webhooks/jwks.json", methods=["GET"], endpoint="atlascloud.jwks"),
     Rule("/v1/images/generations", methods=["POST"], endpoint="evolink.submit"),
     Rule("/v1/tasks/<id>", methods=["GET"], endpoint="evolink.task"),
+    Rule("/api/v3/images/generations", methods=["POST"], endpoint="modelark.generations"),
     Rule("/outputs/<id>/<int:index>.png", methods=["GET", "HEAD"], endpoint="outputs"),
     Rule("/_sim/faults", methods=["GET", "POST", "DELETE"], endpoint="sim.faults"),
     Rule("/_sim/state", methods=["GET"], endpoint="sim.state"),

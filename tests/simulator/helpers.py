@@ -28,7 +28,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 WS_KEY, WS_SECRET = "ws-test-key", "whsec_dGVzdC1zZWNyZXQtbm90LWJhc2U2NC1kZWNvZGVk"
 ATLAS_KEY, EVO_KEY = "atlas-test-key", "evo-test-key"
 KEYS = {"wavespeed": {"api_key": WS_KEY, "webhook_secret": WS_SECRET},
-        "atlascloud": {"api_key": ATLAS_KEY}, "evolink": {"api_key": EVO_KEY}}
+        "atlascloud": {"api_key": ATLAS_KEY}, "evolink": {"api_key": EVO_KEY}, "modelark": {"api_key": "ark-test-key"}}
 _counter = itertools.count()
 
 

@@ -173,7 +173,7 @@ def test_dlqs_and_rejected_callbacks_are_alarmed():
     dlqs = {name(res["Properties"]["Dimensions"][0]["Value"]) for res in RESOURCES.values()
             if res["Type"] == "AWS::CloudWatch::Alarm" and res["Properties"]["Namespace"] == "AWS/SQS"}
     assert dlqs == {"SubmitDLQ.QueueName", "IngestDLQ.QueueName", "IntakeDLQ.QueueName", "WebhookDLQ.QueueName",
-                    "LiveDLQ.QueueName"}
+                    "LiveDLQ.QueueName", "ModelArkDLQ.QueueName"}
     rejected = RESOURCES["CallbacksRejectedAlarm"]["Properties"]
     assert (rejected["Namespace"], rejected["MetricName"], rejected["Dimensions"]) == (
         "SeedreamJobs", "CallbacksRejected", [{"Name": "service", "Value": "webhook"}])  # Powertools' EMF, service=webhook

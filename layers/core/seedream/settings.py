@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-PROVIDERS: tuple[str, ...] = ("wavespeed", "atlascloud", "evolink")
+PROVIDERS: tuple[str, ...] = ("wavespeed", "atlascloud", "evolink", "modelark")
 
 
 class ConfigError(RuntimeError):
@@ -134,6 +134,12 @@ _VARIABLES: dict[str, tuple[str, object]] = {
     "EVOLINK_V5_LITE_MODEL": ("evolink_v5_lite_model", None),
     "EVOLINK_V45_PRICE_USD": ("evolink_v45_price_usd", _number),
     "EVOLINK_V5_LITE_PRICE_USD": ("evolink_v5_lite_price_usd", _number),
+    "MODELARK_V4_PRICE_USD": ("modelark_v4_price_usd", _number),
+    "MODELARK_V5_LITE_PRICE_USD": ("modelark_v5_lite_price_usd", _number),
+    "MODELARK_V5_LITE_MODEL": ("modelark_v5_lite_model", None),
+    "MODELARK_READ_TIMEOUT_SECONDS": ("modelark_read_timeout_seconds", _number),
+    "MODELARK_MAX_ATTEMPTS": ("modelark_max_attempts", lambda n, v: _number(n, v, int)),
+    "GENERATE_QUEUE_URL": ("generate_queue_url", None),
     "SEED_PROVIDERS": ("seed_providers", lambda n, v: _providers(n, v)),
     "ATLASCLOUD_SIZES": ("atlascloud_sizes", lambda n, v: _sizes(n, v)),
     "TASK_TIMEOUT_SECONDS": ("task_timeout_seconds", _number),
@@ -202,6 +208,17 @@ class Settings:
     evolink_v5_lite_model: str = "doubao-seedream-5.0-lite"
     evolink_v45_price_usd: float = 0.04
     evolink_v5_lite_price_usd: float = 0.035
+    modelark_v4_price_usd: float = 0.03
+    """ModelArk's seedream-4.0 price per generated image: not in our sources (a configurable default)."""
+    modelark_v5_lite_price_usd: float = 0.035
+    modelark_v5_lite_model: str = "seedream-5-0-260128"
+    modelark_read_timeout_seconds: float = 300.0
+    """How long ModelArk's stream may stay silent (no byte) before it counts as cut: longer than one 4K image takes."""
+    modelark_max_attempts: int = 5
+    """Tries of a ModelArk generation whose request was refused for now (429, 5xx, unreachable) before the job
+    fails ``submit_failed``; each try after the first is queued again with a delay (``Retry-After`` or 2^n s)."""
+    generate_queue_url: str = ""
+    """The ModelArk queue: jobs the generate function runs (synchronous hosts hold a Lambda for the generation)."""
     seed_providers: tuple[str, ...] = ()
     """Providers ``seed`` is sent to. None documents it for edit-sequential, so none by default: a request
     with a seed is refused (422) by every provider not named here."""

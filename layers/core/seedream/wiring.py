@@ -6,8 +6,11 @@ variables each requires, checked at init); each function has its builder:
 - api (``API_PARTS``): store, submit queue, blobs, bus (cancel), provider limits (no provider keys, no HTTP client),
   the API keys table (``/v1/keys``);
 - authorizer (``AUTHORIZER_PARTS``): the API keys table only;
-- submit (``SUBMIT_PARTS``): store, submit queue (a job held back by 429s goes back on it), blobs, bus, providers
-  (HTTP client made at init), and ``PUBLIC_BASE_URL``;
+- submit (``SUBMIT_PARTS``): store, submit queue (a job held back by 429s goes back on it), the ModelArk queue (a
+  synchronous provider's job goes to the generate function), blobs, bus, providers (HTTP client made at init), and
+  ``PUBLIC_BASE_URL``;
+- generate (``GENERATE_PARTS``): ingest's parts (each streamed output is stored as it arrives) plus the ingest queue
+  (the completion) and the ModelArk queue (a generation refused for now is queued again);
 - webhook (``WEBHOOK_PARTS``): the callback ledger, ingest queue, providers (the HTTP client is
   made on first need: fetching a WaveSpeed secret or the Atlas Cloud JWKS, which most instances never do);
 - ingest (``INGEST_PARTS``): store, blobs, uploader, bus, providers, fetcher (Pillow and the download client);
@@ -84,6 +87,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "ledger": ("JOBS_TABLE",),
     "submit_queue": ("SUBMIT_QUEUE_URL",),
     "ingest_queue": ("INGEST_QUEUE_URL",),
+    "generate_queue": ("GENERATE_QUEUE_URL",),
     "blobs": ("BUCKET",),
     "uploader": ("BUCKET",),
     "bus": ("EVENT_BUS_NAME",),
@@ -107,9 +111,11 @@ table (``seedream.keystore``)."""
 API_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits",  # it ends only HTTP jobs: no replies
              "webhook_queue", "webhook_secret", "keys")
 AUTHORIZER_PARTS = ("keys",)
-SUBMIT_PARTS = ("store", "submit_queue", "blobs", "bus", "providers", "replies")
+SUBMIT_PARTS = ("store", "submit_queue", "generate_queue", "blobs", "bus", "providers", "replies")
 WEBHOOK_PARTS = ("ledger", "ingest_queue", "providers")
 INGEST_PARTS = ("store", "blobs", "uploader", "bus", "providers", "fetcher", "replies")
+GENERATE_PARTS = ("store", "blobs", "uploader", "bus", "providers", "fetcher", "replies", "ingest_queue",
+                  "generate_queue")
 RECONCILE_PARTS = ("store", "blobs", "ingest_queue", "bus", "providers", "replies")
 INTAKE_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits", "replies")
 DELIVERY_PARTS = ("store", "blobs", "webhook_queue", "webhook_secret", "webhook_sender")
@@ -138,12 +144,13 @@ def build_services(settings: Settings, parts: Iterable[str], *, session=None, ht
         from .ledger import CallbackLedger
 
         svc.ledger = CallbackLedger(clients("dynamodb"), settings.jobs_table)
-    if parts & {"submit_queue", "ingest_queue", "webhook_queue"}:
+    if parts & {"submit_queue", "ingest_queue", "webhook_queue", "generate_queue"}:
         from .queues import Queues
 
         svc.queues = Queues(clients("sqs"), submit_url=settings.submit_queue_url if "submit_queue" in parts else "",
                             ingest_url=settings.ingest_queue_url if "ingest_queue" in parts else "",
-                            webhook_url=settings.webhook_queue_url if "webhook_queue" in parts else "")
+                            webhook_url=settings.webhook_queue_url if "webhook_queue" in parts else "",
+                            generate_url=settings.generate_queue_url if "generate_queue" in parts else "")
     if "blobs" in parts:
         from .blobs import Blobs
 
@@ -207,6 +214,10 @@ def webhook_services(settings: Settings | None = None, **wiring) -> Services:
 
 def ingest_services(settings: Settings | None = None, **wiring) -> Services:
     return build_services(settings or Settings.from_env(), INGEST_PARTS, **wiring)
+
+
+def generate_services(settings: Settings | None = None, **wiring) -> Services:
+    return build_services(settings or Settings.from_env(), GENERATE_PARTS, eager_http=True, **wiring)
 
 
 def reconcile_services(settings: Settings | None = None, **wiring) -> Services:

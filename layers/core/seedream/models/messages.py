@@ -31,8 +31,12 @@ class CompletionNotice:
     nsfw: list[bool] = field(default_factory=list)
     error_message: str | None = None
     webhook_id: str | None = None
-    via: Literal["webhook", "reconcile"] = "webhook"
-    """``reconcile``: read from the provider's status API by the sweep (already authoritative)."""
+    via: Literal["webhook", "reconcile", "stream"] = "webhook"
+    """``reconcile``: read from the provider's status API by the sweep (already authoritative); ``stream``: our own
+    generate function read it from a synchronous provider's stream (ModelArk)."""
+    generated_images: int | None = None
+    """The images the provider says it made and bills (ModelArk's ``usage.generated_images``); None where the
+    provider does not say."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,16 @@ class SubmitMessage:
     throttles: int = 0
     throttled_since: str | None = None
     held_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class GenerateMessage:
+    """Body of a message on the ModelArk queue: the job the generate function runs at a synchronous provider, the
+    task id we made for it, and the tries so far (a generation refused for now is queued again, ``attempt`` + 1)."""
+
+    job_id: str
+    provider_task_id: str
+    attempt: int = 1
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from ..settings import Settings
 from .atlascloud import AtlasCloud
 from .base import Credentials, Http, Provider
 from .evolink import Evolink
+from .modelark import ModelArk
 from .wavespeed import WaveSpeed
 
 
@@ -29,7 +30,12 @@ def build_providers(settings: Settings, http: Http, credentials_for) -> dict[str
                            v45_price_usd=settings.evolink_v45_price_usd,
                            v5_lite_price_usd=settings.evolink_v5_lite_price_usd,
                            v5_lite_model=settings.evolink_v5_lite_model),
+        "modelark": ModelArk(http, credentials_for("modelark"), base.get("modelark"),
+                             v4_price_usd=settings.modelark_v4_price_usd,
+                             v5_lite_price_usd=settings.modelark_v5_lite_price_usd,
+                             v5_lite_model=settings.modelark_v5_lite_model,
+                             read_timeout_seconds=settings.modelark_read_timeout_seconds),
     }
 
 
-__all__ = ["AtlasCloud", "Credentials", "Evolink", "Http", "Provider", "WaveSpeed", "build_providers"]
+__all__ = ["AtlasCloud", "Credentials", "Evolink", "Http", "ModelArk", "Provider", "WaveSpeed", "build_providers"]

@@ -2,7 +2,9 @@
 
 A named provider: that one, its limits checked. ``auto``: the configured order for the model
 (``PROVIDER_PREFERENCE``), else every provider cheapest first by documented price (name breaks
-ties), keeping those whose limits the request meets. Prices and limits come from each adapter.
+ties), keeping those whose limits the request meets. A provider whose adapter sets ``in_auto_order = False``
+(ModelArk: it holds a Lambda for the whole generation) is left out of that default order; ``auto`` tries it only
+where ``PROVIDER_PREFERENCE`` names it. Prices and limits come from each adapter.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def choose_providers(providers: Mapping[str, Provider], preference: Mapping[str,
         names = [provider.name]
     else:
         configured = [name for name in preference.get(request.model, ()) if name in providers]
-        names = configured or sorted(providers, key=lambda name: (job_price(providers[name], request), name))
+        names = configured or sorted((name for name in providers if getattr(providers[name], "in_auto_order", True)),
+                                     key=lambda name: (job_price(providers[name], request), name))
     eligible, broken = [], {}
     for name in names:
         problems = broken_limits(providers[name], request)

@@ -8,7 +8,7 @@ from ..errors import JobError, JobNotFound
 from ..models.records import JobRecord
 from ..services import Services
 from ..store import Conflict
-from .finish import announce, discard_outputs
+from .finish import announce, discard_outputs, may_have_outputs
 from .read import owned
 
 logger = Logger(child=True)
@@ -28,7 +28,9 @@ def cancel(svc: Services, job_id: str, owner: str | None = None) -> JobRecord:
     by an ingest still running when it finds the job cancelled (``seedream.lifecycle``). None of the
     three providers documents a cancel call we could verify (evolink's task object shows
     ``task_info.can_cancel`` but no endpoint), so nothing is sent to the provider; its task runs to
-    its end. Only the job's owner may cancel it. Raises ``JobNotFound`` or ``JobFinished`` (409, ``job_finished``).
+    its end. A ModelArk generation being streamed stops at its next event (the generate function finds the job
+    ended, closes the connection and deletes what it stored). Only the job's owner may cancel it. Raises
+    ``JobNotFound`` or ``JobFinished`` (409, ``job_finished``).
     """
     svc.need("store", "bus")
     owned(svc, job_id, owner)
@@ -39,7 +41,7 @@ def cancel(svc: Services, job_id: str, owner: str | None = None) -> JobRecord:
             raise JobNotFound(f"no job with id {job_id!r}") from None
         raise JobFinished(f"job {job_id} already {conflict.current.status}; only an open job can be cancelled",
                           details={"status": conflict.current.status}) from None
-    if record.callback is not None:  # a completion was recorded: an ingest may have stored outputs
+    if may_have_outputs(record):  # an ingest, or a streamed generation, may have stored outputs
         discard_outputs(svc, job_id)
     announce(svc, record)
     logger.info("job cancelled", extra={"job_id": job_id})
