@@ -33,6 +33,8 @@ from .conftest import (
 
 PROVIDERS = ["wavespeed", "atlascloud", "evolink"]
 MODELS = ["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
+SYNCHRONOUS = ["modelark"]
+"""Hosts without a callback (the generate function streams their generation): in the matrix, not in the callback tests."""
 
 
 SIZES = {"seedream-v4": "1024*1024", "seedream-v4.5": "1920*1920", "seedream-v5.0-lite": "1920*1920"}
@@ -46,7 +48,7 @@ def body_for(source_image, provider, model="seedream-v4", max_images=2, **change
 
 
 @pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", PROVIDERS + SYNCHRONOUS)
 def test_every_provider_and_model_runs_end_to_end(stack, client, source_image, provider, model):
     response = client.create_job(body_for(source_image, provider, model))
     assert response.status_code == 202, response.text
@@ -65,6 +67,11 @@ def test_every_provider_and_model_runs_end_to_end(stack, client, source_image, p
         assert sent["path"] == f"/api/v3/bytedance/{model}/edit-sequential" and "webhook" in sent["query"]
     elif provider == "atlascloud":
         assert sent["json"]["model"] == f"bytedance/{model}/edit-sequential" and sent["json"]["webhook_url"]
+    elif provider == "modelark":
+        assert sent["json"]["stream"] is True and sent["json"]["watermark"] is False and sent["json"]["image"]
+        assert sent["json"]["sequential_image_generation_options"] == {"max_images": 2}
+        assert done["estimated_cost_usd"] == round(2 * stack.functions["IngestFunction"].module.svc.providers[
+            "modelark"].limits(model).price_usd, 6)  # usage.generated_images × the unit price
     else:
         assert sent["json"]["n"] == 2 and sent["json"]["image_urls"] and sent["json"]["callback_url"]
     assert event_for(stack, job_id)["detail-type"] == "Job Succeeded"

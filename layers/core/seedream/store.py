@@ -145,7 +145,7 @@ class JobStore:
         ``stored_outputs``. Raises ``Conflict`` when it ended or a generation was already started (a redelivered
         message of a lost invocation: never generated, and billed, twice)."""
         return self._update(job_id, {"generation_started_at": started_at, "lease_owner": owner, "lease_until": until},
-                            when=OPEN, condition=f"attribute_not_exists(generation_started_at) AND ({UNLEASED})",
+                            when=OPEN, condition=f"attribute_not_exists(generation_started_at) AND {UNLEASED}",
                             values={":now": now_iso()}, returns=True,
                             raw_set={"stored_outputs = if_not_exists(stored_outputs, :no_outputs)": {":no_outputs": {}}})
 
