@@ -36,16 +36,17 @@ from botocore.exceptions import ClientError
 
 from .target import Target, is_loopback
 
-PROVIDERS = ("wavespeed", "atlascloud", "evolink")
+PROVIDERS = ("wavespeed", "atlascloud", "evolink", "modelark")
 """Every provider a deployment enables (``seedream.settings.PROVIDERS``; ``tests/cli`` checks they agree)."""
 QUEUES = (("SubmitQueue", "SubmitDLQ"), ("IngestQueue", "IngestDLQ"), ("IntakeQueue", "IntakeDLQ"),
-          ("WebhookQueue", "WebhookDLQ"), ("LiveQueue", "LiveDLQ"))
+          ("WebhookQueue", "WebhookDLQ"), ("LiveQueue", "LiveDLQ"), ("ModelArkQueue", "ModelArkDLQ"))
 """Each queue and its dead-letter queue, by their outputs ``<name>Url``."""
 DLQ_HOLDS = {"SubmitDLQ": "jobs that could not be handed to a provider",
              "IngestDLQ": "callbacks whose outputs could not be stored",
              "IntakeDLQ": "S3 or EventBridge requests the intake could not take",
              "WebhookDLQ": "webhook messages the delivery function could not handle",
-             "LiveDLQ": "lifecycle events the push function could not send to WebSocket connections"}
+             "LiveDLQ": "lifecycle events the push function could not send to WebSocket connections",
+             "ModelArkDLQ": "ModelArk generations whose generate invocation failed (their jobs end through the sweep)"}
 OUTPUTS = ("ApiUrl", "WebhookBaseUrl", "BucketName", "EventBusName", "ProviderSecretArn",
            *(f"{name}Url" for pair in QUEUES for name in pair), "AlarmTopicArn", "ReconcileScheduleRuleName",
            "WebhookSecretArn", "WebSocketUrl", "ConnectionsTableName")
@@ -179,7 +180,7 @@ class Doctor:
         if missing:
             return Check(name, False, f"no api_key for {', '.join(missing)} (every provider is enabled: a job may "
                          "name any)", f"put the key in the provider secret: {self._put_secret()}")
-        return Check(name, True, f"{', '.join(PROVIDERS)} each have an api_key (all three are enabled)")
+        return Check(name, True, f"{', '.join(PROVIDERS)} each have an api_key (all are enabled)")
 
     def check_webhook_secret(self) -> Check:
         name = "WaveSpeed webhook secret"

@@ -27,6 +27,8 @@ from .faults import FAULT_DEFAULTS, check_faults
 from .rendering import fetch_image
 
 PROVIDERS = ("wavespeed", "atlascloud", "evolink", "modelark")
+WITH_STATUS_API = ("wavespeed", "atlascloud", "evolink")
+"""The providers with a status endpoint (ModelArk is synchronous: it has none)."""
 
 
 class ProviderSimulator:
@@ -49,7 +51,7 @@ class ProviderSimulator:
         self.submits: list[dict] = []
         self.tasks: dict[str, dict] = {}
         self.jwks_fetches = 0
-        self.status_reads: dict[str, int] = dict.fromkeys(PROVIDERS, 0)
+        self.status_reads: dict[str, int] = dict.fromkeys(WITH_STATUS_API, 0)
         """GETs of each provider's status endpoint, whatever they answered (per task: ``tasks[id]["status_reads"]``)."""
         self._faults = copy.deepcopy(FAULT_DEFAULTS)
         self._draws = random.Random()  # nosec B311 - which submits get a simulated 429, not a secret

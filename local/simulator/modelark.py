@@ -33,12 +33,12 @@ import base64
 import json
 import re
 import time
-from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Request, Response
 
-from .common import Reject, StreamAborted, is_int, json_object, json_response
+from .common import Reject, StreamAborted, is_int, json_response
+from .jobs import admit
 from .rendering import png_bytes, render_series
 
 if TYPE_CHECKING:
@@ -92,46 +92,31 @@ def parse(body: dict) -> dict:
     if not isinstance(images, list) or not all(isinstance(u, str) and u for u in images) or len(images) > 14:
         raise Reject(400, "image must be a URL or data URI, or a list of at most 14")
     w, h = parse_size(model, body.get("size"))
-    mode = body.get("sequential_image_generation", "disabled")
+    mode = body.get("sequential_image_generation") or "disabled"  # the official SDK sends null for "not given"
     if mode not in ("auto", "disabled"):
         raise Reject(400, "sequential_image_generation must be auto or disabled")
-    wanted = (body.get("sequential_image_generation_options") or {}).get("max_images", 15)
+    wanted = (body.get("sequential_image_generation_options") or {}).get("max_images")
+    wanted = 15 if wanted is None else wanted
     if not is_int(wanted) or not 1 <= wanted <= 15:
         raise Reject(400, "sequential_image_generation_options.max_images must be an integer within [1, 15]")
     count = min(wanted, 15 - len(images)) if mode == "auto" else 1
     if count < 1:
         raise Reject(400, "the number of reference images plus generated images must not exceed 15")
-    if body.get("response_format", "url") not in ("url", "b64_json"):
+    if (body.get("response_format") or "url") not in ("url", "b64_json"):
         raise Reject(400, "response_format must be url or b64_json")
     for flag in ("watermark", "stream"):
-        if not isinstance(body.get(flag, False), bool):
+        if body.get(flag) is not None and not isinstance(body[flag], bool):
             raise Reject(400, f"{flag} must be a boolean")
     return {"model": model, "api_model": model, "prompt": prompt, "images": images, "count": count,
             "width": w, "height": h, "base64": body.get("response_format") == "b64_json",
-            "stream": bool(body.get("stream")), "watermark": body.get("watermark", True)}
+            "stream": bool(body.get("stream")), "watermark": body.get("watermark") is not False}
 
 
 def generations(sim: ProviderSimulator, request: Request) -> Response:
     """``POST /api/v3/images/generations``: an injected status, the key, the body, then the images (streamed)."""
-    data = request.get_data()
-    try:
-        raw = json.loads(data) if data else None
-    except ValueError:
-        raw = None
-    injected = sim.take_submit_error()
-    if injected is not None:
-        sim.record_submit(PROVIDER, request, raw, injected)
-        phrase = HTTPStatus(injected).phrase if injected in HTTPStatus._value2member_map_ else "Error"
-        headers = {"Retry-After": str(sim.faults["retry_after_seconds"])} if injected == 429 else None
-        return error(Reject(injected, f"simulated {injected} {phrase}"), headers)
-    try:
-        if not sim.authorized(request, PROVIDER):
-            raise Reject(401, "The API key in the request is missing or invalid")
-        spec = parse(json_object(data))
-    except Reject as rej:
-        sim.record_submit(PROVIDER, request, raw, rej.status)
-        return error(rej)
-    sim.record_submit(PROVIDER, request, raw, 200)
+    spec = admit(sim, PROVIDER, request, lambda req, body: parse(body), error)
+    if isinstance(spec, Response):
+        return spec
     task = sim.new_task(PROVIDER, spec)
     with sim.lock:
         task.update(status="processing", started_at=time.time(), streamed=0)

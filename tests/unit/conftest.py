@@ -36,8 +36,28 @@ class FakeWaveSpeed:
         self.results: dict[str, dict] = {}
         """task id → what ``GET /api/v3/predictions/{id}/result`` answers in ``data`` (default: processing)."""
         self.result_reads: list[str] = []
+        self.generations: list[dict] = []
+        """ModelArk requests (``https://ark.test``): answered with a stream of ``max_images`` images at cdn.test."""
+
+    def modelark(self, request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == "Bearer ark-unit-key"
+        body = json.loads(request.content)
+        self.generations.append(body)
+        count = body["sequential_image_generation_options"]["max_images"]
+        chunks = []
+        for i in range(count):
+            path = f"/ark/{len(self.generations)}/{i}.png"
+            self.outputs.setdefault(path, self.outputs.get("/ark/template.png", b""))
+            chunks.append("event: image_generation.partial_succeeded\ndata: " + json.dumps(
+                {"type": "image_generation.partial_succeeded", "image_index": i, "url": f"https://cdn.test{path}",
+                 "size": body["size"]}) + "\n\n")
+        chunks.append("event: image_generation.completed\ndata: " + json.dumps(
+            {"type": "image_generation.completed", "usage": {"generated_images": count}}) + "\n\ndata: [DONE]\n\n")
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content="".join(chunks).encode())
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == "ark.test":
+            return self.modelark(request)
         if request.url.host == "cdn.test":
             self.output_gets[request.url.path] = self.output_gets.get(request.url.path, 0) + 1
             status = self.output_status.get(request.url.path, 200)
@@ -75,9 +95,10 @@ class MotoStack:
         self.session = session
         self.resources = create_resources(
             session, load_template(),
-            {"PublicBaseUrl": "https://hooks.test", "WaveSpeedBaseUrl": "https://ws.test"},
+            {"PublicBaseUrl": "https://hooks.test", "WaveSpeedBaseUrl": "https://ws.test", "ModelArkBaseUrl": "https://ark.test"},
             secret_value={"wavespeed": {"api_key": WS_KEY, "webhook_secret": WS_SECRET},
-                          "atlascloud": {"api_key": "atlas-unit-key"}, "evolink": {"api_key": "evolink-unit-key"}},
+                          "atlascloud": {"api_key": "atlas-unit-key"}, "evolink": {"api_key": "evolink-unit-key"},
+                          "modelark": {"api_key": "ark-unit-key"}},
         )
         self.dynamodb, self.sqs, self.s3 = session.resource("dynamodb"), session.client("sqs"), session.client("s3")
         # observe the bus: every event is copied to a queue

@@ -200,7 +200,7 @@ def test_the_models_route_lists_every_model_at_every_provider_from_the_doors_tab
     status, answer = call(api, "GET", "/v1/models")
     assert status == 200
     offers = {(m["model"], m["provider"]): m for m in answer["models"]}
-    assert len(offers) == 9 and len(answer["models"]) == 9
+    assert len(offers) == 12 and len(answer["models"]) == 12
     assert offers[("seedream-v4.5", "wavespeed")] == {
         "model": "seedream-v4.5", "provider": "wavespeed", "provider_model": "seedream-v4.5", "max_input_images": 10,
         "max_outputs": 15, "max_references_plus_outputs": 15, "min_side": 1024, "max_side": 4096,
@@ -212,7 +212,11 @@ def test_the_models_route_lists_every_model_at_every_provider_from_the_doors_tab
     assert offers[("seedream-v4", "atlascloud")]["price_documented"] is False  # ATLASCLOUD_V4_PRICE_USD's default
     assert offers[("seedream-v4", "evolink")]["max_input_images"] == 14
     assert offers[("seedream-v4", "evolink")]["min_pixels"] == 921_600
-    # what the list says is what the door holds a request to: evolink takes 12 sources, WaveSpeed does not
+    ark = offers[("seedream-v4.5", "modelark")]
+    assert (ark["provider_model"], ark["price_usd"], ark["price_basis"], ark["price_documented"]) == (
+        "seedream-4-5-251128", 0.04, "per_image_produced", True)  # billed per generated image
+    # what the list says is what the door holds a request to: evolink takes 12 sources, WaveSpeed does not (and auto
+    # does not try modelark, out of its default order)
     twelve = BODY | {"model": "seedream-v4", "size": "1024*1024", "images": ["https://images.test/c.jpg"] * 12}
     assert call(api, "POST", "/v1/jobs", twelve | {"provider": "evolink"}, query={"dry_run": "true"})[0] == 200
     assert call(api, "POST", "/v1/jobs", twelve, query={"dry_run": "true"})[0] == 422

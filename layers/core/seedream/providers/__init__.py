@@ -34,7 +34,8 @@ def build_providers(settings: Settings, http: Http, credentials_for) -> dict[str
                              v4_price_usd=settings.modelark_v4_price_usd,
                              v5_lite_price_usd=settings.modelark_v5_lite_price_usd,
                              v5_lite_model=settings.modelark_v5_lite_model,
-                             read_timeout_seconds=settings.modelark_read_timeout_seconds),
+                             read_timeout_seconds=settings.modelark_read_timeout_seconds,
+                             accepts_seed="modelark" in settings.seed_providers),
     }
 
 

@@ -11,7 +11,8 @@ own docs, [code] only third-party clients, [inferred] our reading.
   (``2K|4K`` or ``WxH``: total pixels 921,600 (v4) / 3,686,400 (v4.5) .. 16,777,216, aspect 1/16..16; no
   per-side rule), ``sequential_image_generation: "auto"`` with ``sequential_image_generation_options.max_images``
   (1..15, default 15; references + outputs ≤ 15), ``response_format`` ``url|b64_json``, ``watermark`` (default
-  **true**: we always send false), ``stream`` [doc]. No ``seed`` for v4/v4.5 [doc].
+  **true**: we always send false), ``stream`` [doc]. ``seed`` is documented for the 3.0 models only [doc]: refused
+  unless ``SEED_PROVIDERS`` names modelark, as at the other hosts.
 - **Synchronous, no callback, no task API.** ``stream: true`` answers ``text/event-stream``: one
   ``image_generation.partial_succeeded`` event per image (``image_index``, ``url``, ``size``), an
   ``image_generation.partial_failed`` event (``image_index``, ``error {code, message}``) for an image the content
@@ -81,12 +82,13 @@ class StreamEvent:
 
 
 def model_limits(v4_price_usd: float = 0.03, v5_lite_price_usd: float = 0.035,
-                 v5_lite_model: str = "seedream-5-0-260128") -> dict[str, ModelLimits]:
+                 v5_lite_model: str = "seedream-5-0-260128", accepts_seed: bool = False) -> dict[str, ModelLimits]:
     """Our model name → ModelArk limits and price (per image produced; v4.5 documented, the others configurable)."""
 
     def limits(provider_model: str, min_pixels: int, price: float, documented: bool = False) -> ModelLimits:
         return ModelLimits(provider_model, min_side=1, max_side=16_384, min_pixels=min_pixels, max_input_images=14,
-                           max_outputs=15, price_per_image_usd=price, price_documented=documented)
+                           max_outputs=15, price_per_image_usd=price, price_documented=documented,
+                           accepts_seed=accepts_seed)
 
     return {
         "seedream-v4": limits("seedream-4-0-250828", 921_600, v4_price_usd),
@@ -109,6 +111,8 @@ def request_body(model: str, request: JobRequest, image_urls: list[str], *, stre
     }
     if image_urls:
         body["image"] = list(image_urls)
+    if request.seed is not None:  # only reaches here when SEED_PROVIDERS names modelark (``check``)
+        body["seed"] = request.seed
     return body
 
 
@@ -187,11 +191,12 @@ class ModelArk:
 
     def __init__(self, http: Http, credentials: Credentials, base_url: str | None = None, *,
                  v4_price_usd: float = 0.03, v5_lite_price_usd: float = 0.035,
-                 v5_lite_model: str = "seedream-5-0-260128", read_timeout_seconds: float = 300.0):
+                 v5_lite_model: str = "seedream-5-0-260128", read_timeout_seconds: float = 300.0,
+                 accepts_seed: bool = False):
         self.http = http
         self.credentials = credentials
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.models = model_limits(v4_price_usd, v5_lite_price_usd, v5_lite_model)
+        self.models = model_limits(v4_price_usd, v5_lite_price_usd, v5_lite_model, accepts_seed)
         self.read_timeout_seconds = read_timeout_seconds
 
     def limits(self, model: str) -> ModelLimits:

@@ -34,8 +34,9 @@ def choose_providers(providers: Mapping[str, Provider], preference: Mapping[str,
         names = [provider.name]
     else:
         configured = [name for name in preference.get(request.model, ()) if name in providers]
-        names = configured or sorted((name for name in providers if getattr(providers[name], "in_auto_order", True)),
-                                     key=lambda name: (job_price(providers[name], request), name))
+        if not configured:  # the default order: a provider out of it is neither tried nor offered in a refusal
+            providers = {name: p for name, p in providers.items() if getattr(p, "in_auto_order", True)}
+        names = configured or sorted(providers, key=lambda name: (job_price(providers[name], request), name))
     eligible, broken = [], {}
     for name in names:
         problems = broken_limits(providers[name], request)
