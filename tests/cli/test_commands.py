@@ -95,13 +95,14 @@ def test_models_lists_every_model_at_every_provider_with_limits_and_price(seedre
     assert result.exit_code == 0, result.output
     header, *rows = result.stdout.splitlines()
     assert header.split() == ["MODEL", "PROVIDER", "IMAGES", "OUTPUTS", "PIXELS", "SIDES", "PROMPT", "PRICE"]
-    assert len(rows) == 9
+    assert len(rows) == 12
     cells = {tuple(row.split()[:2]): row for row in rows}
     assert "$0.04 per image requested" in cells[("seedream-v4.5", "wavespeed")]
     assert "3.69-16.78 MP" in cells[("seedream-v4.5", "wavespeed")]
     assert "$0.036 per run" in cells[("seedream-v4.5", "atlascloud")]
     assert "$0.027* per run" in cells[("seedream-v4", "atlascloud")]  # not published: ATLASCLOUD_V4_PRICE_USD
     assert "≤ 14" in cells[("seedream-v4", "evolink")] and "0.92-16.78 MP" in cells[("seedream-v4", "evolink")]
+    assert "$0.04 per image produced" in cells[("seedream-v4.5", "modelark")]  # usage.generated_images
     assert result.stderr.startswith("* not published by the provider")
     as_json = json.loads(seedream("models", "--json").stdout)
     assert {(m["model"], m["provider"]) for m in as_json["models"]} == {tuple(key) for key in cells}
