@@ -188,6 +188,7 @@ def _stream(sim: ProviderSimulator, task: dict):
     ``stream_cut_after`` image events drops the connection (no terminating chunk)."""
     cut_after = task["faults"]["stream_cut_after"]
     items, sent = [], 0
+    yield b""  # the 200 and its headers go out now, before the first image (werkzeug sends them with a first chunk)
     try:
         for index, item in _images(sim, task):
             if cut_after is not None and sent >= cut_after:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +13,9 @@ from seedream.providers.modelark import ModelArk
 from seedream.store import JobStore
 
 from .conftest import item, stored_keys, wait_until
+from .test_doors import ASTRONAUT, document, request, requested, upload
 from .test_every_job_ends import body, create, ended
+from .test_faults import MAX_OUTPUT_BYTES
 
 
 def modelark(source_image, **change):
@@ -78,3 +81,27 @@ def test_a_generation_refused_for_now_is_tried_again(stack, client, source_image
     done = ended(stack, job_id, "succeeded")
     assert len(done["outputs"]) == 2
     assert [s["status"] for s in stack.simulator.submits[-2:]] == [status, 200]
+
+
+def test_an_oversized_streamed_image_fails_the_job_and_leaves_nothing(stack, client, source_image):
+    # the second image streams past MAX_OUTPUT_BYTES without a Content-Length: its upload is aborted mid-way
+    stack.simulator.set_faults(outputs="oversized", oversized_bytes=MAX_OUTPUT_BYTES + 8 * 1024 * 1024,
+                               oversized_announced=False, outputs_from=1)
+    job_id = create(client, modelark(source_image))
+    done = ended(stack, job_id, "failed", "output_too_large")
+    assert done["outputs"] == [] and stored_keys(stack, job_id) == []
+
+
+@pytest.mark.parametrize("door", ["s3", "eventbridge"])
+def test_a_door_job_the_generate_function_fails_is_answered_at_its_door(stack, source_image, door):
+    stack.simulator.set_faults(stream_cut_after=0)
+    if door == "s3":
+        name = f"ark-cut-{uuid.uuid4().hex[:6]}"
+        upload(stack, name, request("modelark", images=["a.png"]), {"a.png": ASTRONAUT})
+        result = wait_until(lambda: document(stack, f"results/{name}.json"), 90)
+        assert result["status"] == "failed" and result["error"]["code"] == "provider_stream_cut"
+    else:
+        token = f"token-{uuid.uuid4()}"
+        requested(stack, request("modelark", images=[source_image], task_token=token))
+        answer = stack.task_answers.wait(token, timeout=90)
+        assert answer is not None and answer["outcome"] == "failure" and answer["error"] == "provider_stream_cut"

@@ -71,8 +71,9 @@ def test_an_internal_error_stops_the_rest_with_an_error_event(sim, images, clien
     assert [name for name, _ in got] == ["image_generation.partial_succeeded", "error"]
 
 
-def test_a_stream_cut_after_n_images_drops_the_connection(sim, images, client):
-    sim.set_faults(stream_cut_after=2)
+@pytest.mark.parametrize("after", [0, 2])
+def test_a_stream_cut_after_n_images_drops_the_connection(sim, images, client, after):
+    sim.set_faults(stream_cut_after=after)  # after the 200 and its headers, even with no image
     with pytest.raises(httpx.RemoteProtocolError):
         events(client, sim, body([images["photo"]], sequential_image_generation_options={"max_images": 4}))
 
