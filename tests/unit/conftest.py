@@ -37,23 +37,39 @@ class FakeWaveSpeed:
         """task id → what ``GET /api/v3/predictions/{id}/result`` answers in ``data`` (default: processing)."""
         self.result_reads: list[str] = []
         self.generations: list[dict] = []
+        self.ark_status = 200
+        self.ark_cut_after: int | None = None
+        self.ark_between = lambda index: None
         """ModelArk requests (``https://ark.test``): answered with a stream of ``max_images`` images at cdn.test."""
 
     def modelark(self, request: httpx.Request) -> httpx.Response:
+        """ModelArk's streamed answer: ``ark_status`` (with ``submit_headers``) instead when not 200; else one event
+        per image (``max_images``), ``completed`` and ``[DONE]`` — only the first ``ark_cut_after`` images when set
+        (the stream then just ends); ``ark_between(i)`` runs before image ``i`` is sent."""
         assert request.headers["authorization"] == "Bearer ark-unit-key"
         body = json.loads(request.content)
         self.generations.append(body)
+        if self.ark_status != 200:
+            return httpx.Response(self.ark_status, json={"error": {"code": "RateLimitExceeded", "message": "slow down"}},
+                                  headers=self.submit_headers)
         count = body["sequential_image_generation_options"]["max_images"]
-        chunks = []
-        for i in range(count):
-            path = f"/ark/{len(self.generations)}/{i}.png"
-            self.outputs.setdefault(path, self.outputs.get("/ark/template.png", b""))
-            chunks.append("event: image_generation.partial_succeeded\ndata: " + json.dumps(
-                {"type": "image_generation.partial_succeeded", "image_index": i, "url": f"https://cdn.test{path}",
-                 "size": body["size"]}) + "\n\n")
-        chunks.append("event: image_generation.completed\ndata: " + json.dumps(
-            {"type": "image_generation.completed", "usage": {"generated_images": count}}) + "\n\ndata: [DONE]\n\n")
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content="".join(chunks).encode())
+        number = len(self.generations)
+
+        def events():
+            for i in range(count):
+                if self.ark_cut_after is not None and i >= self.ark_cut_after:
+                    return
+                self.ark_between(i)
+                path = f"/ark/{number}/{i}.png"
+                self.outputs.setdefault(path, self.outputs.get("/ark/template.png", b""))
+                yield ("event: image_generation.partial_succeeded\ndata: " + json.dumps(
+                    {"type": "image_generation.partial_succeeded", "image_index": i, "url": f"https://cdn.test{path}",
+                     "size": body["size"]}) + "\n\n").encode()
+            yield ("event: image_generation.completed\ndata: " + json.dumps(
+                {"type": "image_generation.completed", "usage": {"generated_images": count}})
+                   + "\n\ndata: [DONE]\n\n").encode()
+
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=events())
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.url.host == "ark.test":
@@ -160,8 +176,8 @@ def provider_http():
     return FakeWaveSpeed()
 
 
-EVERY_PART = ("store", "ledger", "submit_queue", "ingest_queue", "blobs", "uploader", "bus", "providers", "fetcher",
-              "replies", "webhook_queue", "webhook_secret", "webhook_sender", "keys")
+EVERY_PART = ("store", "ledger", "submit_queue", "ingest_queue", "generate_queue", "blobs", "uploader", "bus", "providers",
+              "fetcher", "replies", "webhook_queue", "webhook_secret", "webhook_sender", "keys")
 
 
 @pytest.fixture
