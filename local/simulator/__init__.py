@@ -1,6 +1,6 @@
-"""Local simulator of the three Seedream edit-sequential providers: WaveSpeed, Atlas Cloud, evolink.
+"""Local simulator of the Seedream edit-sequential providers: WaveSpeed, Atlas Cloud, evolink and BytePlus ModelArk.
 
-One werkzeug server on 127.0.0.1 speaks all three protocols (their paths do not collide), signs
+One werkzeug server on 127.0.0.1 speaks all four protocols (their paths do not collide), signs
 its callbacks the way each provider does, waits a configurable generation time and returns REAL
 images: every input image URL is downloaded, the first source is cover-cropped to the requested
 W×H and each panel of the series gets a different visible photo edit. Outputs are PNGs held in
@@ -14,7 +14,8 @@ Modules, one concern each (each protocol module cites its facts with source tags
 docs, [code] third-party clients only, [inferred] our reading):
 
 - ``wavespeed``, ``atlascloud``, ``evolink``: each provider's endpoints, validation, reply and
-  status shapes, callback body and signature;
+  status shapes, callback body and signature; ``modelark``: synchronous, its JSON answer and its server-sent
+  events (one per image), per-image content-filter refusals and a stream cut after N images;
 - ``jobs``: the submit sequence and the generation job; ``delivery``: callbacks, retries and the
   ``callback`` faults; ``outputs``: output serving and the ``outputs`` faults;
 - ``faults``: the fault switches (``FAULT_DEFAULTS``) and their validation;
