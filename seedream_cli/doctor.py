@@ -36,16 +36,17 @@ from botocore.exceptions import ClientError
 
 from .target import Target, is_loopback
 
-PROVIDERS = ("wavespeed", "atlascloud", "evolink", "replicate", "fal")
+PROVIDERS = ("wavespeed", "atlascloud", "evolink", "replicate", "fal", "modelark")
 """Every provider a deployment enables (``seedream.settings.PROVIDERS``; ``tests/cli`` checks they agree)."""
 QUEUES = (("SubmitQueue", "SubmitDLQ"), ("IngestQueue", "IngestDLQ"), ("IntakeQueue", "IntakeDLQ"),
-          ("WebhookQueue", "WebhookDLQ"), ("LiveQueue", "LiveDLQ"))
+          ("WebhookQueue", "WebhookDLQ"), ("LiveQueue", "LiveDLQ"), ("ModelArkQueue", "ModelArkDLQ"))
 """Each queue and its dead-letter queue, by their outputs ``<name>Url``."""
 DLQ_HOLDS = {"SubmitDLQ": "jobs that could not be handed to a provider",
              "IngestDLQ": "callbacks whose outputs could not be stored",
              "IntakeDLQ": "S3 or EventBridge requests the intake could not take",
              "WebhookDLQ": "webhook messages the delivery function could not handle",
-             "LiveDLQ": "lifecycle events the push function could not send to WebSocket connections"}
+             "LiveDLQ": "lifecycle events the push function could not send to WebSocket connections",
+             "ModelArkDLQ": "ModelArk generations whose generate invocation failed (their jobs end through the sweep)"}
 OUTPUTS = ("ApiUrl", "WebhookBaseUrl", "BucketName", "EventBusName", "ProviderSecretArn",
            *(f"{name}Url" for pair in QUEUES for name in pair), "AlarmTopicArn", "ReconcileScheduleRuleName",
            "WebhookSecretArn", "WebSocketUrl", "ConnectionsTableName")

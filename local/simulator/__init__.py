@@ -1,4 +1,5 @@
-"""Local simulator of the Seedream edit-sequential providers: WaveSpeed, Atlas Cloud, evolink, Replicate.
+"""Local simulator of the Seedream edit-sequential providers: WaveSpeed, Atlas Cloud, evolink, Replicate, fal.ai and
+BytePlus ModelArk.
 
 One werkzeug server on 127.0.0.1 speaks all four protocols (their paths do not collide), signs
 its callbacks the way each provider does, waits a configurable generation time and returns REAL
@@ -14,8 +15,9 @@ signs with the Standard Webhooks reference library, as its own servers do).
 Modules, one concern each (each protocol module cites its facts with source tags: [doc] provider
 docs, [code] third-party clients only, [inferred] our reading):
 
-- ``wavespeed``, ``atlascloud``, ``evolink``, ``replicate``: each provider's endpoints, validation, reply and
-  status shapes, callback body and signature;
+- ``wavespeed``, ``atlascloud``, ``evolink``, ``replicate``, ``fal``: each provider's endpoints, validation, reply and
+  status shapes, callback body and signature; ``modelark``: synchronous, its JSON answer and its server-sent
+  events (one per image), per-image content-filter refusals and a stream cut after N images;
 - ``jobs``: the submit sequence and the generation job; ``delivery``: callbacks, retries and the
   ``callback`` faults; ``outputs``: output serving and the ``outputs`` faults;
 - ``faults``: the fault switches (``FAULT_DEFAULTS``) and their validation;

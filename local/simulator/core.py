@@ -25,12 +25,16 @@ from werkzeug.wrappers import Request
 from . import atlascloud, evolink, fal, replicate, server, wavespeed
 from .common import TERMINAL, bearer_ok
 from .faults import FAULT_DEFAULTS, check_faults
+from .rendering import fetch_image
 
-PROVIDERS = ("wavespeed", "atlascloud", "evolink", "replicate", "fal")
+PROVIDERS = ("wavespeed", "atlascloud", "evolink", "replicate", "fal", "modelark")
+WITH_STATUS_API = ("wavespeed", "atlascloud", "evolink", "replicate", "fal")
+"""The providers with a status endpoint (ModelArk is synchronous: it has none)."""
 
 
 class ProviderSimulator:
-    """WaveSpeed + Atlas Cloud + evolink + Replicate + fal.ai on one loopback HTTP server (see the package docstring)."""
+    """WaveSpeed + Atlas Cloud + evolink + Replicate + fal.ai + ModelArk on one loopback HTTP server (see the package
+    docstring)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, generation_seconds: float = 1.0,
                  keys: dict | None = None, tls: ssl.SSLContext | None = None):
@@ -54,7 +58,7 @@ class ProviderSimulator:
         self.submits: list[dict] = []
         self.tasks: dict[str, dict] = {}
         self.jwks_fetches = 0
-        self.status_reads: dict[str, int] = dict.fromkeys(PROVIDERS, 0)
+        self.status_reads: dict[str, int] = dict.fromkeys(WITH_STATUS_API, 0)
         """GETs of each provider's status endpoint, whatever they answered (per task: ``tasks[id]["status_reads"]``)."""
         self._faults = copy.deepcopy(FAULT_DEFAULTS)
         self._draws = random.Random()  # nosec B311 - which submits get a simulated 429, not a secret
@@ -95,7 +99,9 @@ class ProviderSimulator:
         rep.setdefault("webhook_secret", "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
         fal_key = dict(keys.get("fal") or {})
         fal_key.setdefault("api_key", f"{uuid.uuid4()}:{secrets.token_hex(16)}")  # fal keys are "key_id:key_secret"
-        return {"wavespeed": ws, "atlascloud": atlas, "evolink": evo, "replicate": rep, "fal": fal_key}
+        ark = dict(keys.get("modelark") or {})
+        ark.setdefault("api_key", "ark-" + secrets.token_hex(16))
+        return {"wavespeed": ws, "atlascloud": atlas, "evolink": evo, "replicate": rep, "fal": fal_key, "modelark": ark}
 
     def rotate_atlas_key(self, private_key: Ed25519PrivateKey | None = None, kid: str | None = None) -> str:
         """Switch to a new Atlas Cloud Ed25519 key (``private_key``, e.g. one a test made, or a fresh one);
@@ -132,12 +138,6 @@ class ProviderSimulator:
         with self._lock:
             keys = list(reversed(self._fal_keys))
         return {"keys": [fal.public_jwk(kid, key) for kid, key in keys]}
-
-    # -- public helpers for the protocol modules ---------------------------------------------
-    @property
-    def lock(self) -> threading.RLock:
-        """The one lock that guards the simulator's mutable state (tasks, logs, counters)."""
-        return self._lock
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> ProviderSimulator:
@@ -247,6 +247,42 @@ class ProviderSimulator:
                     return dict(task)
             time.sleep(0.02)
         raise TimeoutError(f"task {task_id} did not finish within {timeout} s")
+
+    # -- public helpers for the provider modules (new modules use only these) ------------------
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock that guards every mutable attribute (tasks, outputs, counters)."""
+        return self._lock
+
+    def authorized(self, request: Request, provider: str) -> bool:
+        """True when ``request`` carries ``provider``'s key as ``Authorization: Bearer``."""
+        return self._bearer_ok(request, provider)
+
+    def take_submit_error(self) -> int | None:
+        """The status to answer the next submit with instead of handling it (``submit_errors``, ``submit_429_share``)."""
+        return self._take_submit_error()
+
+    def record_submit(self, provider: str, request: Request, body, status: int) -> None:
+        """Log one submit (``submits``) with the status it was answered."""
+        self._record_submit(provider, request, body, status)
+
+    def new_task(self, provider: str, spec: dict) -> dict:
+        """A new task of ``provider`` from a parsed ``spec`` (faults captured); returns it (mutate under ``lock``)."""
+        return self._new_task(provider, spec)
+
+    def pause(self, seconds: float) -> bool:
+        """Wait ``seconds``; True (at once) when the simulator is stopping."""
+        return self._stopping.wait(seconds)
+
+    def fetch_sources(self, urls: list[str]) -> list:
+        """The input images at ``urls`` as Pillow images (raises on any failure)."""
+        return [fetch_image(self._http, url) for url in urls]
+
+    def keep_output(self, task_id: str, index: int, blob: bytes) -> str:
+        """Serve ``blob`` as output ``index`` of ``task_id``; returns its URL."""
+        with self._lock:
+            self._outputs[(task_id, index)] = blob
+        return f"{self.base_url}/outputs/{task_id}/{index}.png"
 
     # -- used by the provider modules --------------------------------------------------------
     def bearer_ok(self, request: Request, provider: str) -> bool:

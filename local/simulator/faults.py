@@ -30,6 +30,11 @@ request answers 503, even for a task submitted before.
   outputs before it are served normally). ``oversized_announced``: false streams ``oversized`` without a
   ``Content-Length`` (as a CDN may), so only counting the bytes can stop it.
 - ``generation_seconds``: per-task generation time; ``None`` uses the simulator's own.
+- ``stream_cut_after``: ModelArk only: the streamed answer breaks off (the connection drops, no terminating chunk)
+  after this many image events; ``None``: never. ``content_filtered``: ModelArk only: the image indexes its content
+  filter refuses (an ``image_generation.partial_failed`` event, or ``{"error"}`` in ``data``; the others go on).
+  ``task_result="failed"`` on ModelArk is its internal error (500): an ``error`` event after the first image stops the
+  rest; ``hang`` sends no event at all.
 - ``atlas_signature_header``: where Atlas Cloud callbacks carry the Ed25519 signature: ``ed25519``
   (``X-AtlasCloud-Webhook-Signature-Ed25519``, as today) or ``bare`` (``X-AtlasCloud-Webhook-Signature``,
   where it is expected to move once Atlas Cloud retires its legacy HMAC); the other header is not sent.
@@ -59,6 +64,8 @@ FAULT_DEFAULTS: dict = {
     "retry_after_seconds": 1,   # Retry-After of every simulated 429
     "seed": None,               # seed of the submit_429_share draws (None: not repeatable)
     "fal_delivery": "normal",   # normal | error (status ERROR) | payload_error (payload null): fal's webhook body
+    "stream_cut_after": None,   # ModelArk: the stream breaks off after this many images (None: never)
+    "content_filtered": [],     # ModelArk: image indexes its content filter refuses
 }
 FAULT_CHOICES = {
     "callback": {"normal", "duplicate", "lost", "late", "out_of_order"},
@@ -110,6 +117,13 @@ def check_faults(faults: dict) -> dict:
         elif name == "retry_after_seconds":
             if not is_int(value) or value < 0:
                 raise ValueError("retry_after_seconds must be an integer >= 0 (Retry-After counts whole seconds)")
+        elif name == "stream_cut_after":
+            if value is not None and (not is_int(value) or value < 0):
+                raise ValueError("stream_cut_after must be an integer >= 0 or null")
+        elif name == "content_filtered":
+            if not isinstance(value, (list, tuple)) or not all(is_int(v) and 0 <= v < 15 for v in value):
+                raise ValueError("content_filtered must be a list of image indexes 0..14")
+            value = list(value)
         elif name == "seed" and value is not None and not is_int(value):
             raise ValueError("seed must be an integer or null")
         checked[name] = value

@@ -25,30 +25,41 @@ if TYPE_CHECKING:
     from .core import ProviderSimulator
 
 
-def submit_flow(sim: ProviderSimulator, provider: str, request: Request, parse: Callable[[Request, dict], dict],
-                reply: Callable[[dict], dict], error: Callable[..., Response],
-                authorized: Callable[[Request], bool] | None = None) -> Response:
-    """Injected error, auth (``authorized``, default the provider's Bearer key), JSON, validation (``parse`` → task
-    spec), task creation, ``reply(task)``."""
+def admit(sim: ProviderSimulator, provider: str, request: Request, parse: Callable[[Request, dict], dict],
+          error: Callable[..., Response], authorized: Callable[[Request], bool] | None = None) -> dict | Response:
+    """Injected error, auth (``authorized``, default the provider's Bearer key), JSON, validation: the task spec
+    (``parse``), or the ``Response`` that refuses the request; every submit is recorded with the status it gets. Uses
+    public ``ProviderSimulator`` methods only."""
     data = request.get_data()
     try:
         raw = json.loads(data) if data else None
     except ValueError:
         raw = None
-    injected = sim._take_submit_error()
+    injected = sim.take_submit_error()
     if injected is not None:
-        sim._record_submit(provider, request, raw, injected)
+        sim.record_submit(provider, request, raw, injected)
         phrase = HTTPStatus(injected).phrase if injected in HTTPStatus._value2member_map_ else "Error"
         headers = {"Retry-After": str(sim.faults["retry_after_seconds"])} if injected == 429 else None
         return error(Reject(injected, f"simulated {injected} {phrase}"), headers)
     try:
-        if not (authorized(request) if authorized else sim._bearer_ok(request, provider)):
+        if not (authorized(request) if authorized else sim.authorized(request, provider)):
             raise Reject(401, "Unauthorized")
         spec = parse(request, json_object(data))
     except Reject as rej:
-        sim._record_submit(provider, request, raw, rej.status)
+        sim.record_submit(provider, request, raw, rej.status)
         return error(rej)
-    sim._record_submit(provider, request, raw, 200)
+    sim.record_submit(provider, request, raw, 200)
+    return spec
+
+
+def submit_flow(sim: ProviderSimulator, provider: str, request: Request, parse: Callable[[Request, dict], dict],
+                reply: Callable[[dict], dict], error: Callable[..., Response],
+                authorized: Callable[[Request], bool] | None = None) -> Response:
+    """Injected error, auth (``authorized``, default the provider's Bearer key), JSON, validation (``parse`` → task
+    spec), task creation, ``reply(task)``."""
+    spec = admit(sim, provider, request, parse, error, authorized)
+    if isinstance(spec, Response):
+        return spec
     task_id = sim._new_task(provider, spec)["id"]
     if spec.get("sync"):  # WaveSpeed enable_sync_mode: answer with the finished prediction
         generate(sim, task_id)

@@ -36,7 +36,9 @@ def serve(sim: ProviderSimulator, request: Request, id: str, index: int) -> Resp
         mode = task["faults"]["outputs"] if task and index >= faults["outputs_from"] else "normal"
         live = sim._faults["outputs"] if index >= sim._faults["outputs_from"] else "normal"
         unavailable = "unavailable" in (mode, live)
-        exists = task is not None and task["status"] == "completed" and 0 <= index < task["count"]
+        # a streamed task (ModelArk) serves each output as soon as its event went out
+        exists = task is not None and 0 <= index < task["count"] and (
+            task["status"] == "completed" or index < task.get("streamed", 0))
         lifetime = task["protocol"].get("output_seconds") if task else None
         if exists and lifetime is not None and time.time() > task["completed_at"] + lifetime:
             exists = False  # deleted by the provider (Replicate: an hour after the prediction completed)

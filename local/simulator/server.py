@@ -19,6 +19,7 @@ Routes (the four providers' paths do not collide, so one server speaks all of th
     GET    /fal-ai/bytedance/requests/{id}             fal.ai result (response_url)
     PUT    /fal-ai/bytedance/requests/{id}/cancel      fal.ai cancel (cancel_url)
     GET    /.well-known/jwks.json                      fal.ai webhook public keys
+    POST   /api/v3/images/generations                  ModelArk generation (synchronous; SSE with stream: true)
     GET    /outputs/{task_id}/{index}.png              outputs (HEAD too)
     GET|POST|DELETE /_sim/faults                       simulator control: read / set / reset faults
     GET    /_sim/state                                 simulator control: submits, callbacks, tasks, counters
@@ -41,7 +42,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from . import atlascloud, evolink, fal, outputs, replicate, wavespeed
+from . import atlascloud, evolink, fal, modelark, outputs, replicate, wavespeed
 from .common import bytes_response, json_response
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def _sim_state(sim: ProviderSimulator, request: Request) -> Response:
 ENDPOINTS = {
     "wavespeed.submit": wavespeed.submit, "wavespeed.result": wavespeed.result, "wavespeed.secret": wavespeed.secret,
     "atlascloud.submit": atlascloud.submit, "atlascloud.result": atlascloud.result, "atlascloud.jwks": atlascloud.jwks,
-    "evolink.submit": evolink.submit, "evolink.task": evolink.task,
+    "evolink.submit": evolink.submit, "evolink.task": evolink.task, "modelark.generations": modelark.generations,
     "replicate.submit": replicate.submit, "replicate.prediction": replicate.prediction,
     "replicate.secret": replicate.secret, "replicate.cancel": replicate.cancel,
     "fal.submit": fal.submit, "fal.status": fal.status, "fal.result": fal.result, "fal.cancel": fal.cancel,
@@ -94,6 +95,7 @@ URL_MAP = Map([
     Rule("/fal-ai/bytedance/requests/<id>", methods=["GET"], endpoint="fal.result"),
     Rule("/fal-ai/bytedance/requests/<id>/cancel", methods=["PUT"], endpoint="fal.cancel"),
     Rule("/.well-known/jwks.json", methods=["GET"], endpoint="fal.jwks"),
+    Rule("/api/v3/images/generations", methods=["POST"], endpoint="modelark.generations"),
     Rule("/outputs/<id>/<int:index>.png", methods=["GET", "HEAD"], endpoint="outputs"),
     Rule("/_sim/faults", methods=["GET", "POST", "DELETE"], endpoint="sim.faults"),
     Rule("/_sim/state", methods=["GET"], endpoint="sim.state"),

@@ -95,7 +95,7 @@ def test_models_lists_every_model_at_every_provider_with_limits_and_price(seedre
     assert result.exit_code == 0, result.output
     header, *rows = result.stdout.splitlines()
     assert header.split() == ["MODEL", "PROVIDER", "IMAGES", "OUTPUTS", "PIXELS", "SIDES", "PROMPT", "PRICE"]
-    assert len(rows) == 14  # Replicate serves no seedream-v5.0-lite
+    assert len(rows) == 17  # Replicate serves no seedream-v5.0-lite
     cells = {tuple(row.split()[:2]): row for row in rows}
     assert "$0.03 per image" in cells[("seedream-v4", "replicate")] and ("seedream-v5.0-lite", "replicate") not in cells
     assert "$0.04 per image requested" in cells[("seedream-v4.5", "wavespeed")]
@@ -105,6 +105,7 @@ def test_models_lists_every_model_at_every_provider_with_limits_and_price(seedre
     assert "$0.035* per image requested" in cells[("seedream-v5.0-lite", "wavespeed")]  # not published: a setting
     assert "≤ 14" in cells[("seedream-v4", "evolink")] and "0.92-16.78 MP" in cells[("seedream-v4", "evolink")]
     assert "$0.03 per image produced" in cells[("seedream-v4", "fal")]
+    assert "$0.04 per image produced" in cells[("seedream-v4.5", "modelark")]  # usage.generated_images
     assert result.stderr.startswith("* not published by the provider")
     as_json = json.loads(seedream("models", "--json").stdout)
     assert {(m["model"], m["provider"]) for m in as_json["models"]} == {tuple(key) for key in cells}

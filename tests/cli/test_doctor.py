@@ -20,7 +20,8 @@ from .conftest import one_line_error
 pytestmark = pytest.mark.integration
 
 CHECKS = ["stack outputs", "provider keys", "WaveSpeed webhook secret", "webhook route", "event bus", "queues",
-          "SubmitDLQ", "IngestDLQ", "IntakeDLQ", "WebhookDLQ", "LiveDLQ", "webhook signing key", "WebSocket API",
+          "SubmitDLQ", "IngestDLQ", "IntakeDLQ", "WebhookDLQ", "LiveDLQ", "ModelArkDLQ", "webhook signing key",
+          "WebSocket API",
           "connections table", "alarm topic", "reconcile schedule"]
 
 
@@ -59,13 +60,13 @@ def test_a_healthy_stack_passes_every_check(seedream, stack):
     assert result.exit_code == 0, result.output
     lines = report(stack, result)
     assert failing(lines) == []
-    assert lines["provider keys"] == ("✔ provider keys: wavespeed, atlascloud, evolink, replicate, fal each have an "
-                                      "api_key (all 5 are enabled)")
+    assert lines["provider keys"] == ("✔ provider keys: wavespeed, atlascloud, evolink, replicate, fal, modelark each "
+                                      "have an api_key (all 6 are enabled)")
     assert f"✔ webhook route: an unsigned callback to {stack.api_url}/v1/webhooks/wavespeed/" in lines["webhook route"]
     assert lines["webhook route"].endswith("gets HTTP 401 (signature_missing)")
     assert lines["alarm topic"] == "✔ alarm topic: 1 confirmed subscription (email)"
-    assert lines["queues"] == ("✔ queues: SubmitQueue, IngestQueue, IntakeQueue, WebhookQueue, LiveQueue exist, each "
-                               "redriving to its DLQ")
+    assert lines["queues"] == ("✔ queues: SubmitQueue, IngestQueue, IntakeQueue, WebhookQueue, LiveQueue, ModelArkQueue "
+                               "exist, each redriving to its DLQ")
     assert lines["webhook signing key"] == "✔ webhook signing key: a 48-byte key"
     websocket = stack.resources.outputs["WebSocketUrl"]
     assert lines["WebSocket API"] == (f"✔ WebSocket API: an unsigned connection to {websocket} gets HTTP 403 "
@@ -127,7 +128,7 @@ def test_an_unset_wavespeed_webhook_secret_holds_when_the_key_can_fetch_it(seedr
         "✘ WaveSpeed webhook secret: not set, and no WaveSpeed api_key to fetch it with → put webhook_secret")
 
 
-@pytest.mark.parametrize("dlq", ["SubmitDLQ", "IngestDLQ", "IntakeDLQ", "WebhookDLQ", "LiveDLQ"])
+@pytest.mark.parametrize("dlq", ["SubmitDLQ", "IngestDLQ", "IntakeDLQ", "WebhookDLQ", "LiveDLQ", "ModelArkDLQ"])
 def test_a_message_in_a_dlq_is_its_line_with_how_to_inspect_and_redrive(seedream, stack, dlq):
     sqs = stack.session.client("sqs")
     url = stack.name(dlq)

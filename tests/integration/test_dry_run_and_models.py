@@ -61,6 +61,6 @@ def test_the_models_route_is_on_the_gateway_from_the_template_and_needs_a_signat
     assert signed.status_code == 200
     models = signed.json()["models"]
     assert sorted({m["model"] for m in models}) == ["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
-    assert sorted({m["provider"] for m in models}) == ["atlascloud", "evolink", "fal", "replicate", "wavespeed"]
-    assert len(models) == 14  # Replicate serves seedream-v4 and v4.5 only
+    assert sorted({m["provider"] for m in models}) == ["atlascloud", "evolink", "fal", "modelark", "replicate", "wavespeed"]
+    assert len(models) == 17  # Replicate serves seedream-v4 and v4.5 only
     assert client.request("GET", "/v1/models", signed=False).status_code == 403

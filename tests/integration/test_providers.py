@@ -37,7 +37,10 @@ HOSTS = [*PROVIDERS, "fal"]
 MODELS = ["seedream-v4", "seedream-v4.5", "seedream-v5.0-lite"]
 NOT_SERVED = {("replicate", "seedream-v5.0-lite")}
 """Provider × model pairs a provider does not serve: refused at the door (``test_replicate.py``)."""
-MATRIX = [(provider, model) for provider in HOSTS for model in MODELS if (provider, model) not in NOT_SERVED]
+SYNCHRONOUS = ["modelark"]
+"""Hosts without a callback (the generate function streams their generation): in the matrix, not in the callback tests."""
+MATRIX = [(provider, model) for provider in HOSTS + SYNCHRONOUS for model in MODELS
+          if (provider, model) not in NOT_SERVED]
 
 
 SIZES = {"seedream-v4": "1024*1024", "seedream-v4.5": "1920*1920", "seedream-v5.0-lite": "1920*1920"}
@@ -79,6 +82,11 @@ def test_every_provider_and_model_runs_end_to_end(stack, client, source_image, p
         assert sent["path"] == f"/fal-ai/bytedance/seedream/{endpoint}/edit" and sent["query"]["fal_webhook"]
         assert (sent["json"]["num_images"], sent["json"]["max_images"]) == (1, 2)
         assert item(stack, job_id)["provider_urls"]["cancel_url"].endswith(f"/requests/{done['provider_task_id']}/cancel")
+    elif provider == "modelark":
+        assert sent["json"]["stream"] is True and sent["json"]["watermark"] is False and sent["json"]["image"]
+        assert sent["json"]["sequential_image_generation_options"] == {"max_images": 2}
+        assert done["estimated_cost_usd"] == round(2 * stack.functions["IngestFunction"].module.svc.providers[
+            "modelark"].limits(model).price_usd, 6)  # usage.generated_images × the unit price
     else:
         assert sent["json"]["n"] == 2 and sent["json"]["image_urls"] and sent["json"]["callback_url"]
     assert event_for(stack, job_id)["detail-type"] == "Job Succeeded"

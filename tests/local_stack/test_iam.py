@@ -66,7 +66,8 @@ def resources() -> LocalResources:
               "WebSocketApi": "abc123", "WebSocketStage": "v1"}
     attrs = {(lid, "Arn"): f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{lid}"
              for lid in ("JobsTable", "IdempotencyTable", "ApiKeysTable", "ConnectionsTable")}
-    attrs |= {(q, "Arn"): f"arn:aws:sqs:us-east-1:{ACCOUNT}:{q}" for q in ("SubmitQueue", "IngestQueue", "WebhookQueue")}
+    attrs |= {(q, "Arn"): f"arn:aws:sqs:us-east-1:{ACCOUNT}:{q}" for q in ("SubmitQueue", "IngestQueue", "WebhookQueue",
+                                                                                    "ModelArkQueue")}
     attrs |= {("SubmitQueue", "QueueName"): "SubmitQueue", ("JobsBucket", "Arn"): BUCKET,
               ("JobsBus", "Arn"): f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/seedream-local-jobs",
               ("DataKey", "Arn"): f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k"}

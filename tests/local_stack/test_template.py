@@ -222,6 +222,7 @@ def test_each_functions_concurrency_limits_come_from_the_template(in_process_mot
         "DeliveryFunction": (None, {"WebhookQueue": int(parameters["WebhookDeliveryMaximumConcurrency"]["Default"])}),
         "LiveFunction": (None, {}),
         "PushFunction": (None, {"LiveQueue": 10}),
+        "GenerateFunction": (None, {"ModelArkQueue": int(parameters["GenerateMaximumConcurrency"]["Default"])}),
     }
     assert (submit_max, limits["WebhookFunction"][0]) == (5, 50)
 

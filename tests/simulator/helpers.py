@@ -30,7 +30,7 @@ ATLAS_KEY, EVO_KEY, REP_KEY = "atlas-test-key", "evo-test-key", "r8_test-key"
 FAL_KEY = "fal-test-id:fal-test-secret"
 KEYS = {"wavespeed": {"api_key": WS_KEY, "webhook_secret": WS_SECRET},
         "atlascloud": {"api_key": ATLAS_KEY}, "evolink": {"api_key": EVO_KEY}, "replicate": {"api_key": REP_KEY},
-        "fal": {"api_key": FAL_KEY}}
+        "fal": {"api_key": FAL_KEY}, "modelark": {"api_key": "ark-test-key"}}
 _counter = itertools.count()
 
 

@@ -37,8 +37,44 @@ class FakeWaveSpeed:
         self.results: dict[str, dict] = {}
         """task id → what ``GET /api/v3/predictions/{id}/result`` answers in ``data`` (default: processing)."""
         self.result_reads: list[str] = []
+        self.generations: list[dict] = []
+        self.ark_status = 200
+        self.ark_cut_after: int | None = None
+        self.ark_between = lambda index: None
+        """ModelArk requests (``https://ark.test``): answered with a stream of ``max_images`` images at cdn.test."""
+
+    def modelark(self, request: httpx.Request) -> httpx.Response:
+        """ModelArk's streamed answer: ``ark_status`` (with ``submit_headers``) instead when not 200; else one event
+        per image (``max_images``), ``completed`` and ``[DONE]`` — only the first ``ark_cut_after`` images when set
+        (the stream then just ends); ``ark_between(i)`` runs before image ``i`` is sent."""
+        assert request.headers["authorization"] == "Bearer ark-unit-key"
+        body = json.loads(request.content)
+        self.generations.append(body)
+        if self.ark_status != 200:
+            return httpx.Response(self.ark_status, json={"error": {"code": "RateLimitExceeded", "message": "slow down"}},
+                                  headers=self.submit_headers)
+        count = body["sequential_image_generation_options"]["max_images"]
+        number = len(self.generations)
+
+        def events():
+            for i in range(count):
+                if self.ark_cut_after is not None and i >= self.ark_cut_after:
+                    return
+                self.ark_between(i)
+                path = f"/ark/{number}/{i}.png"
+                self.outputs.setdefault(path, self.outputs.get("/ark/template.png", b""))
+                yield ("event: image_generation.partial_succeeded\ndata: " + json.dumps(
+                    {"type": "image_generation.partial_succeeded", "image_index": i, "url": f"https://cdn.test{path}",
+                     "size": body["size"]}) + "\n\n").encode()
+            yield ("event: image_generation.completed\ndata: " + json.dumps(
+                {"type": "image_generation.completed", "usage": {"generated_images": count}})
+                   + "\n\ndata: [DONE]\n\n").encode()
+
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=events())
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == "ark.test":
+            return self.modelark(request)
         if request.url.host == "cdn.test":
             self.output_gets[request.url.path] = self.output_gets.get(request.url.path, 0) + 1
             status = self.output_status.get(request.url.path, 200)
@@ -76,10 +112,11 @@ class MotoStack:
         self.session = session
         self.resources = create_resources(
             session, load_template(),
-            {"PublicBaseUrl": "https://hooks.test", "WaveSpeedBaseUrl": "https://ws.test"},
+            {"PublicBaseUrl": "https://hooks.test", "WaveSpeedBaseUrl": "https://ws.test", "ModelArkBaseUrl": "https://ark.test"},
             secret_value={"wavespeed": {"api_key": WS_KEY, "webhook_secret": WS_SECRET},
                           "atlascloud": {"api_key": "atlas-unit-key"}, "evolink": {"api_key": "evolink-unit-key"},
-                          "replicate": {"api_key": "replicate-unit-key"}, "fal": {"api_key": "fal-unit-key"}},
+                          "replicate": {"api_key": "replicate-unit-key"}, "fal": {"api_key": "fal-unit-key"},
+                          "modelark": {"api_key": "ark-unit-key"}},
         )
         self.dynamodb, self.sqs, self.s3 = session.resource("dynamodb"), session.client("sqs"), session.client("s3")
         # observe the bus: every event is copied to a queue
@@ -141,8 +178,8 @@ def provider_http():
     return FakeWaveSpeed()
 
 
-EVERY_PART = ("store", "ledger", "submit_queue", "ingest_queue", "blobs", "uploader", "bus", "providers", "fetcher",
-              "replies", "webhook_queue", "webhook_secret", "webhook_sender", "keys")
+EVERY_PART = ("store", "ledger", "submit_queue", "ingest_queue", "generate_queue", "blobs", "uploader", "bus", "providers",
+              "fetcher", "replies", "webhook_queue", "webhook_secret", "webhook_sender", "keys")
 
 
 @pytest.fixture

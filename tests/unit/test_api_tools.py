@@ -197,7 +197,7 @@ def test_the_models_route_lists_every_model_at_every_provider_from_the_doors_tab
     status, answer = call(api, "GET", "/v1/models")
     assert status == 200
     offers = {(m["model"], m["provider"]): m for m in answer["models"]}
-    assert len(offers) == 14 and len(answer["models"]) == 14  # Replicate serves no seedream-v5.0-lite
+    assert len(offers) == 17 and len(answer["models"]) == 17  # Replicate serves no seedream-v5.0-lite
     assert ("seedream-v5.0-lite", "replicate") not in offers
     assert offers[("seedream-v4", "replicate")]["price_basis"] == "per_image_produced"
     assert offers[("seedream-v4.5", "wavespeed")] == {
@@ -215,7 +215,11 @@ def test_the_models_route_lists_every_model_at_every_provider_from_the_doors_tab
     assert (offers[("seedream-v4", "fal")]["provider_model"] == "fal-ai/bytedance/seedream/v4/edit") and \
         (offers[("seedream-v4", "fal")]["max_outputs"], offers[("seedream-v4", "fal")]["price_usd"],
          offers[("seedream-v4", "fal")]["price_basis"]) == (6, 0.03, "per_image_produced")
-    # what the list says is what the door holds a request to: evolink takes 12 sources, WaveSpeed does not
+    ark = offers[("seedream-v4.5", "modelark")]
+    assert (ark["provider_model"], ark["price_usd"], ark["price_basis"], ark["price_documented"]) == (
+        "seedream-4-5-251128", 0.04, "per_image_produced", True)  # billed per generated image
+    # what the list says is what the door holds a request to: evolink takes 12 sources, WaveSpeed does not (and auto
+    # does not try modelark, out of its default order)
     twelve = BODY | {"model": "seedream-v4", "size": "1024*1024", "images": ["https://images.test/c.jpg"] * 12}
     assert call(api, "POST", "/v1/jobs", twelve | {"provider": "evolink"}, query={"dry_run": "true"})[0] == 200
     assert call(api, "POST", "/v1/jobs", twelve, query={"dry_run": "true"})[0] == 422

@@ -59,7 +59,7 @@ def functions(functions_with):
 def test_every_function_has_a_sample_event(aws):
     _, resources = aws
     names = {p.name for p in EVENTS.glob("*.json")}
-    assert names == {"api-create-job.json", "api-get-job.json", "submit-sqs.json", "ingest-sqs.json",
+    assert names == {"api-create-job.json", "api-get-job.json", "submit-sqs.json", "ingest-sqs.json", "generate-sqs.json",
                      "webhook-wavespeed.json", "webhook-atlascloud.json", "webhook-evolink.json",
                      "webhook-replicate.json", "reconcile-schedule.json", "intake-s3-sqs.json",
                      "intake-eventbridge-sqs.json", "delivery-sqs.json",
@@ -67,7 +67,7 @@ def test_every_function_has_a_sample_event(aws):
                      "live-disconnect.json", "push-sqs.json"}
     assert set(resources.functions) == {"ApiFunction", "ApiKeyAuthorizerFunction", "WebhookFunction", "SubmitFunction",
                                         "IngestFunction", "ReconcileFunction", "IntakeFunction", "DeliveryFunction",
-                                        "LiveFunction", "PushFunction"}
+                                        "LiveFunction", "PushFunction", "GenerateFunction"}
 
 
 def test_a_key_the_api_made_passes_the_authorizer_sample_until_it_is_revoked(functions, aws):
@@ -131,6 +131,38 @@ def test_samples_drive_the_whole_path_through_the_handlers(functions, provider_h
     view = json.loads(api.invoke(get)["body"])
     assert view["status"] == "succeeded" and [o["width"] for o in view["outputs"]] == [2048] * 4
     assert tap_events(aws)[0]["detail-type"] == "Job Succeeded"
+
+
+def test_a_modelark_job_goes_submit_generate_ingest_through_the_handlers(functions, provider_http, aws):
+    """Submit hands the job to the ModelArk queue; the generate sample runs it (the stream's images stored as they
+    arrive) and puts the completion on the ingest queue; ingest keeps what generate stored and ends it succeeded."""
+    session, resources = aws
+    sqs = session.client("sqs")
+    create = sample("api-create-job.json")
+    create["body"] = json.dumps(json.loads(create["body"]) | {"provider": "modelark"})
+    created = functions["ApiFunction"].invoke(create)
+    assert created["statusCode"] == 202, created["body"]
+    job_id = json.loads(created["body"])["job_id"]
+    event = sample("submit-sqs.json")
+    event["Records"][0]["body"] = json.dumps({"job_id": job_id})
+    assert functions["SubmitFunction"].invoke(event) == {"batchItemFailures": []}
+    [queued] = sqs.receive_message(QueueUrl=resources.names["ModelArkQueue"])["Messages"]
+    provider_http.outputs["/ark/template.png"] = png_bytes(2048, 2048)
+    event = sample("generate-sqs.json")
+    event["Records"][0]["body"] = queued["Body"]
+    assert functions["GenerateFunction"].invoke(event) == {"batchItemFailures": []}
+    sent = provider_http.generations[0]
+    assert sent["stream"] is True and sent["watermark"] is False and sent["model"] == "seedream-4-5-251128"
+    stored = functions["ApiFunction"].module.svc.store.get(job_id)
+    assert stored.status == "submitted" and len(stored.stored_outputs) == 4 and stored.callback.via == "stream"
+    [completion] = sqs.receive_message(QueueUrl=resources.names["IngestQueue"])["Messages"]
+    event = sample("ingest-sqs.json")
+    event["Records"][0]["body"] = completion["Body"]
+    gets = dict(provider_http.output_gets)
+    assert functions["IngestFunction"].invoke(event) == {"batchItemFailures": []}
+    assert provider_http.output_gets == gets  # every output was stored while streaming: none fetched again
+    done = functions["ApiFunction"].module.svc.store.get(job_id)
+    assert done.status == "succeeded" and len(done.outputs) == 4 and done.estimated_cost_usd == 0.16
 
 
 @pytest.mark.parametrize("name", ["webhook-wavespeed.json", "webhook-atlascloud.json", "webhook-evolink.json",

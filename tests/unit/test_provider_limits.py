@@ -52,7 +52,9 @@ def test_v45_and_v5_lite_need_3_686_400_pixels_and_v4_921_600(provider):
         assert refused(provider, model, size="1536*2048") == ["pixel_range"]
         assert refused(provider, model, size="1920*1920") == []  # exactly 3,686,400
     assert refused(provider, "seedream-v4", size="1024*1024") == []
-    assert refused(provider, "seedream-v4", size="1024*899") == ["height_range", "pixel_range"]
+    # ModelArk documents no side range, only total pixels and the aspect ratio
+    sides = [] if provider == "modelark" else ["height_range"]
+    assert refused(provider, "seedream-v4", size="1024*899") == [*sides, "pixel_range"]
 
 
 @pytest.mark.parametrize(("provider", "model"), SERVED)
@@ -131,7 +133,7 @@ def test_a_named_provider_refusing_says_which_other_provider_takes_the_request()
     error = refusal_of(provider="wavespeed", model="seedream-v4", size="1024*1024",
                        images=[f"https://img.test/{i}.png" for i in range(11)])
     assert error.message == ("wavespeed does not take this job: seedream-v4 at wavespeed takes at most 10 source images, "
-                             "not 11 — seedream-v4 takes it at evolink")
+                             "not 11 — seedream-v4 takes it at evolink and modelark")
 
 
 def test_a_provider_left_out_of_enabled_providers_is_refused_by_name_and_skipped_by_auto():

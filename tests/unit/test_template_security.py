@@ -30,6 +30,7 @@ SERVICES_OF = {
     "WebhookFunction": {"dynamodb", "sqs", "secretsmanager"},
     "SubmitFunction": {"dynamodb", "sqs", "secretsmanager"},
     "IngestFunction": {"dynamodb", "sqs", "secretsmanager"},
+    "GenerateFunction": {"dynamodb", "sqs", "secretsmanager"},  # the ARK key; the ModelArk and ingest queues
     "ReconcileFunction": {"dynamodb", "sqs", "secretsmanager"},
     "IntakeFunction": {"dynamodb", "sqs"},
     "DeliveryFunction": {"dynamodb", "secretsmanager"},  # its queue is SSE-SQS (EventBridge delivers to it)
@@ -103,7 +104,8 @@ def test_sqs_consumers_get_receive_and_delete_from_sam_not_from_us():
     # SAM adds AWSLambdaSQSQueueExecutionRole for `Type: SQS` events; the templates add no sqs:Receive/Delete of their own
     consumers = {fn for fn in FUNCTIONS
                  if any(e["Type"] == "SQS" for e in RESOURCES[fn]["Properties"].get("Events", {}).values())}
-    assert consumers == {"SubmitFunction", "IngestFunction", "IntakeFunction", "DeliveryFunction", "PushFunction"}
+    assert consumers == {"SubmitFunction", "IngestFunction", "IntakeFunction", "DeliveryFunction", "PushFunction",
+                         "GenerateFunction"}
     for fn in FUNCTIONS:
         assert not {a for a, _ in grants(fn)} & {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
@@ -173,7 +175,7 @@ def test_dlqs_and_rejected_callbacks_are_alarmed():
     dlqs = {name(res["Properties"]["Dimensions"][0]["Value"]) for res in RESOURCES.values()
             if res["Type"] == "AWS::CloudWatch::Alarm" and res["Properties"].get("Namespace") == "AWS/SQS"}
     assert dlqs == {"SubmitDLQ.QueueName", "IngestDLQ.QueueName", "IntakeDLQ.QueueName", "WebhookDLQ.QueueName",
-                    "LiveDLQ.QueueName"}
+                    "LiveDLQ.QueueName", "ModelArkDLQ.QueueName"}
     rejected = RESOURCES["CallbacksRejectedAlarm"]["Properties"]
     assert (rejected["Namespace"], rejected["MetricName"], rejected["Dimensions"]) == (
         "SeedreamJobs", "CallbacksRejected", [{"Name": "service", "Value": "webhook"}])  # Powertools' EMF, service=webhook

@@ -18,7 +18,7 @@ from .models.requests import SIZE_RE, JobRequest, WebhookEvent
 from .models.views import DryRun, JobView, ModelList, WebhookJob
 
 REF = "#/components/schemas/{model}"
-PROVIDERS = ["wavespeed", "atlascloud", "evolink", "fal"]
+PROVIDERS = ["wavespeed", "atlascloud", "evolink", "replicate", "fal", "modelark"]
 EXAMPLE_REQUEST = {"provider": "auto", "model": "seedream-v4.5", "prompt": "Generate a series of 4 images of this "
                    "astronaut: on the moon, in a forest, underwater, in a city at night",
                    "images": ["https://images.example.com/astronaut.png"], "max_images": 4, "size": "2048*2048",

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-PROVIDERS: tuple[str, ...] = ("wavespeed", "atlascloud", "evolink", "replicate", "fal")
+PROVIDERS: tuple[str, ...] = ("wavespeed", "atlascloud", "evolink", "replicate", "fal", "modelark")
 
 
 class ConfigError(RuntimeError):
@@ -161,6 +161,12 @@ _VARIABLES: dict[str, tuple[str, object]] = {
     "FAL_JWKS_URL": ("fal_jwks_url", None),
     "FAL_JWKS_MIN_REFRESH_SECONDS": ("fal_jwks_min_refresh_seconds", _number),
     "FAL_V45_PRICE_USD": ("fal_v45_price_usd", _number),
+    "MODELARK_V4_PRICE_USD": ("modelark_v4_price_usd", _number),
+    "MODELARK_V5_LITE_PRICE_USD": ("modelark_v5_lite_price_usd", _number),
+    "MODELARK_V5_LITE_MODEL": ("modelark_v5_lite_model", None),
+    "MODELARK_READ_TIMEOUT_SECONDS": ("modelark_read_timeout_seconds", _number),
+    "MODELARK_MAX_ATTEMPTS": ("modelark_max_attempts", lambda n, v: _number(n, v, int)),
+    "GENERATE_QUEUE_URL": ("generate_queue_url", None),
     "SEED_PROVIDERS": ("seed_providers", lambda n, v: _providers(n, v)),
     "ENABLED_PROVIDERS": ("enabled_providers", lambda n, v: _providers(n, v)),
     "ATLASCLOUD_SIZES": ("atlascloud_sizes", lambda n, v: _sizes(n, v)),
@@ -246,6 +252,17 @@ class Settings:
     fal_v45_price_usd: float = 0.04
     """fal's price per image of seedream-v4.5 edit (its v4.5 text-to-image page shows $0.04; the edit page's is
     not in our sources)."""
+    modelark_v4_price_usd: float = 0.03
+    """ModelArk's seedream-4.0 price per generated image: not in our sources (a configurable default)."""
+    modelark_v5_lite_price_usd: float = 0.035
+    modelark_v5_lite_model: str = "seedream-5-0-260128"
+    modelark_read_timeout_seconds: float = 300.0
+    """How long ModelArk's stream may stay silent (no byte) before it counts as cut: longer than one 4K image takes."""
+    modelark_max_attempts: int = 5
+    """Tries of a ModelArk generation whose request was refused for now (429, 5xx, unreachable) before the job
+    fails ``submit_failed``; each try after the first is queued again with a delay (``Retry-After`` or 2^n s)."""
+    generate_queue_url: str = ""
+    """The ModelArk queue: jobs the generate function runs (synchronous hosts hold a Lambda for the generation)."""
     seed_providers: tuple[str, ...] = ()
     """Providers ``seed`` is sent to. None documents it for edit-sequential, so none by default: a request
     with a seed is refused (422) by every provider not named here."""

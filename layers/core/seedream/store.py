@@ -141,6 +141,22 @@ class JobStore:
                             condition=f"({UNLEASED} OR lease_owner = :owner)",
                             values={":now": now_iso(), ":owner": owner}, returns=True)
 
+    def start_generation(self, job_id: str, owner: str, until: str, started_at: str) -> JobRecord:
+        """Claim the job's one generation at a synchronous provider for the generate invocation ``owner``: note
+        ``generation_started_at``, lease the job to it until ``until`` (the sweep waits meanwhile) and open its
+        ``stored_outputs``. Raises ``Conflict`` when it ended or a generation was already started (a redelivered
+        message of a lost invocation: never generated, and billed, twice)."""
+        return self._update(job_id, {"generation_started_at": started_at, "lease_owner": owner, "lease_until": until},
+                            when=OPEN, condition=f"attribute_not_exists(generation_started_at) AND {UNLEASED}",
+                            values={":now": now_iso()}, returns=True,
+                            raw_set={"stored_outputs = if_not_exists(stored_outputs, :no_outputs)": {":no_outputs": {}}})
+
+    def release_generation(self, job_id: str, owner: str) -> None:
+        """Undo ``start_generation`` of ``owner`` (the provider refused the request for now: it is tried again)."""
+        with suppress(Conflict):
+            self._update(job_id, {}, when=OPEN, condition="lease_owner = :owner", values={":owner": owner},
+                         remove=("generation_started_at", "lease_owner", "lease_until"))
+
     def release_lease(self, job_id: str, owner: str) -> None:
         """End ``owner``'s lease on the open job (an ingest that stops early); nothing if it holds none."""
         with suppress(Conflict):

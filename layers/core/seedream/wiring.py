@@ -6,8 +6,11 @@ variables each requires, checked at init); each function has its builder:
 - api (``API_PARTS``): store, submit queue, blobs, bus (cancel), provider limits (no provider keys, no HTTP client),
   the API keys table (``/v1/keys``), idempotency (``Idempotency-Key``; Powertools loaded on the first key);
 - authorizer (``AUTHORIZER_PARTS``): the API keys table only;
-- submit (``SUBMIT_PARTS``): store, submit queue (a job held back by 429s goes back on it), blobs, bus, providers
-  (HTTP client made at init), idempotency (a redelivered message), and ``PUBLIC_BASE_URL``;
+- submit (``SUBMIT_PARTS``): store, submit queue (a job held back by 429s goes back on it), the ModelArk queue (a
+  synchronous provider's job goes to the generate function), blobs, bus, providers (HTTP client made at init),
+  idempotency (a redelivered message), and ``PUBLIC_BASE_URL``;
+- generate (``GENERATE_PARTS``): ingest's parts (each streamed output is stored as it arrives) plus the ingest queue
+  (the completion) and the ModelArk queue (a generation refused for now is queued again);
 - webhook (``WEBHOOK_PARTS``): the callback ledger, ingest queue, providers (the HTTP client is
   made on first need: fetching a WaveSpeed secret or the Atlas Cloud JWKS, which most instances never do);
 - ingest (``INGEST_PARTS``): store, blobs, uploader, bus, providers, fetcher (Pillow and the download client);
@@ -92,6 +95,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "ledger": ("JOBS_TABLE",),
     "submit_queue": ("SUBMIT_QUEUE_URL",),
     "ingest_queue": ("INGEST_QUEUE_URL",),
+    "generate_queue": ("GENERATE_QUEUE_URL",),
     "blobs": ("BUCKET",),
     "uploader": ("BUCKET",),
     "bus": ("EVENT_BUS_NAME",),
@@ -120,9 +124,11 @@ CLIENTS = ("dynamodb", "sqs", "s3", "events", "secretsmanager", "stepfunctions",
 API_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits",  # it ends only HTTP jobs: no replies
              "webhook_queue", "webhook_secret", "keys", "idempotency")
 AUTHORIZER_PARTS = ("keys",)
-SUBMIT_PARTS = ("store", "submit_queue", "blobs", "bus", "providers", "replies", "idempotency")
+SUBMIT_PARTS = ("store", "submit_queue", "generate_queue", "blobs", "bus", "providers", "replies", "idempotency")
 WEBHOOK_PARTS = ("ledger", "ingest_queue", "providers")
 INGEST_PARTS = ("store", "blobs", "uploader", "bus", "providers", "fetcher", "replies")
+GENERATE_PARTS = ("store", "blobs", "uploader", "bus", "providers", "fetcher", "replies", "ingest_queue",
+                  "generate_queue")
 RECONCILE_PARTS = ("store", "blobs", "ingest_queue", "bus", "providers", "replies")
 INTAKE_PARTS = ("store", "submit_queue", "blobs", "bus", "provider_limits", "replies", "idempotency")
 DELIVERY_PARTS = ("store", "blobs", "webhook_queue", "webhook_secret", "webhook_sender")
@@ -130,7 +136,7 @@ LIVE_PARTS = ("store", "connections")
 PUSH_PARTS = ("store", "connections", "socket_api")
 
 
-PART_FIELDS = {"submit_queue": "queues", "ingest_queue": "queues", "webhook_queue": "queues",
+PART_FIELDS = {"submit_queue": "queues", "ingest_queue": "queues", "webhook_queue": "queues", "generate_queue": "queues",
                "provider_limits": "providers"}
 """Parts built into a ``Services`` field of another name (every other part is its own field)."""
 
@@ -179,12 +185,13 @@ def _build(svc: Services, parts: set[str], clients: _Clients, http_transport, re
         from .ledger import CallbackLedger
 
         svc.ledger = CallbackLedger(clients("dynamodb"), settings.jobs_table)
-    if parts & {"submit_queue", "ingest_queue", "webhook_queue"}:
+    if parts & {"submit_queue", "ingest_queue", "webhook_queue", "generate_queue"}:
         from .queues import Queues
 
         svc.queues = Queues(clients("sqs"), submit_url=settings.submit_queue_url if "submit_queue" in parts else "",
                             ingest_url=settings.ingest_queue_url if "ingest_queue" in parts else "",
-                            webhook_url=settings.webhook_queue_url if "webhook_queue" in parts else "")
+                            webhook_url=settings.webhook_queue_url if "webhook_queue" in parts else "",
+                            generate_url=settings.generate_queue_url if "generate_queue" in parts else "")
     if "blobs" in parts:
         from .blobs import Blobs
 
@@ -272,6 +279,11 @@ def webhook_services(settings: Settings | None = None, **wiring) -> Services:
 
 def ingest_services(settings: Settings | None = None, **wiring) -> Services:
     return _function(INGEST_PARTS, settings, wiring)
+
+
+def generate_services(settings: Settings | None = None, **wiring) -> Services:
+    """The generate function's parts (``GENERATE_PARTS``); its HTTP client is made at init (every message streams)."""
+    return _function(GENERATE_PARTS, settings, wiring, eager_http=True)
 
 
 def reconcile_services(settings: Settings | None = None, **wiring) -> Services:

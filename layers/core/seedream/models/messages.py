@@ -31,8 +31,12 @@ class CompletionNotice:
     nsfw: list[bool] = field(default_factory=list)
     error_message: str | None = None
     webhook_id: str | None = None
-    via: Literal["webhook", "reconcile"] = "webhook"
-    """``reconcile``: read from the provider's status API by the sweep (already authoritative)."""
+    via: Literal["webhook", "reconcile", "stream"] = "webhook"
+    """``reconcile``: read from the provider's status API by the sweep (already authoritative); ``stream``: our own
+    generate function read it from a synchronous provider's stream (ModelArk)."""
+    generated_images: int | None = None
+    """The images the provider says it made and bills (ModelArk's ``usage.generated_images``); None where the
+    provider does not say."""
     outputs_expire_at: str | None = None
     """ISO 8601: when the provider deletes ``output_urls`` (Replicate: an hour after the prediction completed);
     None where the provider keeps them longer than any job stays open. Ingest never fetches past it."""
@@ -52,6 +56,16 @@ class SubmitMessage:
     provider_cancel: bool = False
     """Not a submit: the job was cancelled by its owner; ask its provider to stop the task (``usecases.provider_cancel``:
     the api holds no provider keys, so it hands this to the submit function, which does)."""
+
+
+@dataclass(frozen=True)
+class GenerateMessage:
+    """Body of a message on the ModelArk queue: the job the generate function runs at a synchronous provider, the
+    task id we made for it, and the tries so far (a generation refused for now is queued again, ``attempt`` + 1)."""
+
+    job_id: str
+    provider_task_id: str
+    attempt: int = 1
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ class CallbackRecord(BaseModel):
     provider_status: str
     provider_task_id: str
     webhook_id: str | None = None
-    via: Literal["webhook", "reconcile"] = "webhook"
+    via: Literal["webhook", "reconcile", "stream"] = "webhook"
     ingest_failed_at: str | None = None
     ingest_error: str | None = None
 
@@ -171,6 +171,9 @@ class JobRecord(BaseModel):
     lease_owner: str | None = None
     """The ingest invocation at work on the job (its Lambda request id), until ``lease_until``."""
     lease_until: str | None = None
+    generation_started_at: str | None = None
+    """When the generate function began the job's one generation at a synchronous provider (ModelArk); a job with it
+    set may have outputs in S3 before any completion is recorded, and is never generated again."""
     task_token: str | None = None
     """The Step Functions task token of a ``Job Requested`` (``SendTaskSuccess``/``SendTaskFailure`` when it ends)."""
 

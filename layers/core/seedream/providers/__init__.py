@@ -10,6 +10,7 @@ from .atlascloud import AtlasCloud
 from .base import Credentials, Http, Provider
 from .evolink import Evolink
 from .fal import Fal
+from .modelark import ModelArk
 from .replicate import Replicate
 from .wavespeed import WaveSpeed
 
@@ -47,8 +48,14 @@ def _adapters(settings: Settings, http: Http, credentials_for) -> dict[str, Prov
         "fal": Fal(http, credentials_for("fal"), base.get("fal"), jwks_url=settings.fal_jwks_url or None,
                    jwks_min_refresh_seconds=settings.fal_jwks_min_refresh_seconds,
                    v45_price_usd=settings.fal_v45_price_usd, v5_lite_seed="fal" in settings.seed_providers),
+        "modelark": ModelArk(http, credentials_for("modelark"), base.get("modelark"),
+                             v4_price_usd=settings.modelark_v4_price_usd,
+                             v5_lite_price_usd=settings.modelark_v5_lite_price_usd,
+                             v5_lite_model=settings.modelark_v5_lite_model,
+                             read_timeout_seconds=settings.modelark_read_timeout_seconds,
+                             accepts_seed="modelark" in settings.seed_providers),
     }
 
 
-__all__ = ["AtlasCloud", "Credentials", "Evolink", "Fal", "Http", "Provider", "Replicate", "WaveSpeed",
+__all__ = ["AtlasCloud", "Credentials", "Evolink", "Fal", "Http", "ModelArk", "Provider", "Replicate", "WaveSpeed",
            "build_providers"]

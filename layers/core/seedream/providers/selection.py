@@ -2,7 +2,9 @@
 
 A named provider: that one, its limits checked. ``auto``: the configured order for the model
 (``PROVIDER_PREFERENCE``), else every provider cheapest first by documented price (name breaks
-ties), keeping those whose limits the request meets. Prices and limits come from each adapter.
+ties), keeping those whose limits the request meets. A provider whose adapter sets ``in_auto_order = False``
+(ModelArk: it holds a Lambda for the whole generation) is left out of that default order; ``auto`` tries it only
+where ``PROVIDER_PREFERENCE`` names it. Prices and limits come from each adapter.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def choose_providers(providers: Mapping[str, Provider], preference: Mapping[str,
         names = [provider.name]
     else:
         configured = [name for name in preference.get(request.model, ()) if name in providers]
+        if not configured:  # the default order: a provider out of it is neither tried nor offered in a refusal
+            providers = {name: p for name, p in providers.items() if getattr(p, "in_auto_order", True)}
         names = configured or sorted(providers, key=lambda name: (job_price(providers[name], request), name))
     eligible, broken = [], {}
     for name in names:

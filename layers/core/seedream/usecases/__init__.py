@@ -11,6 +11,8 @@ answers with); none imports a handler or knows about HTTP.
 - ``cancel``         move an open job to ``cancelled`` and announce it
 - ``submit``         hand a queued job to its provider(s) with a fresh callback URL (failover, 429s waited out)
 - ``provider_cancel`` stop a cancelled job's task at its provider, where the provider has a cancel call (fal, Replicate)
+- ``generate``       a synchronous provider's job (ModelArk): hold its stream, store each image as it arrives, hand the
+                     completion to ingest
 - ``callbacks``      authenticate a provider callback, record it once, put it on the ingest queue
 - ``ingest``         store the outputs in S3 (resuming a partial set), finish the job
 - ``reconcile``      the scheduled sweep over open jobs past their deadline: read, queue again or end them

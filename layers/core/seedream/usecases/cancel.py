@@ -10,7 +10,7 @@ from ..models.messages import SubmitMessage
 from ..models.records import JobRecord
 from ..services import Services
 from ..store import Conflict
-from .finish import announce, discard_outputs
+from .finish import announce, discard_outputs, may_have_outputs
 from .provider_cancel import wants_provider_cancel
 from .read import owned
 
@@ -29,11 +29,13 @@ def cancel(svc: Services, job_id: str, owner: str | None = None) -> JobRecord:
 
     A callback that arrives later is acknowledged and ignored; what an ingest stored is deleted, here, and
     by an ingest still running when it finds the job cancelled (``seedream.lifecycle``). A job handed to a
-    provider that documents a cancel (fal.ai: ``PUT cancel_url``) is cancelled there too: this function holds no
-    provider keys, so it queues a ``SubmitMessage(provider_cancel=True)`` for the submit function
-    (``usecases.provider_cancel``); a failure there is logged and counted and never un-cancels the job. WaveSpeed,
-    Atlas Cloud and evolink document no cancel call we could verify (evolink's task object shows
-    ``task_info.can_cancel`` but no endpoint): their tasks run to their end. Only the job's owner may cancel it.
+    provider that documents a cancel (fal.ai: ``PUT cancel_url``; Replicate: ``POST .../cancel``) is cancelled there
+    too: this function holds no provider keys, so it queues a ``SubmitMessage(provider_cancel=True)`` for the submit
+    function (``usecases.provider_cancel``); a failure there is logged and counted and never un-cancels the job.
+    WaveSpeed, Atlas Cloud and evolink document no cancel call we could verify (evolink's task object shows
+    ``task_info.can_cancel`` but no endpoint): their tasks run to their end. A ModelArk generation being streamed
+    stops at its next event (the generate function finds the job ended, closes the connection and deletes what it
+    stored). Only the job's owner may cancel it.
     Raises ``JobNotFound`` or ``JobFinished`` (409, ``job_finished``).
     """
     svc.need("store", "bus")
@@ -45,7 +47,7 @@ def cancel(svc: Services, job_id: str, owner: str | None = None) -> JobRecord:
             raise JobNotFound(f"no job with id {job_id!r}") from None
         raise JobFinished(f"job {job_id} already {conflict.current.status}; only an open job can be cancelled",
                           details={"status": conflict.current.status}) from None
-    if record.callback is not None:  # a completion was recorded: an ingest may have stored outputs
+    if may_have_outputs(record):  # an ingest, or a streamed generation, may have stored outputs
         discard_outputs(svc, job_id)
     announce(svc, record)
     logger.info("job cancelled", extra={"job_id": job_id})

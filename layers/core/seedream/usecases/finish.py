@@ -37,11 +37,17 @@ def fail(svc: Services, job_id: str, error: JobError, extra: dict | None = None,
                                        unleased=unleased)
     except Conflict:
         return False
-    if record.callback is not None:  # only a job with a completion recorded can have outputs
+    if may_have_outputs(record):
         discard_outputs(svc, job_id)
     announce(svc, record)
     logger.info("job failed", extra={"job_id": job_id, "code": error.code})
     return True
+
+
+def may_have_outputs(record: JobRecord) -> bool:
+    """True when ``record`` may have objects under ``outputs/<job_id>/``: a completion was recorded (an ingest may
+    have stored some), or a streamed generation began (the generate function stores each image as it arrives)."""
+    return record.callback is not None or record.generation_started_at is not None
 
 
 def discard_outputs(svc: Services, job_id: str) -> None:

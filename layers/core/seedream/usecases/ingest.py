@@ -143,7 +143,9 @@ def _ingest(svc: Services, record: JobRecord, notice: CompletionNotice, owner: s
     except Conflict:  # the job ended while its outputs were being stored (every upload has finished by now)
         _ended_meanwhile(svc, record.job_id)
         return "skipped"
-    cost = estimated_cost_usd(provider.limits(record.model), record.request.max_images, len(outputs))
+    # a provider that reports what it made and bills (ModelArk's usage.generated_images) is taken at its word
+    produced = len(outputs) if notice.generated_images is None else notice.generated_images
+    cost = estimated_cost_usd(provider.limits(record.model), record.request.max_images, produced)
     try:
         finished = svc.store.mark_succeeded(record.job_id, outputs, extra | {"estimated_cost_usd": cost},
                                             lease_owner=owner)
@@ -199,30 +201,39 @@ def store_outputs(svc: Services, record: JobRecord, notice: CompletionNotice) ->
     def one(index: int) -> Output:
         if index in kept:
             return Output(**kept[index].model_dump(include=set(Output.model_fields)))
-        download, close = svc.fetcher.open(notice.output_urls[index])
-        try:
-            uri, etag = svc.uploader.upload_stream(output_key(job_id, index, download.extension), download.stream,
-                                                download.content_type)
-        finally:
-            close()
-        mismatch = (download.width, download.height) != (record.request.width, record.request.height)
-        if mismatch:
-            metrics.add_metric(name="OutputSizeMismatch", unit=MetricUnit.Count, value=1)
-            logger.warning("output size differs from the request", extra={
-                "job_id": job_id, "index": index, "asked": record.request.size,
-                "got": f"{download.width}*{download.height}"})
-        stored = StoredOutput(index=index, s3_uri=uri, content_type=download.content_type,
-                              bytes=download.stream.bytes, width=download.width, height=download.height,
-                              sha256=download.stream.sha256.hexdigest(), size_mismatch=mismatch, etag=etag,
-                              provider_task_id=task_id)
-        with noting:
-            svc.store.keep_stored_output(job_id, stored)
-        return Output(**stored.model_dump(include=set(Output.model_fields)))
+        return store_output(svc, record, task_id, index, notice.output_urls[index], noting)
 
     if kept:
         logger.info("ingest resumes", extra={"job_id": job_id, "kept": sorted(kept), "total": len(notice.output_urls)})
     with ThreadPoolExecutor(max_workers=DOWNLOAD_CONCURRENCY) as pool:
         return list(pool.map(one, range(len(notice.output_urls))))
+
+
+def store_output(svc: Services, record: JobRecord, task_id: str, index: int, url: str,
+                 noting: threading.Lock | None = None) -> Output:
+    """Download output ``url`` (guarded, streamed) to ``outputs/{job_id}/NN.ext`` and record it on the open job as
+    stored (``stored_outputs``; under ``noting`` when several run at once). Raises ``OutputRejected``,
+    ``OutputUnavailable``, or ``Conflict`` when the job ended meanwhile (the object is written: the caller deletes)."""
+    job_id = record.job_id
+    download, close = svc.fetcher.open(url)
+    try:
+        uri, etag = svc.uploader.upload_stream(output_key(job_id, index, download.extension), download.stream,
+                                            download.content_type)
+    finally:
+        close()
+    mismatch = (download.width, download.height) != (record.request.width, record.request.height)
+    if mismatch:
+        metrics.add_metric(name="OutputSizeMismatch", unit=MetricUnit.Count, value=1)
+        logger.warning("output size differs from the request", extra={
+            "job_id": job_id, "index": index, "asked": record.request.size,
+            "got": f"{download.width}*{download.height}"})
+    stored = StoredOutput(index=index, s3_uri=uri, content_type=download.content_type,
+                          bytes=download.stream.bytes, width=download.width, height=download.height,
+                          sha256=download.stream.sha256.hexdigest(), size_mismatch=mismatch, etag=etag,
+                          provider_task_id=task_id)
+    with noting or threading.Lock():
+        svc.store.keep_stored_output(job_id, stored)
+    return Output(**stored.model_dump(include=set(Output.model_fields)))
 
 
 def kept_outputs(svc: Services, record: JobRecord, task_id: str) -> dict[int, StoredOutput]:

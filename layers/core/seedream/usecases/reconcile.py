@@ -9,6 +9,13 @@ passed); or make **one** status read at the provider (``Provider.read_status``):
 job (``callback.via = "reconcile"``, in place of a recorded completion whose ingest never came) and put on
 the ingest queue, the same path a callback takes; still running (or the read failed) → the next deadline,
 with backoff.
+
+A synchronous provider (ModelArk: ``synchronous`` on its adapter) has no status API. Its job is run by the generate
+function, which holds a lease for its invocation (the sweep waits meanwhile). Past its deadline without a lease:
+not generated yet (its message waits in the ModelArk queue) → looked at again with backoff, like a task still
+running; generation begun and its invocation over (timed out or crashed) without a completion, or a completion
+whose ingest never came (the URLs it carried are on no record) → given up at once, ``provider_stream_lost``, its
+outputs deleted: there is nothing left to read or wait for.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from .finish import fail
 logger = Logger(child=True)
 
 OUTCOMES = ("ingest_queued", "still_running", "read_failed", "ingesting", "provider_timeout", "submit_failed",
-            "ingest_failed", "waiting", "gone")
+            "ingest_failed", "waiting", "gone", "provider_stream_lost")
 """What the sweep did to a job; ``provider_reads`` counts the status reads it made."""
 
 
@@ -69,6 +76,8 @@ def reconcile_job(svc: Services, job_id: str, now: datetime) -> tuple[str, int]:
         return "gone", 0
     submitted_at = record.submitted_at or record.created_at
     reads = record.reconcile.reads + 1
+    if getattr(svc.providers[record.provider], "synchronous", False):
+        return _synchronous(svc, record, now, reads), 0
     try:
         notice = read_status_of(svc.providers[record.provider], record.provider_task_id, record.provider_urls)
     except NotTerminal as status:
@@ -94,6 +103,19 @@ def reconcile_job(svc: Services, job_id: str, now: datetime) -> tuple[str, int]:
                                                         "provider_status": notice.provider_status,
                                                         "replaced": stale})
     return "ingest_queued", 1
+
+
+def _synchronous(svc: Services, record: JobRecord, now: datetime, reads: int) -> str:
+    """An overdue job at a provider without a status API, no lease on it (module docstring)."""
+    if record.generation_started_at is None:
+        _move(svc, record, svc.settings.deadlines().still_running(record.submitted_at or record.created_at, reads, now),
+              ReconcileRecord(reads=reads, last_read_at=iso(now), last_provider_status="waiting for the generate function"))
+        return "still_running"
+    what = ("its completion was recorded but never ingested" if record.callback is not None
+            else "its generate invocation ended without a completion (timed out or crashed)")
+    error = JobError(f"{record.provider} generation {record.provider_task_id} begun at {record.generation_started_at} "
+                     f"is lost: {what}; {record.provider} has no task API to read it back", code="provider_stream_lost")
+    return error.code if fail(svc, record.job_id, error, unleased=True) else "gone"
 
 
 def _give_up(svc: Services, record: JobRecord, code: str) -> str:

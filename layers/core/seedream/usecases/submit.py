@@ -12,6 +12,7 @@ against the message's receives, and its last receive ends the job.
 from __future__ import annotations
 
 import random
+import uuid
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Literal
@@ -20,9 +21,10 @@ from aws_lambda_powertools import Logger
 
 from ..errors import JobError, ProviderRejected, ProviderUnavailable
 from ..models import iso, now_iso
-from ..models.messages import SubmitMessage
+from ..models.messages import GenerateMessage, SubmitMessage
 from ..models.records import Attempt, JobRecord
 from ..models.requests import JobRequest
+from ..providers.base import SubmitResult
 from ..providers.selection import job_price
 from ..services import Services
 from ..settings import Settings
@@ -97,8 +99,11 @@ def submit(svc: Services, message: SubmitMessage | str, final_attempt: bool = Fa
         token = new_token()
         try:
             svc.store.arm_callback(job_id, provider.name, token_hash(token), job_price(provider, record.request))
-            images = provider_image_urls(svc, record.request)
-            result = provider.submit(record.request, images, callback_url(svc.settings, provider.name, job_id, token))
+            if getattr(provider, "synchronous", False):
+                result = hand_to_generate(svc, job_id)
+            else:
+                images = provider_image_urls(svc, record.request)
+                result = provider.submit(record.request, images, callback_url(svc.settings, provider.name, job_id, token))
         except Conflict:
             return "skipped"
         except ProviderRejected as exc:
@@ -159,6 +164,16 @@ def has_api_key(provider) -> bool:
             raise
         return False
     return True
+
+
+def hand_to_generate(svc: Services, job_id: str) -> SubmitResult:
+    """A synchronous provider (ModelArk) has no callback: the job goes to the generate function, which holds the
+    connection for the generation time (``usecases.generate``). The task id is ours (``ark-<hex>``); the job is
+    then ``submitted`` at the provider like any other, so cancel, the sweep and the lifecycle apply to it."""
+    svc.need("queues")
+    task_id = f"ark-{uuid.uuid4().hex}"
+    svc.queues.send_generate(GenerateMessage(job_id=job_id, provider_task_id=task_id))
+    return SubmitResult(provider_task_id=task_id, provider_status="queued")
 
 
 def throttle_delay(throttles: int, retry_after: list[float], jitter: float | None = None) -> float:
