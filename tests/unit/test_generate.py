@@ -4,8 +4,11 @@ mid-stream, a 429 queued again and its last try, and the sweep's rules for a job
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
+
+import httpx
 
 from seedream.models import iso
 from seedream.models.messages import GenerateMessage, IngestMessage, parse
@@ -123,3 +126,30 @@ def test_the_sweep_waits_for_a_queued_generation_and_ends_a_lost_one(svc, provid
     outcome, reads = reconcile_job(svc, message.job_id, later + timedelta(hours=1))  # its next look
     job = svc.store.get(message.job_id)
     assert (outcome, reads, job.status, job.error.code) == ("provider_stream_lost", 0, "failed", "provider_stream_lost")
+
+
+def test_auto_fails_over_across_all_six_hosts_when_the_preference_names_modelark(svc, svc_with, provider_http):
+    """ModelArk is out of ``auto``'s default order; named by ``PROVIDER_PREFERENCE`` it is the last host ``auto`` falls
+    back to: the five callback hosts answer 503 at submit, the job goes to the generate function and succeeds there."""
+    every = ("atlascloud", "evolink", "fal", "wavespeed", "replicate", "modelark")
+    preferring = dataclasses.replace(svc.settings, provider_preference={"seedream-v4.5": every})
+
+    def five_down(request):
+        if request.url.host in ("ark.test", "cdn.test"):
+            return provider_http(request)
+        return httpx.Response(503, json={"message": "down"})
+
+    svc = svc_with(five_down, settings=preferring)
+    provider_http.outputs["/ark/template.png"] = png_bytes(2048, 2048)
+    job = accept(svc, ARK | {"provider": "auto"})
+    assert job.provider_order == list(every)
+    assert submit(svc, job.job_id) == "submitted"
+    record = svc.store.get(job.job_id)
+    assert [(a.provider, a.outcome) for a in record.attempts] == [
+        *((name, "provider_unavailable") for name in every[:5]), ("modelark", "submitted")]
+    [message] = queue_bodies(svc, svc.settings.generate_queue_url)
+    assert generate(svc, GenerateMessage(**message)) == "completed"
+    [completion] = queue_bodies(svc, svc.settings.ingest_queue_url)
+    assert ingest(svc, parse(IngestMessage, json.dumps(completion))) == "succeeded"
+    done = svc.store.get(job.job_id)
+    assert (done.status, done.provider, len(done.outputs)) == ("succeeded", "modelark", 3)
