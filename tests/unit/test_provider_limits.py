@@ -199,3 +199,20 @@ def test_a_malformed_provider_limit_is_an_error_that_names_it(value, says):
 
     with pytest.raises(ConfigError, match=says.replace("[", r"\[").replace("]", r"\]")):
         Settings.from_env({"PROVIDER_LIMITS": value})
+
+
+def test_the_readmes_table_of_autos_default_order_is_what_auto_does():
+    import re
+    from pathlib import Path
+
+    from seedream.providers.selection import job_price
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = re.findall(r"^\| (seedream-[\w.-]+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$", readme, re.M)
+    assert [row[0] for row in rows] == MODELS
+    for model, *cells in rows:
+        for count, cell in zip((1, 4, 14), cells, strict=True):
+            job = request(model, max_images=count, provider="auto")
+            said = [(name, float(price)) for name, price in (part.split() for part in cell.split(", "))]
+            assert said == [(name, round(job_price(PROVIDERS[name], job), 4))
+                            for name in choose_providers(PROVIDERS, {}, job)], (model, count)
