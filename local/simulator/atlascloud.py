@@ -122,8 +122,8 @@ def submit(sim: ProviderSimulator, request: Request) -> Response:
 
 
 def result(sim: ProviderSimulator, request: Request, id: str) -> Response:  # noqa: A002
-    authorized = sim._bearer_ok(request, PROVIDER)
-    data = sim._status_read(PROVIDER, id, authorized, view)
+    authorized = sim.authorized(request, PROVIDER)
+    data = sim.status_read(PROVIDER, id, authorized, view)
     if not authorized:
         return error(Reject(401, "Unauthorized"))
     if data is None:
@@ -132,6 +132,6 @@ def result(sim: ProviderSimulator, request: Request, id: str) -> Response:  # no
 
 
 def jwks(sim: ProviderSimulator, request: Request) -> Response:
-    with sim._lock:
+    with sim.lock:
         sim.jwks_fetches += 1
     return json_response(200, sim.atlas_jwks(), {"Cache-Control": "public, max-age=300"})

@@ -62,8 +62,10 @@ class ProviderSimulator:
         """GETs of each provider's status endpoint, whatever they answered (per task: ``tasks[id]["status_reads"]``)."""
         self._faults = copy.deepcopy(FAULT_DEFAULTS)
         self._draws = random.Random()  # nosec B311 - which submits get a simulated 429, not a secret
-        self._outputs: dict[tuple[str, int], bytes] = {}
-        self._output_gets: dict[tuple[str, int], int] = {}
+        self.output_blobs: dict[tuple[str, int], bytes] = {}
+        """The outputs served at ``/outputs/{task_id}/{index}.png``, by ``(task_id, index)`` (mutate under ``lock``)."""
+        self.output_gets: dict[tuple[str, int], int] = {}
+        """GETs each output answered with its bytes, by ``(task_id, index)`` (mutate under ``lock``)."""
         self._atlas_keys: list[tuple[str, Ed25519PrivateKey]] = []
         self._fal_keys: list[tuple[str, Ed25519PrivateKey]] = []
         self.fal_user_id = "sim-user-" + secrets.token_hex(6)
@@ -256,7 +258,17 @@ class ProviderSimulator:
 
     def authorized(self, request: Request, provider: str) -> bool:
         """True when ``request`` carries ``provider``'s key as ``Authorization: Bearer``."""
-        return self._bearer_ok(request, provider)
+        return bearer_ok(request, self.keys[provider]["api_key"])
+
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop()`` began: background jobs and deliveries give up."""
+        return self._stopping.is_set()
+
+    @property
+    def http(self) -> httpx.Client:
+        """The simulator's own HTTP client (fetching inputs, delivering callbacks); loopback only."""
+        return self._http
 
     def take_submit_error(self) -> int | None:
         """The status to answer the next submit with instead of handling it (``submit_errors``, ``submit_429_share``)."""
@@ -281,15 +293,8 @@ class ProviderSimulator:
     def keep_output(self, task_id: str, index: int, blob: bytes) -> str:
         """Serve ``blob`` as output ``index`` of ``task_id``; returns its URL."""
         with self._lock:
-            self._outputs[(task_id, index)] = blob
+            self.output_blobs[(task_id, index)] = blob
         return f"{self.base_url}/outputs/{task_id}/{index}.png"
-
-    # -- used by the provider modules --------------------------------------------------------
-    def bearer_ok(self, request: Request, provider: str) -> bool:
-        """True when ``request`` carries ``Authorization: Bearer <provider's api_key>``."""
-        return bearer_ok(request, self.keys[provider]["api_key"])
-
-    _bearer_ok = bearer_ok  # the older modules' name
 
     def status_read(self, provider: str, task_id: str, authorized: bool, view) -> dict | None:
         """Count one status read of ``provider``'s task ``task_id``; ``view(task)`` under the lock, or None when
@@ -344,7 +349,7 @@ class ProviderSimulator:
             self.tasks[task_id] = task
             return task
 
-    def _spawn(self, target, task_id: str) -> None:
+    def spawn(self, target, task_id: str) -> None:
         """Run ``target(self, task_id)`` in a daemon thread that ``stop()`` joins."""
         worker = threading.Thread(target=target, args=(self, task_id), daemon=True, name=f"provider-sim-job:{task_id}")
         with self._lock:
@@ -352,7 +357,7 @@ class ProviderSimulator:
             self._workers.append(worker)
         worker.start()
 
-    def _callback_message(self, task_id: str, wavespeed_status: str | None = None) -> tuple[bytes, dict]:
+    def callback_message(self, task_id: str, wavespeed_status: str | None = None) -> tuple[bytes, dict]:
         """Body bytes and headers of the provider's callback for the task's current state, freshly signed."""
         with self._lock:
             task = self.tasks[task_id]

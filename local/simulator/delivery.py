@@ -14,7 +14,7 @@
   the simulator stops.
 
 The message itself (body and signed headers) comes from the provider's module through
-``sim._callback_message``.
+``sim.callback_message``.
 """
 
 from __future__ import annotations
@@ -31,20 +31,20 @@ if TYPE_CHECKING:
 
 
 def deliver_callbacks(sim: ProviderSimulator, task_id: str) -> None:
-    with sim._lock:
+    with sim.lock:
         task = sim.tasks[task_id]
         url, mode, late = task["callback_url"], task["faults"]["callback"], task["faults"]["late_seconds"]
         provider, status = task["provider"], task["status"]
         events = task["protocol"].get("events_filter")
-    if not url or mode == "lost" or status not in TERMINAL or sim._stopping.is_set():
+    if not url or mode == "lost" or status not in TERMINAL or sim.stopping:
         return
     if events is not None and "completed" not in events:
         return  # Replicate sends the completed event only when the webhook_events_filter names it
-    body, headers = sim._callback_message(task_id)
+    body, headers = sim.callback_message(task_id)
     if mode == "late":
-        if sim._stopping.wait(late):
+        if sim.pause(late):
             return
-        body, headers = sim._callback_message(task_id)  # signed when actually sent
+        body, headers = sim.callback_message(task_id)  # signed when actually sent
     if mode == "duplicate":
         for _ in range(3):
             post_callback(sim, provider, task_id, url, body, headers)
@@ -53,13 +53,13 @@ def deliver_callbacks(sim: ProviderSimulator, task_id: str) -> None:
     if mode == "out_of_order":
         if provider == "replicate":  # the completed event again (its retry), then a late non-terminal event
             post_callback(sim, provider, task_id, url, body, headers)
-            stale_body, stale_headers = sim._callback_message(task_id, wavespeed_status="processing")
+            stale_body, stale_headers = sim.callback_message(task_id, wavespeed_status="processing")
             post_callback(sim, provider, task_id, url, stale_body, stale_headers)
         elif provider == "wavespeed":
-            stale_body, stale_headers = sim._callback_message(task_id, wavespeed_status="processing")
+            stale_body, stale_headers = sim.callback_message(task_id, wavespeed_status="processing")
             post_callback(sim, provider, task_id, url, stale_body, stale_headers)
         else:
-            if sim._stopping.wait(late):
+            if sim.pause(late):
                 return
             post_callback(sim, provider, task_id, url, body, headers)
 
@@ -68,15 +68,15 @@ def post_callback(sim: ProviderSimulator, provider: str, task_id: str, url: str,
     """POST one callback, retrying per ``retry_backoff`` on a non-2xx answer or a connection failure."""
     delays = [0.0] + list(sim.retry_backoff)
     for attempt, delay in enumerate(delays):
-        if delay and sim._stopping.wait(delay):
+        if delay and sim.pause(delay):
             return False
         status, error = None, None
         try:
-            resp = sim._http.post(url, content=body, headers=headers, timeout=sim.callback_timeout)
+            resp = sim.http.post(url, content=body, headers=headers, timeout=sim.callback_timeout)
             status = resp.status_code
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
-        with sim._lock:
+        with sim.lock:
             sim.callbacks.append({"provider": provider, "task_id": task_id, "url": url, "status": status,
                                   "headers": dict(headers), "body": body, "at": time.time(),
                                   "attempt": attempt, "error": error})

@@ -158,8 +158,8 @@ def submit(sim: ProviderSimulator, request: Request) -> Response:
 
 
 def task(sim: ProviderSimulator, request: Request, id: str) -> Response:  # noqa: A002
-    authorized = sim._bearer_ok(request, PROVIDER)
-    data = sim._status_read(PROVIDER, id, authorized, view)
+    authorized = sim.authorized(request, PROVIDER)
+    data = sim.status_read(PROVIDER, id, authorized, view)
     if not authorized:
         return error(Reject(401, "Invalid API key"))
     if data is None:

@@ -60,16 +60,16 @@ def submit_flow(sim: ProviderSimulator, provider: str, request: Request, parse: 
     spec = admit(sim, provider, request, parse, error, authorized)
     if isinstance(spec, Response):
         return spec
-    task_id = sim._new_task(provider, spec)["id"]
+    task_id = sim.new_task(provider, spec)["id"]
     if spec.get("sync"):  # WaveSpeed enable_sync_mode: answer with the finished prediction
         generate(sim, task_id)
-        with sim._lock:
+        with sim.lock:
             answer = reply(sim.tasks[task_id])
-        sim._spawn(deliver_callbacks, task_id)
+        sim.spawn(deliver_callbacks, task_id)
     else:
-        with sim._lock:
+        with sim.lock:
             answer = reply(sim.tasks[task_id])
-        sim._spawn(run_job, task_id)
+        sim.spawn(run_job, task_id)
     return json_response(200, answer)
 
 
@@ -80,7 +80,7 @@ def run_job(sim: ProviderSimulator, task_id: str) -> None:
 
 def generate(sim: ProviderSimulator, task_id: str) -> None:
     """``processing``, wait, then a terminal status with outputs (or for ``hang``: stay ``processing``)."""
-    with sim._lock:
+    with sim.lock:
         task = sim.tasks[task_id]
         task["status"] = "processing"
         task["started_at"] = time.time()
@@ -90,15 +90,15 @@ def generate(sim: ProviderSimulator, task_id: str) -> None:
         seconds = faults["generation_seconds"]
         seconds = sim.generation_seconds if seconds is None else seconds
         images, w, h, count = list(task["images"]), task["width"], task["height"], task["count"]
-    if sim._stopping.wait(seconds):
+    if sim.pause(seconds):
         return
     status, error, refs, nsfw = "completed", "", [], False
     if task.get("cancel_requested"):  # fal, Replicate: a cancel reached the task while it ran
-        with sim._lock:
+        with sim.lock:
             task.update(status="failed", error="request cancelled", completed_at=time.time())
         return
     try:
-        sources = [fetch_image(sim._http, u) for u in images]
+        sources = [fetch_image(sim.http, u) for u in images]
     except Exception as exc:  # noqa: BLE001 - any fetch failure fails the task
         status, error = "failed", f"failed to download input image: {exc}"
         sources = []
@@ -114,15 +114,15 @@ def generate(sim: ProviderSimulator, task_id: str) -> None:
             rendered = render_series(sources, w, h, count) if len(faulty) < count else []
             # outputs the fault serves itself are not rendered
             blobs = [b"" if i in faulty else png_bytes(rendered[i]) for i in range(count)]
-            with sim._lock:
+            with sim.lock:
                 for i, blob in enumerate(blobs):
                     if blob:
-                        sim._outputs[(task_id, i)] = blob
+                        sim.output_blobs[(task_id, i)] = blob
             for i, blob in enumerate(blobs):
                 if task["base64"] and blob:
                     refs.append("data:image/png;base64," + base64.b64encode(blob).decode("ascii"))
                 else:
                     refs.append(f"{sim.base_url}/outputs/{task_id}/{i}.png")
-    with sim._lock:
+    with sim.lock:
         task.update(status=status, error=error, output_refs=refs, nsfw=nsfw, completed_at=time.time(),
                     outputs=[f"{sim.base_url}/outputs/{task_id}/{i}.png" for i in range(len(refs))])

@@ -29,12 +29,13 @@ NOT_IMAGE_PAGE = (b"<!DOCTYPE html><html><head><title>Access denied</title></hea
 def serve(sim: ProviderSimulator, request: Request, id: str, index: int) -> Response:  # noqa: A002
     key = (id, index)
     head = request.method == "HEAD"
-    with sim._lock:
+    live_faults = sim.faults  # a copy: the switches as they are now
+    with sim.lock:
         task = sim.tasks.get(id)
-        data = sim._outputs.get(key)
-        faults = task["faults"] if task else sim._faults
+        data = sim.output_blobs.get(key)
+        faults = task["faults"] if task else live_faults
         mode = task["faults"]["outputs"] if task and index >= faults["outputs_from"] else "normal"
-        live = sim._faults["outputs"] if index >= sim._faults["outputs_from"] else "normal"
+        live = live_faults["outputs"] if index >= live_faults["outputs_from"] else "normal"
         unavailable = "unavailable" in (mode, live)
         # a streamed task (ModelArk) serves each output as soon as its event went out
         exists = task is not None and 0 <= index < task["count"] and (
@@ -43,8 +44,8 @@ def serve(sim: ProviderSimulator, request: Request, id: str, index: int) -> Resp
         if exists and lifetime is not None and time.time() > task["completed_at"] + lifetime:
             exists = False  # deleted by the provider (Replicate: an hour after the prediction completed)
         if exists and not head and not unavailable:
-            sim._output_gets[key] = sim._output_gets.get(key, 0) + 1
-        gets = sim._output_gets.get(key, 0)
+            sim.output_gets[key] = sim.output_gets.get(key, 0) + 1
+        gets = sim.output_gets.get(key, 0)
     if unavailable:
         return bytes_response(503, b"Service Unavailable (simulated unavailable output)", "text/plain")
     if not exists:
@@ -70,7 +71,7 @@ def _oversized(sim: ProviderSimulator, prefix: bytes, total: int):
     remaining = total - len(prefix)
     filler = b"\0" * 65536
     while remaining > 0:
-        if sim._stopping.is_set():
+        if sim.stopping:
             raise StreamAborted("simulator stopping")
         n = min(remaining, len(filler))
         yield filler[:n]
@@ -80,6 +81,6 @@ def _oversized(sim: ProviderSimulator, prefix: bytes, total: int):
 def _slow(sim: ProviderSimulator, data: bytes, delay: float):
     """``data`` in 16 KiB chunks, ``delay`` seconds apart."""
     for start in range(0, len(data), CHUNK):
-        if start and sim._stopping.wait(delay):
+        if start and sim.pause(delay):
             raise StreamAborted("simulator stopping")
         yield data[start:start + CHUNK]

@@ -154,7 +154,7 @@ def submit(sim: ProviderSimulator, request: Request, owner: str, model: str) -> 
 
 def prediction(sim: ProviderSimulator, request: Request, id: str) -> Response:  # noqa: A002
     """``GET /v1/predictions/{id}``: the prediction object (counted as a status read)."""
-    authorized = sim.bearer_ok(request, PROVIDER)
+    authorized = sim.authorized(request, PROVIDER)
     data = sim.status_read(PROVIDER, id, authorized, lambda t: view(sim, t))
     if not authorized:
         return error(Reject(401, "Unauthenticated: you did not pass a valid authentication token"))
@@ -166,7 +166,7 @@ def prediction(sim: ProviderSimulator, request: Request, id: str) -> Response:  
 def cancel(sim: ProviderSimulator, request: Request, id: str) -> Response:  # noqa: A002
     """``POST /v1/predictions/{id}/cancel``: a prediction still running stops and becomes ``canceled``; one that had
     ended keeps its status. Answers the prediction object (recorded in ``sim.replicate_cancels``)."""
-    if not sim.bearer_ok(request, PROVIDER):
+    if not sim.authorized(request, PROVIDER):
         return error(Reject(401, "Unauthenticated: you did not pass a valid authentication token"))
     with sim.lock:
         task = sim.tasks.get(id)
@@ -181,6 +181,6 @@ def cancel(sim: ProviderSimulator, request: Request, id: str) -> Response:  # no
 
 def secret(sim: ProviderSimulator, request: Request) -> Response:
     """``GET /v1/webhooks/default/secret`` → ``{"key": "whsec_..."}``."""
-    if not sim.bearer_ok(request, PROVIDER):
+    if not sim.authorized(request, PROVIDER):
         return error(Reject(401, "Unauthenticated: you did not pass a valid authentication token"))
     return json_response(200, {"key": sim.keys[PROVIDER]["webhook_secret"]})

@@ -100,15 +100,15 @@ def callback(sim: ProviderSimulator, t: dict, status: str | None = None) -> tupl
 
 def submit(sim: ProviderSimulator, request: Request, model: str) -> Response:
     if model not in MODELS:
-        sim._record_submit(PROVIDER, request, None, 404)
+        sim.record_submit(PROVIDER, request, None, 404)
         return error(Reject(404, f"model bytedance/{model}/edit-sequential not found"))
     return submit_flow(sim, PROVIDER, request, lambda req, body: parse(model, req, body),
                        lambda t: {"code": 200, "message": "success", "data": view(t, sim.base_url)}, error)
 
 
 def result(sim: ProviderSimulator, request: Request, id: str) -> Response:  # noqa: A002
-    authorized = sim._bearer_ok(request, PROVIDER)
-    data = sim._status_read(PROVIDER, id, authorized, lambda t: view(t, sim.base_url))
+    authorized = sim.authorized(request, PROVIDER)
+    data = sim.status_read(PROVIDER, id, authorized, lambda t: view(t, sim.base_url))
     if not authorized:
         return error(Reject(401, "Unauthorized"))
     if data is None:
@@ -117,7 +117,7 @@ def result(sim: ProviderSimulator, request: Request, id: str) -> Response:  # no
 
 
 def secret(sim: ProviderSimulator, request: Request) -> Response:
-    if not sim._bearer_ok(request, PROVIDER):
+    if not sim.authorized(request, PROVIDER):
         return error(Reject(401, "Unauthorized"))
     return json_response(200, {"code": 200, "message": "success",
                                "data": {"secret": sim.keys[PROVIDER]["webhook_secret"]}})

@@ -195,3 +195,16 @@ def test_package_exports():
 
     assert {"ProviderSimulator", "FAULT_DEFAULTS", "render_series", "main"} <= set(dir(pkg))
     assert pathlib.Path(pkg.__file__).parent == PACKAGE
+
+
+def test_the_protocol_modules_use_only_the_simulators_public_surface():
+    """Each provider's module (and the job, delivery and output machinery) reaches ``ProviderSimulator`` through its
+    public attributes and methods, never its private state (``sim._lock``, ``sim._http`` …)."""
+    import re
+    from pathlib import Path
+
+    import local.simulator
+
+    package = Path(local.simulator.__file__).parent
+    reads = {f.name: re.findall(r"\bsim\._\w+", f.read_text()) for f in package.glob("*.py") if f.name != "core.py"}
+    assert {name: found for name, found in reads.items() if found} == {}
