@@ -13,7 +13,8 @@ import pytest
 
 from seedream.errors import InvalidRequest, ProviderRejected, Unauthorized
 from seedream.providers.atlascloud import AtlasCloud
-from seedream.providers.base import Http, NotTerminal
+from seedream.providers.base import NotTerminal
+from seedream.providers.calls import Http
 from tests.support.signing import AtlasSigner
 
 NOW = 1_763_700_000

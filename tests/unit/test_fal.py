@@ -18,7 +18,8 @@ from seedream.errors import InvalidRequest, ProviderRejected, ProviderUnavailabl
 from seedream.models.messages import SubmitMessage
 from seedream.models.requests import JobRequest
 from seedream.providers import build_providers
-from seedream.providers.base import Http, NotTerminal, provider_cancel
+from seedream.providers.base import NotTerminal, provider_cancel
+from seedream.providers.calls import Http
 from seedream.providers.fal import Fal
 from seedream.settings import Settings
 from seedream.usecases.accept import accept

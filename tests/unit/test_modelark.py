@@ -11,7 +11,9 @@ import pytest
 from seedream.errors import ProviderRejected, ProviderUnavailable, Unauthorized
 from seedream.models.requests import JobRequest
 from seedream.providers import build_providers
-from seedream.providers.base import Http, NotTerminal, estimated_cost_usd
+from seedream.providers.base import NotTerminal
+from seedream.providers.calls import Http
+from seedream.providers.limits import estimated_cost_usd
 from seedream.providers.modelark import ModelArk, StreamCut, StreamEvent, parse_sse, request_body
 from seedream.providers.selection import choose_providers
 from seedream.settings import Settings

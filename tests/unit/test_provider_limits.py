@@ -9,7 +9,7 @@ import pytest
 from seedream.errors import InvalidRequest
 from seedream.models.requests import JobRequest
 from seedream.providers import build_providers
-from seedream.providers.base import Http
+from seedream.providers.calls import Http
 from seedream.providers.selection import choose_providers
 from seedream.settings import Settings
 

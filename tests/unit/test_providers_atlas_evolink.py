@@ -16,8 +16,10 @@ from seedream.models.messages import CompletionNotice
 from seedream.models.requests import JobRequest
 from seedream.providers import build_providers
 from seedream.providers.atlascloud import AtlasCloud
-from seedream.providers.base import Http, NotTerminal, check_limits, estimated_cost_usd
+from seedream.providers.base import NotTerminal
+from seedream.providers.calls import Http
 from seedream.providers.evolink import Evolink
+from seedream.providers.limits import check_limits, estimated_cost_usd
 from seedream.settings import Settings
 from tests.support.signing import AtlasSigner, b64url
 

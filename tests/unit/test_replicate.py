@@ -17,7 +17,8 @@ import pytest
 
 from seedream.errors import InvalidRequest, ProviderRejected, Unauthorized
 from seedream.models.requests import JobRequest
-from seedream.providers.base import Http, NotTerminal
+from seedream.providers.base import NotTerminal
+from seedream.providers.calls import Http
 from seedream.providers.replicate import Replicate, replicate_size
 from tests.support.signing import replicate_headers
 

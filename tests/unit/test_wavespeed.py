@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from seedream.errors import Unauthorized
-from seedream.providers.base import Http, NotTerminal
+from seedream.providers.base import NotTerminal
+from seedream.providers.calls import Http
 from seedream.providers.wavespeed import WaveSpeed, verify
 from tests.support.signing import wavespeed_signature
 

@@ -25,7 +25,7 @@ from standardwebhooks.webhooks import Webhook
 
 from .fetch import PinnedBackend, PinnedTransport, Resolver, system_resolver
 from .netrules import DestinationForbidden, vetted_addresses
-from .providers.base import retry_after_seconds
+from .providers.calls import retry_after_seconds
 
 USER_AGENT = "seedream-jobs-webhooks/1"
 

@@ -51,7 +51,7 @@ from types import MappingProxyType
 import botocore.session
 from botocore.config import Config
 
-from .providers.base import Http
+from .providers.calls import Http
 from .services import Services
 from .settings import Settings
 

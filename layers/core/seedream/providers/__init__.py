@@ -1,5 +1,14 @@
 """Provider adapters, one module each, behind ``base.Provider``; ``build_providers`` wires them,
-``selection`` chooses among them."""
+``selection`` chooses among them.
+
+- ``base``       the Protocol an adapter implements, ``SubmitResult``, ``NotTerminal``, the optional capabilities
+- ``limits``     ``ModelLimits`` (a model's documented limits and price at one provider), the door's check, job cost
+- ``calls``      the provider HTTP client and JSON calls; 429/5xx/4xx mapped to our errors, ``Retry-After``
+- ``callbacks``  reading a callback or status body: JSON object, terminal notice, error text, header lookup
+- ``jwks``       a JWKS of Ed25519 keys, cached and refetched on an unknown key (Atlas Cloud, fal.ai)
+- ``wavespeed``, ``atlascloud``, ``evolink``, ``replicate``, ``fal``, ``modelark``   one adapter per host
+- ``selection``  which providers a job may go to, in ``auto``'s order
+"""
 
 from __future__ import annotations
 
@@ -7,7 +16,8 @@ from dataclasses import replace
 
 from ..settings import Settings
 from .atlascloud import AtlasCloud
-from .base import Credentials, Http, Provider
+from .base import Credentials, Provider
+from .calls import Http
 from .evolink import Evolink
 from .fal import Fal
 from .modelark import ModelArk

@@ -42,22 +42,11 @@ from urllib.parse import quote
 
 from ..errors import ProviderRejected, Unauthorized
 from ..models.messages import CompletionNotice
-from .base import (
-    Credentials,
-    Http,
-    ModelLimits,
-    NotTerminal,
-    SubmitResult,
-    callback_object,
-    check_limits,
-    error_text,
-    get_json,
-    header,
-    malformed,
-    post_json,
-    terminal_notice,
-)
+from .base import Credentials, NotTerminal, SubmitResult
+from .callbacks import callback_object, error_text, header, malformed, terminal_notice
+from .calls import Http, get_json, post_json
 from .jwks import JwksCache, b64url_decode
+from .limits import ModelLimits, check_limits
 
 DEFAULT_BASE_URL = "https://api.atlascloud.ai"
 JWKS_PATH = "/api/v1/webhooks/jwks.json"

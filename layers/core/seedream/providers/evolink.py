@@ -29,20 +29,10 @@ from urllib.parse import quote
 
 from ..errors import ProviderRejected, ProviderUnavailable
 from ..models.messages import CompletionNotice
-from .base import (
-    Credentials,
-    Http,
-    ModelLimits,
-    NotTerminal,
-    SubmitResult,
-    callback_object,
-    check_limits,
-    error_text,
-    get_json,
-    malformed,
-    post_json,
-    terminal_notice,
-)
+from .base import Credentials, NotTerminal, SubmitResult
+from .callbacks import callback_object, error_text, malformed, terminal_notice
+from .calls import Http, get_json, post_json
+from .limits import ModelLimits, check_limits
 
 if TYPE_CHECKING:
     from ..models.requests import JobRequest

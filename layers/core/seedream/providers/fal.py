@@ -50,22 +50,11 @@ from urllib.parse import quote, urlsplit
 
 from ..errors import ProviderRejected, ProviderUnavailable, Unauthorized
 from ..models.messages import CompletionNotice
-from .base import (
-    Credentials,
-    Http,
-    ModelLimits,
-    NotTerminal,
-    SubmitResult,
-    callback_object,
-    check_limits,
-    error_text,
-    get_json,
-    header,
-    malformed,
-    post_json,
-    terminal_notice,
-)
+from .base import Credentials, NotTerminal, SubmitResult
+from .callbacks import callback_object, error_text, header, malformed, terminal_notice
+from .calls import Http, get_json, post_json
 from .jwks import JwksCache
+from .limits import ModelLimits, check_limits
 
 if TYPE_CHECKING:
     from ..models.requests import JobRequest

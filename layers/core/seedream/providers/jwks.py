@@ -23,7 +23,7 @@ from ..errors import Unauthorized
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    from .base import Http
+    from .calls import Http
 
 
 def b64url_decode(text: str) -> bytes:

@@ -38,16 +38,9 @@ from typing import TYPE_CHECKING, Literal
 
 from ..errors import JobError, ProviderRejected, ProviderUnavailable, Unauthorized
 from ..models.messages import CompletionNotice
-from .base import (
-    LIMIT_WORDS,
-    Credentials,
-    Http,
-    ModelLimits,
-    NotTerminal,
-    SubmitResult,
-    check_limits,
-    retry_after_seconds,
-)
+from .base import Credentials, NotTerminal, SubmitResult
+from .calls import LIMIT_WORDS, Http, retry_after_seconds
+from .limits import ModelLimits, check_limits
 
 if TYPE_CHECKING:
     from ..models.requests import JobRequest

@@ -53,20 +53,10 @@ from urllib.parse import quote
 from ..clock import iso, parse_iso
 from ..errors import ProviderRejected, Unauthorized
 from ..models.messages import CompletionNotice
-from .base import (
-    Credentials,
-    Http,
-    ModelLimits,
-    SubmitResult,
-    callback_object,
-    check_limits,
-    error_text,
-    get_json,
-    header,
-    malformed,
-    post_json,
-    terminal_notice,
-)
+from .base import Credentials, SubmitResult
+from .callbacks import callback_object, error_text, header, malformed, terminal_notice
+from .calls import Http, get_json, post_json
+from .limits import ModelLimits, check_limits
 
 if TYPE_CHECKING:
     from ..models.requests import JobRequest

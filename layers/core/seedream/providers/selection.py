@@ -15,7 +15,8 @@ from typing import get_args
 from ..errors import InvalidRequest
 from ..models.requests import JobRequest, Model
 from ..settings import PROVIDERS
-from .base import Provider, estimated_cost_usd, rule_message
+from .base import Provider
+from .limits import estimated_cost_usd, rule_message
 
 
 def job_price(provider: Provider, request: JobRequest) -> float:

@@ -36,7 +36,8 @@ from ..lifecycle import outputs_expired
 from ..models import TERMINAL, iso
 from ..models.messages import CompletionNotice, IngestMessage
 from ..models.records import JobRecord, Output, StoredOutput
-from ..providers.base import NotTerminal, estimated_cost_usd
+from ..providers.base import NotTerminal
+from ..providers.limits import estimated_cost_usd
 from ..services import Services
 from ..store import Conflict
 from ..uploads import DOWNLOAD_CONCURRENCY
