@@ -68,10 +68,13 @@ class PinnedBackend(httpcore.NetworkBackend):
         self._local = threading.local()
 
     def pin(self, host: str, addresses: Sequence[str]) -> None:
+        """The vetted addresses of ``host`` for this thread's next download (the only ones it may dial)."""
         self._local.pins = {host.lower(): tuple(addresses)}
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: Iterable | None = None) -> httpcore.NetworkStream:
+        """A connection to the first pinned address of ``host`` that answers; raises ``httpcore.ConnectError`` for a
+        host with no pin (it never resolves a name) or the last failure."""
         addresses = getattr(self._local, "pins", {}).get(host.lower())
         if not addresses:
             raise httpcore.ConnectError(f"no vetted address for {host!r}: not connecting")
@@ -86,9 +89,11 @@ class PinnedBackend(httpcore.NetworkBackend):
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: Iterable | None = None) -> httpcore.NetworkStream:
+        """Refused: downloads only use TCP. Raises ``httpcore.ConnectError``."""
         raise httpcore.ConnectError("unix sockets are not used for downloads")
 
     def sleep(self, seconds: float) -> None:
+        """The inner backend's sleep (httpcore's retries)."""
         self.inner.sleep(seconds)
 
 

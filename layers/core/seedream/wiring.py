@@ -261,23 +261,28 @@ def _function(parts: tuple[str, ...], settings: Settings | None, wiring: dict, *
 
 
 def api_services(settings: Settings | None = None, **wiring) -> Services:
+    """The api function's parts (``API_PARTS``), from ``settings`` (default: the environment) and ``wiring``."""
     return _function(API_PARTS, settings, wiring)
 
 
 def authorizer_services(settings: Settings | None = None, **wiring) -> Services:
+    """The API-key authorizer's parts (``AUTHORIZER_PARTS``): the keys table only."""
     return _function(AUTHORIZER_PARTS, settings, wiring)
 
 
 def submit_services(settings: Settings | None = None, **wiring) -> Services:
+    """The submit function's parts (``SUBMIT_PARTS``); raises ``ConfigError`` without ``PUBLIC_BASE_URL``."""
     settings = (settings or Settings.from_env()).require("PUBLIC_BASE_URL")
     return _function(SUBMIT_PARTS, settings, wiring, eager_http=True)  # every submit calls a provider
 
 
 def webhook_services(settings: Settings | None = None, **wiring) -> Services:
+    """The webhook function's parts (``WEBHOOK_PARTS``): the ledger, the ingest queue, the providers."""
     return _function(WEBHOOK_PARTS, settings, wiring)
 
 
 def ingest_services(settings: Settings | None = None, **wiring) -> Services:
+    """The ingest function's parts (``INGEST_PARTS``)."""
     return _function(INGEST_PARTS, settings, wiring)
 
 
@@ -287,22 +292,27 @@ def generate_services(settings: Settings | None = None, **wiring) -> Services:
 
 
 def reconcile_services(settings: Settings | None = None, **wiring) -> Services:
+    """The reconcile sweep's parts (``RECONCILE_PARTS``)."""
     return _function(RECONCILE_PARTS, settings, wiring)
 
 
 def intake_services(settings: Settings | None = None, **wiring) -> Services:
+    """The intake function's parts (``INTAKE_PARTS``): the S3 and EventBridge doors."""
     return _function(INTAKE_PARTS, settings, wiring)
 
 
 def delivery_services(settings: Settings | None = None, **wiring) -> Services:
+    """The delivery function's parts (``DELIVERY_PARTS``): webhooks to callers."""
     return _function(DELIVERY_PARTS, settings, wiring)
 
 
 def live_services(settings: Settings | None = None, **wiring) -> Services:
+    """The WebSocket API function's parts (``LIVE_PARTS``)."""
     return _function(LIVE_PARTS, settings, wiring)
 
 
 def push_services(settings: Settings | None = None, **wiring) -> Services:
+    """The push function's parts (``PUSH_PARTS``): events to subscribed WebSocket connections."""
     return _function(PUSH_PARTS, settings, wiring)
 
 

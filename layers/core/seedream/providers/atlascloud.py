@@ -46,7 +46,7 @@ from .base import Credentials, NotTerminal, SubmitResult
 from .callbacks import callback_object, error_text, header, malformed, terminal_notice
 from .calls import Http, get_json, post_json
 from .jwks import JwksCache, b64url_decode
-from .limits import ModelLimits, check_limits
+from .limits import ModelLimits, ModelTable
 
 DEFAULT_BASE_URL = "https://api.atlascloud.ai"
 JWKS_PATH = "/api/v1/webhooks/jwks.json"
@@ -113,7 +113,7 @@ def signature_header(headers: Mapping[str, str]) -> tuple[str, str | None]:
     return HEADER_SIGNATURE_BARE, header(headers, HEADER_SIGNATURE_BARE)
 
 
-class AtlasCloud:
+class AtlasCloud(ModelTable):
     """Atlas Cloud adapter. One instance per Lambda cold start; it caches the webhook JWKS.
 
     JWKS policy: fetched on first need, never per callback; refetched at most once when a
@@ -149,13 +149,9 @@ class AtlasCloud:
     def _may_fetch(self, now: float) -> bool:
         return self.jwks.may_fetch(now)
 
-    def limits(self, model: str) -> ModelLimits:
-        return self.models[model]
-
-    def check(self, request: JobRequest) -> None:
-        check_limits(self.name, request, self.models[request.model])
-
     def submit(self, request: JobRequest, image_urls: list[str], callback_url: str) -> SubmitResult:
+        """``POST /api/v1/model/generateImage`` with ``webhook_url`` [doc]: the prediction id (``data.id`` or a top-level
+        ``id``). Raises ``ProviderRejected`` (4xx, or no id) or ``ProviderUnavailable`` (429, 5xx, network)."""
         body = {
             "model": self.models[request.model].provider_model,
             "prompt": request.prompt,

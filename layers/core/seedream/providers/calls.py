@@ -32,6 +32,7 @@ class Http:
 
     @property
     def client(self) -> httpx.Client:
+        """The ``httpx.Client`` (timeout ``timeout_seconds``, connect ≤ 5 s), made on first use."""
         if self._client is None:
             import httpx
 
@@ -41,9 +42,11 @@ class Http:
         return self._client
 
     def request(self, method: str, url: str, **kwargs) -> httpx.Response:
+        """``client.request``; raises httpx's errors as they are (``_call`` maps them)."""
         return self.client.request(method, url, **kwargs)
 
     def get(self, url: str, **kwargs) -> httpx.Response:
+        """``request("GET", url, ...)``."""
         return self.client.request("GET", url, **kwargs)
 
 
@@ -60,6 +63,7 @@ def post_json(client: Http, provider: str, url: str, api_key: str, body: dict, *
 
 
 def get_json(client: Http, provider: str, url: str, api_key: str, *, scheme: str = "Bearer") -> dict:
+    """GET with the key (``Authorization: <scheme> <api_key>``); the JSON reply. Errors as :func:`post_json`."""
     return _call(client, provider, "GET", url, api_key, scheme=scheme)
 
 

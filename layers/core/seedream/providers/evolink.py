@@ -32,7 +32,7 @@ from ..models.messages import CompletionNotice
 from .base import Credentials, NotTerminal, SubmitResult
 from .callbacks import callback_object, error_text, malformed, terminal_notice
 from .calls import Http, get_json, post_json
-from .limits import ModelLimits, check_limits
+from .limits import ModelLimits, ModelTable
 
 if TYPE_CHECKING:
     from ..models.requests import JobRequest
@@ -60,7 +60,7 @@ def model_limits(v45_price_usd: float = 0.04, v5_lite_price_usd: float = 0.035,
     }
 
 
-class Evolink:
+class Evolink(ModelTable):
     """evolink adapter. ``task_reads`` counts ``GET /v1/tasks/{id}`` calls made by ``resolve``."""
 
     name = "evolink"
@@ -76,13 +76,9 @@ class Evolink:
         self.models = model_limits(v45_price_usd, v5_lite_price_usd, v5_lite_model, accepts_seed)
         self.task_reads = 0
 
-    def limits(self, model: str) -> ModelLimits:
-        return self.models[model]
-
-    def check(self, request: JobRequest) -> None:
-        check_limits(self.name, request, self.models[request.model])
-
     def submit(self, request: JobRequest, image_urls: list[str], callback_url: str) -> SubmitResult:
+        """``POST /v1/images/generations`` with ``callback_url`` and ``n`` = ``max_images`` [doc]: the task id. Raises
+        ``ProviderRejected`` (4xx, or no id) or ``ProviderUnavailable`` (429, 5xx, network)."""
         body = {
             "model": self.models[request.model].provider_model,
             "prompt": request.prompt,

@@ -54,7 +54,7 @@ from .base import Credentials, NotTerminal, SubmitResult
 from .callbacks import callback_object, error_text, header, malformed, terminal_notice
 from .calls import Http, get_json, post_json
 from .jwks import JwksCache
-from .limits import ModelLimits, check_limits
+from .limits import ModelLimits, ModelTable
 
 if TYPE_CHECKING:
     from ..models.requests import JobRequest
@@ -112,7 +112,7 @@ def image_urls(images: object) -> list[str]:
     return urls
 
 
-class Fal:
+class Fal(ModelTable):
     """fal.ai adapter. One instance per Lambda cold start; it caches the webhook JWKS (``jwks``)."""
 
     name = "fal"
@@ -128,12 +128,6 @@ class Fal:
         self.tolerance_seconds = tolerance_seconds
         self.models = model_limits(v45_price_usd, v5_lite_seed)
         self.jwks = JwksCache(http, jwks_url or DEFAULT_JWKS_URL, self.name, jwks_min_refresh_seconds)
-
-    def limits(self, model: str) -> ModelLimits:
-        return self.models[model]
-
-    def check(self, request: JobRequest) -> None:
-        check_limits(self.name, request, self.models[request.model])
 
     def _key(self) -> str:
         return self.credentials()["api_key"]

@@ -140,3 +140,20 @@ def estimated_cost_usd(limits: ModelLimits, max_images: int, produced: int) -> f
     return round((limits.price_per_image_usd or 0.0) * count, 6)
 
 
+
+
+class ModelTable:
+    """``limits`` and ``check`` for an adapter that keeps its ``models`` table (our model name → ``ModelLimits``):
+    every adapter does; ``PROVIDER_LIMITS`` replaces fields of that table (``build_providers``)."""
+
+    name: str
+    models: dict[str, ModelLimits]
+
+    def limits(self, model: str) -> ModelLimits:
+        """Documented limits and price of ``model`` at this provider (``served`` False: not offered here)."""
+        return self.models[model]
+
+    def check(self, request: JobRequest) -> None:
+        """Raise ``InvalidRequest`` (``provider_limit_exceeded``) naming every limit of this provider ``request``
+        breaks (:func:`check_limits`)."""
+        check_limits(self.name, request, self.models[request.model])

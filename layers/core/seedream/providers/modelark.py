@@ -40,7 +40,7 @@ from ..errors import JobError, ProviderRejected, ProviderUnavailable, Unauthoriz
 from ..models.messages import CompletionNotice
 from .base import Credentials, NotTerminal, SubmitResult
 from .calls import LIMIT_WORDS, Http, retry_after_seconds
-from .limits import ModelLimits, check_limits
+from .limits import ModelLimits, ModelTable
 
 if TYPE_CHECKING:
     from ..models.requests import JobRequest
@@ -170,7 +170,7 @@ def _error_text(error: object) -> str | None:
     return str(error)[:1000] if error else None
 
 
-class ModelArk:
+class ModelArk(ModelTable):
     """BytePlus ModelArk adapter. ``stream`` runs one generation; ``synchronous`` makes ``submit`` (the use case)
     hand the job to the generate function instead of calling ``submit`` here."""
 
@@ -192,12 +192,6 @@ class ModelArk:
         self.models = model_limits(v4_price_usd, v5_lite_price_usd, v5_lite_model, accepts_seed)
         self.read_timeout_seconds = read_timeout_seconds
 
-    def limits(self, model: str) -> ModelLimits:
-        return self.models[model]
-
-    def check(self, request: JobRequest) -> None:
-        check_limits(self.name, request, self.models[request.model])
-
     def submit(self, request: JobRequest, image_urls: list[str], callback_url: str) -> SubmitResult:
         """Not used: ModelArk has no callback. The submit use case hands the job to the generate function
         (``synchronous``); raises ``ProviderRejected`` if called."""
@@ -208,6 +202,7 @@ class ModelArk:
         raise Unauthorized("modelark sends no callbacks", code="token_invalid")
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> CompletionNotice:
+        """Never reached (``verify_callback`` refuses first): ModelArk sends no callbacks. Raises ``Unauthorized``."""
         raise Unauthorized("modelark sends no callbacks", code="token_invalid")
 
     def resolve(self, notice: CompletionNotice) -> CompletionNotice:

@@ -56,7 +56,7 @@ from ..models.messages import CompletionNotice
 from .base import Credentials, SubmitResult
 from .callbacks import callback_object, error_text, header, malformed, terminal_notice
 from .calls import Http, get_json, post_json
-from .limits import ModelLimits, check_limits
+from .limits import ModelLimits, ModelTable
 
 if TYPE_CHECKING:
     from ..models.requests import JobRequest
@@ -104,7 +104,7 @@ def output_list(output: object) -> list[str]:
     return list(output)
 
 
-class Replicate:
+class Replicate(ModelTable):
     """Replicate adapter. One instance per Lambda cold start; it caches the webhook signing secret.
 
     ``secret_fetches`` counts ``GET /v1/webhooks/default/secret`` calls; ``output_lifetime_seconds`` is how long
@@ -125,12 +125,6 @@ class Replicate:
         self.tolerance_seconds = tolerance_seconds
         self.secret_fetches = 0
         self._fetched_secret: str | None = None
-
-    def limits(self, model: str) -> ModelLimits:
-        return self.models[model]
-
-    def check(self, request: JobRequest) -> None:
-        check_limits(self.name, request, self.models[request.model])
 
     def submit(self, request: JobRequest, image_urls: list[str], callback_url: str) -> SubmitResult:
         """``POST /v1/models/{owner}/{name}/predictions`` with the webhook; returns the prediction id and status."""

@@ -37,7 +37,7 @@ from ..models.messages import CompletionNotice
 from .base import Credentials, SubmitResult
 from .callbacks import callback_object, error_text, header, malformed, terminal_notice
 from .calls import Http, get_json, post_json
-from .limits import ModelLimits, check_limits
+from .limits import ModelLimits, ModelTable
 
 if TYPE_CHECKING:
     from ..models.requests import JobRequest
@@ -94,7 +94,10 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float,
     raise Unauthorized("webhook-signature does not match the body", code="signature_invalid")
 
 
-class WaveSpeed:
+class WaveSpeed(ModelTable):
+    """WaveSpeed adapter (module docstring): ``?webhook=`` callbacks signed ``v3,<hex>``, status at
+    ``/api/v3/predictions/{id}/result``. ``credentials()`` gives ``api_key`` and, optionally, ``webhook_secret``."""
+
     name = "wavespeed"
     callback_mechanism = "`?webhook=` query parameter on the submit URL"
     signature_scheme = "HMAC-SHA256 `v3,<hex>` over `id.timestamp.body`"
@@ -107,13 +110,9 @@ class WaveSpeed:
         self.models = model_limits(v5_lite_price_usd, accepts_seed)
         self._fetched_secret: str | None = None
 
-    def limits(self, model: str) -> ModelLimits:
-        return self.models[model]
-
-    def check(self, request: JobRequest) -> None:
-        check_limits(self.name, request, self.models[request.model])
-
     def submit(self, request: JobRequest, image_urls: list[str], callback_url: str) -> SubmitResult:
+        """``POST /api/v3/bytedance/{model}/edit-sequential?webhook=<callback_url>`` [doc]: the prediction id and its
+        status. Raises ``ProviderRejected`` (4xx, or no id in the reply) or ``ProviderUnavailable`` (429, 5xx, network)."""
         body = {
             "prompt": request.prompt,
             "images": image_urls,
@@ -133,6 +132,8 @@ class WaveSpeed:
         return SubmitResult(provider_task_id=str(data["id"]), provider_status=str(data.get("status", "created")))
 
     def webhook_secret(self) -> str:
+        """The ``whsec_…`` signing secret: the provider secret's ``webhook_secret``, else fetched once with the key from
+        ``GET /api/v3/webhook/secret`` [doc] and cached. Raises ``Unauthorized`` (``signature_unverifiable``)."""
         secret = self.credentials().get("webhook_secret")
         if secret:
             return secret
@@ -145,9 +146,12 @@ class WaveSpeed:
         return self._fetched_secret
 
     def verify_callback(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
+        """:func:`verify` with the account's secret: raises ``Unauthorized`` unless signed and within 300 s of ``now``."""
         verify(self.webhook_secret(), headers, body, now)
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> CompletionNotice:
+        """The prediction object WaveSpeed posts [doc] as our notice (outputs, NSFW flags, error, ``webhook-id``);
+        raises ``NotTerminal`` for a non-final status, ``InvalidRequest`` (``callback_malformed``) without an id."""
         prediction = callback_object(body)
         if not prediction.get("id"):
             raise malformed("callback body has no prediction id")
@@ -160,6 +164,7 @@ class WaveSpeed:
         )
 
     def resolve(self, notice: CompletionNotice) -> CompletionNotice:
+        """A verified WaveSpeed callback is the result: ``notice`` as it is."""
         return notice
 
     def read_status(self, provider_task_id: str) -> CompletionNotice:

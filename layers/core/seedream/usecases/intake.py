@@ -67,6 +67,7 @@ class Arrival:
 
     @property
     def job_id(self) -> str:
+        """The job this request makes: uuid5 of its ``key``, so a redelivered request finds the same job."""
         return str(uuid.uuid5(JOB_IDS, self.key))
 
 
@@ -80,6 +81,7 @@ class IntakeResult:
     error: dict | None = None
 
     def as_dict(self) -> dict:
+        """``{"outcome", "job_id", "error"}``, as the handler logs it."""
         return asdict(self)
 
 
