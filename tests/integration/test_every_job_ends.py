@@ -80,10 +80,10 @@ def test_submit_errors_until_the_dlq_fail_the_job_with_submit_failed(stack, clie
 
 
 def test_auto_with_every_provider_down_fails_with_submit_failed(stack, client, source_image):
-    stack.simulator.set_faults(submit_errors=[500] * 20)  # 4 providers × 5 receives
+    stack.simulator.set_faults(submit_errors=[500] * 25)  # auto's 5 callback hosts (not ModelArk) × 5 receives
     job_id = create(client, body(source_image, "auto"))
     done = ended(stack, job_id, "failed", "submit_failed")
-    assert [a["outcome"] for a in done["attempts"]] == ["provider_unavailable"] * 20
+    assert [a["outcome"] for a in done["attempts"]] == ["provider_unavailable"] * 25
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

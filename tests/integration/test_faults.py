@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from seedream.settings import Settings
 
-from .conftest import event_for, item, output_versions, queue_gone, wait_ingest_settled, wait_status, wait_until
+from .conftest import event_for, item, output_versions, queue_gone, wait_ingest_settled, wait_status
 
 MAX_OUTPUT_BYTES = Settings().max_output_bytes
 """The deployed limit on one output (``MAX_OUTPUT_BYTES``, 64 MiB; the local stack keeps it)."""
@@ -52,25 +50,6 @@ def test_a_late_callback_and_an_out_of_order_one_do_not_move_the_job_backwards(s
     after = item(stack, job_id)
     assert after["status"] == "succeeded" and after["outputs"] == done["outputs"]
     assert output_versions(stack, job_id) == {f"outputs/{job_id}/{i:02d}.png": 1 for i in range(2)}
-
-
-def test_a_provider_that_stays_unavailable_ends_the_job_and_keeps_the_message_in_the_submit_dlq(stack, client, source_image):
-    stack.simulator.set_faults(submit_errors=[503] * 5)  # maxReceiveCount in template.yaml is 5
-    job_id = client.create_job(body(source_image, provider="evolink")).json()["job_id"]
-    sqs = stack.session.client("sqs")
-    dlq = stack.name("SubmitDLQ")
-
-    def in_dlq():
-        for message in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", []):
-            if json.loads(message["Body"])["job_id"] == job_id:
-                sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
-                return True
-        return False
-
-    wait_until(in_dlq, timeout=60, interval=0.5)
-    ended = item(stack, job_id)  # ended on the message's last receive, before SQS moved it to the DLQ
-    assert ended["status"] == "failed" and ended["error"]["code"] == "submit_failed"
-    assert [a["outcome"] for a in ended["attempts"]] == ["provider_unavailable"] * 5
 
 
 def test_a_job_that_cannot_be_queued_answers_503_keeps_nothing_and_a_retry_is_taken(stack, client, source_image):

@@ -21,7 +21,6 @@ from PIL import Image
 from tests.support.signing import AtlasSigner, replicate_headers, wavespeed_headers
 
 from .conftest import (
-    atlas_adapter,
     deliveries,
     event_for,
     item,
@@ -168,6 +167,9 @@ def forgeries(provider: str, callbacks: Callbacks, token: str, body: bytes):
     yield "body altered after signing", token, altered, callbacks.headers(body), "signature_invalid"
     yield "stale timestamp", token, body, callbacks.headers(body, int(time.time()) - 330), "timestamp_out_of_range"
     yield "future timestamp", token, body, callbacks.headers(body, int(time.time()) + 330), "timestamp_out_of_range"
+    unsigned = {k: v for k, v in callbacks.headers(body).items()
+                if k.lower() not in ("webhook-signature", "x-atlascloud-webhook-signature-ed25519")}
+    yield "no signature", token, body, unsigned, "signature_missing"
     if provider == "wavespeed":
         yield "bad signature", token, body, callbacks.headers(body, secret="whsec_not-the-secret"), "signature_invalid"
     elif provider == "replicate":
@@ -194,7 +196,7 @@ def test_forged_callbacks_get_401_and_change_nothing_then_a_valid_one_succeeds(s
         assert answer.json()["error"]["code"] == code, (label, answer.text)  # refused for the stated reason
         assert item(stack, job_id) == before, label
         labels.append(label)
-    assert len(labels) == {"wavespeed": 6, "atlascloud": 7, "evolink": 2, "replicate": 6}[provider]
+    assert len(labels) == {"wavespeed": 7, "atlascloud": 8, "evolink": 2, "replicate": 7}[provider]
 
     valid = post(url, token, body, callbacks.headers(body))
     assert valid.status_code == 202, valid.text
@@ -204,7 +206,7 @@ def test_forged_callbacks_get_401_and_change_nothing_then_a_valid_one_succeeds(s
 
 def test_evolink_outputs_come_from_its_task_api_not_from_the_callback_body(stack, client, source_image):
     job_id, task, url, token = waiting_job(stack, client, source_image, "evolink")
-    reads_before = stack.functions["IngestFunction"].module.svc.providers["evolink"].task_reads
+    reads_before = stack.simulator.tasks[task["id"]]["status_reads"]
     forged = json.dumps({"id": task["id"], "status": "completed",
                          "results": [f"{stack.simulator.base_url}/outputs/someone-else/0.png"]}).encode()
     assert post(url, token, forged, {}).status_code == 202
@@ -212,22 +214,22 @@ def test_evolink_outputs_come_from_its_task_api_not_from_the_callback_body(stack
     assert done["status"] == "succeeded"
     real = httpx.get(task["outputs"][0]).content
     assert done["outputs"][0]["sha256"] == hashlib.sha256(real).hexdigest()
-    assert stack.functions["IngestFunction"].module.svc.providers["evolink"].task_reads == reads_before + 1
+    assert stack.simulator.tasks[task["id"]]["status_reads"] == reads_before + 1  # ingest read GET /v1/tasks/{id}
 
 
 def test_atlas_key_rotation_refetches_the_jwks_once(stack, client, source_image):
-    adapter = atlas_adapter(stack)
+    sim = stack.simulator  # counts the JWKS requests it answers
     job_id = client.create_job(body_for(source_image, "atlascloud", max_images=1)).json()["job_id"]
     assert wait_status(stack, job_id, "succeeded", "failed")["status"] == "succeeded"
-    fetches = adapter.jwks_fetches
+    fetches = sim.jwks_fetches
     wait_jwks_refetch_allowed(stack)  # else the new kid would be refused until the rate limit allows a refetch
     stack.simulator.rotate_atlas_key()
     job_id = client.create_job(body_for(source_image, "atlascloud", max_images=1)).json()["job_id"]
     assert wait_status(stack, job_id, "succeeded", "failed")["status"] == "succeeded"
-    assert adapter.jwks_fetches == fetches + 1
+    assert sim.jwks_fetches == fetches + 1
     job_id = client.create_job(body_for(source_image, "atlascloud", max_images=1)).json()["job_id"]
     assert wait_status(stack, job_id, "succeeded", "failed")["status"] == "succeeded"
-    assert adapter.jwks_fetches == fetches + 1  # cached: never fetched per callback
+    assert sim.jwks_fetches == fetches + 1  # cached: never fetched per callback
 
 
 def test_an_atlas_signature_in_the_bare_header_is_verified_end_to_end(stack, client, source_image):
