@@ -43,7 +43,7 @@ from urllib.parse import quote
 from ..errors import ProviderRejected, Unauthorized
 from ..models.messages import CompletionNotice
 from .base import Credentials, NotTerminal, SubmitResult
-from .callbacks import callback_object, error_text, header, malformed, terminal_notice
+from .callbacks import callback_object, error_text, fresh_timestamp, header, malformed, terminal_notice
 from .calls import Http, get_json, post_json
 from .jwks import JwksCache, b64url_decode
 from .limits import ModelLimits, ModelTable
@@ -190,13 +190,7 @@ class AtlasCloud(ModelTable):
         if not (timestamp and kid and signature):
             raise Unauthorized(f"callback lacks {HEADER_TIMESTAMP}, {HEADER_KEY_ID} or a signature "
                                f"({HEADER_SIGNATURE} or {HEADER_SIGNATURE_BARE})", code="signature_missing")
-        try:
-            sent_at = int(timestamp.strip())
-        except ValueError:
-            raise Unauthorized(f"{HEADER_TIMESTAMP} is not unix seconds", code="timestamp_out_of_range") from None
-        if abs(now - sent_at) > self.tolerance_seconds:
-            raise Unauthorized(f"{HEADER_TIMESTAMP} is more than {self.tolerance_seconds} s from now",
-                               code="timestamp_out_of_range")
+        fresh_timestamp(timestamp, HEADER_TIMESTAMP, now, self.tolerance_seconds)
         try:
             raw_signature = b64url_decode(signature)
         except ValueError:

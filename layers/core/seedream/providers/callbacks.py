@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, Unauthorized
 from ..models.messages import CompletionNotice
 from .base import NotTerminal
 
@@ -56,3 +56,15 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     from aws_lambda_powertools.utilities.data_classes.common import CaseInsensitiveDict
 
     return (headers if isinstance(headers, CaseInsensitiveDict) else CaseInsensitiveDict(headers)).get(name)
+
+
+def fresh_timestamp(value: str, name: str, now: float, tolerance: float) -> int:
+    """A callback's signed timestamp header ``name`` (unix seconds) as an int. Raises ``Unauthorized``
+    (``timestamp_out_of_range``) when it is not a number or lies more than ``tolerance`` s from ``now`` (replays)."""
+    try:
+        sent_at = int(value.strip())
+    except ValueError:
+        raise Unauthorized(f"{name} is not unix seconds", code="timestamp_out_of_range") from None
+    if abs(now - sent_at) > tolerance:
+        raise Unauthorized(f"{name} is more than {tolerance:g} s from now", code="timestamp_out_of_range")
+    return sent_at

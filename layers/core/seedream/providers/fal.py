@@ -51,7 +51,7 @@ from urllib.parse import quote, urlsplit
 from ..errors import ProviderRejected, ProviderUnavailable, Unauthorized
 from ..models.messages import CompletionNotice
 from .base import Credentials, NotTerminal, SubmitResult
-from .callbacks import callback_object, error_text, header, malformed, terminal_notice
+from .callbacks import callback_object, error_text, fresh_timestamp, header, malformed, terminal_notice
 from .calls import Http, get_json, post_json
 from .jwks import JwksCache
 from .limits import ModelLimits, ModelTable
@@ -164,13 +164,7 @@ class Fal(ModelTable):
         if not (request_id and user_id and timestamp and signature):
             raise Unauthorized(f"callback lacks {HEADER_REQUEST_ID}, {HEADER_USER_ID}, {HEADER_TIMESTAMP} or "
                                f"{HEADER_SIGNATURE}", code="signature_missing")
-        try:
-            sent_at = int(timestamp.strip())
-        except ValueError:
-            raise Unauthorized(f"{HEADER_TIMESTAMP} is not unix seconds", code="timestamp_out_of_range") from None
-        if abs(now - sent_at) > self.tolerance_seconds:
-            raise Unauthorized(f"{HEADER_TIMESTAMP} is more than {self.tolerance_seconds} s from now",
-                               code="timestamp_out_of_range")
+        fresh_timestamp(timestamp, HEADER_TIMESTAMP, now, self.tolerance_seconds)
         try:
             raw = bytes.fromhex(signature.strip())
         except ValueError:

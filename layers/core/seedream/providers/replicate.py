@@ -54,7 +54,7 @@ from ..clock import iso, parse_iso
 from ..errors import ProviderRejected, Unauthorized
 from ..models.messages import CompletionNotice
 from .base import Credentials, SubmitResult
-from .callbacks import callback_object, error_text, header, malformed, terminal_notice
+from .callbacks import callback_object, error_text, fresh_timestamp, header, malformed, terminal_notice
 from .calls import Http, get_json, post_json
 from .limits import ModelLimits, ModelTable
 
@@ -184,13 +184,7 @@ class Replicate(ModelTable):
         signatures = header(headers, "webhook-signature")
         if not (webhook_id and timestamp and signatures):
             raise Unauthorized("callback lacks webhook-id, webhook-timestamp or webhook-signature", code="signature_missing")
-        try:
-            sent_at = int(timestamp)
-        except ValueError:
-            raise Unauthorized("webhook-timestamp is not unix seconds", code="timestamp_out_of_range") from None
-        if abs(now - sent_at) > self.tolerance_seconds:
-            raise Unauthorized(f"webhook-timestamp is more than {self.tolerance_seconds} s from now",
-                               code="timestamp_out_of_range")
+        sent_at = fresh_timestamp(timestamp, "webhook-timestamp", now, self.tolerance_seconds)
         try:
             signer = Webhook(self.webhook_secret())
         except ValueError:  # binascii.Error: the secret after whsec_ is not base64

@@ -35,7 +35,7 @@ from urllib.parse import quote
 from ..errors import ProviderRejected, Unauthorized
 from ..models.messages import CompletionNotice
 from .base import Credentials, SubmitResult
-from .callbacks import callback_object, error_text, header, malformed, terminal_notice
+from .callbacks import callback_object, error_text, fresh_timestamp, header, malformed, terminal_notice
 from .calls import Http, get_json, post_json
 from .limits import ModelLimits, ModelTable
 
@@ -81,12 +81,7 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float,
     signatures = header(headers, "webhook-signature")
     if not (webhook_id and timestamp and signatures):
         raise Unauthorized("callback lacks webhook-id, webhook-timestamp or webhook-signature", code="signature_missing")
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise Unauthorized("webhook-timestamp is not unix seconds", code="timestamp_out_of_range") from None
-    if abs(now - sent_at) > tolerance:
-        raise Unauthorized(f"webhook-timestamp is more than {tolerance} s from now", code="timestamp_out_of_range")
+    fresh_timestamp(timestamp, "webhook-timestamp", now, tolerance)
     expected = sign(secret, webhook_id, timestamp, body)
     for candidate in signatures.split():
         if hmac.compare_digest(candidate.strip(), expected):
