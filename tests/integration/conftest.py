@@ -191,8 +191,9 @@ def wait_jwks_refetch_allowed(stack, timeout: float = 10.0) -> None:
 
 
 def settled(stack) -> bool:
-    """Nothing left to happen on the queues: intake, submit and ingest queues drained by their pumps."""
-    return all(queue_drained(stack, queue) for queue in ("IntakeQueue", "SubmitQueue", "IngestQueue"))
+    """Nothing left to happen on the queues: intake, submit, ModelArk (a generation holds its message until it has
+    ended the job) and ingest queues drained by their pumps."""
+    return all(queue_drained(stack, queue) for queue in ("IntakeQueue", "SubmitQueue", "ModelArkQueue", "IngestQueue"))
 
 
 @contextmanager
