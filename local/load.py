@@ -320,13 +320,17 @@ class Burst:
         return found
 
     def submits(self) -> tuple[Counter, Counter, Counter]:
-        """From the simulator's own records: accepted submits per job id, every attempt per job id, statuses."""
+        """From the simulator's own records: accepted submits per job id, every attempt per job id, statuses. A submit
+        names its job in its callback URL; a ModelArk generation has none, and is known by its prompt (each request of
+        a run names its own number)."""
         accepted, attempts, statuses = Counter(), Counter(), Counter()
+        by_prompt = {(job.get("request") or {}).get("prompt"): job_id for job_id, job in self.jobs.items()}
         for submit in list(self.stack.simulator.submits):
             body = submit.get("json") if isinstance(submit.get("json"), dict) else {}
-            url = submit["query"].get("webhook") or body.get("webhook_url") or body.get("callback_url") or ""
+            url = (submit["query"].get("webhook") or submit["query"].get("fal_webhook") or body.get("webhook_url")
+                   or body.get("callback_url") or body.get("webhook") or "")  # WaveSpeed, fal; Atlas, evolink, Replicate
             parts = urlsplit(str(url)).path.split("/")  # /v1/webhooks/{provider}/{job_id}
-            job_id = parts[4] if len(parts) > 4 and parts[2] == "webhooks" else None
+            job_id = parts[4] if len(parts) > 4 and parts[2] == "webhooks" else by_prompt.get(body.get("prompt"))
             if job_id in self.jobs:
                 attempts[job_id] += 1
                 statuses[submit["status"]] += 1
