@@ -43,7 +43,7 @@ from urllib.parse import quote
 from ..errors import ProviderRejected, Unauthorized
 from ..models.messages import CompletionNotice
 from .base import Credentials, NotTerminal, SubmitResult
-from .callbacks import callback_object, error_text, fresh_timestamp, header, malformed, terminal_notice
+from .callbacks import callback_object, error_text, fresh_timestamp, header, malformed, terminal_notice, url_list
 from .calls import Http, get_json, post_json
 from .jwks import JwksCache, b64url_decode
 from .limits import ModelLimits, ModelTable
@@ -92,17 +92,7 @@ def output_urls(outputs: object) -> list[str]:
     """Atlas Cloud outputs as URLs: each a string or a ``{"url": ...}`` object [code]; ``None`` is no output.
 
     Raises ``ValueError`` on any other shape (not a list, an entry without a non-empty string URL)."""
-    if outputs is None:
-        return []
-    if not isinstance(outputs, list):
-        raise ValueError("outputs are not a list")
-    urls = []
-    for entry in outputs:
-        url = entry.get("url") if isinstance(entry, dict) else entry
-        if not isinstance(url, str) or not url:
-            raise ValueError(f"output {str(entry)[:120]!r} is neither a URL nor a {{\"url\": ...}} object")
-        urls.append(url)
-    return urls
+    return [] if outputs is None else url_list(outputs, "outputs", strings=True)
 
 
 def signature_header(headers: Mapping[str, str]) -> tuple[str, str | None]:

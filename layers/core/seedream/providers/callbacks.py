@@ -68,3 +68,17 @@ def fresh_timestamp(value: str, name: str, now: float, tolerance: float) -> int:
     if abs(now - sent_at) > tolerance:
         raise Unauthorized(f"{name} is more than {tolerance:g} s from now", code="timestamp_out_of_range")
     return sent_at
+
+
+def url_list(entries: object, what: str, *, strings: bool) -> list[str]:
+    """A provider's list of outputs as URLs: each entry a ``{"url": ...}`` object, or (``strings``) a URL string.
+    Raises ``ValueError`` naming ``what`` when it is not a list or an entry has no non-empty string URL."""
+    if not isinstance(entries, list):
+        raise ValueError(f"{what} is not a list")
+    urls = []
+    for entry in entries:
+        url = entry.get("url") if isinstance(entry, dict) else entry if strings else None
+        if not isinstance(url, str) or not url:
+            raise ValueError(f"{what} entry {str(entry)[:120]!r} has no url")
+        urls.append(url)
+    return urls

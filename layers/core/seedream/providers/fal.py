@@ -51,7 +51,7 @@ from urllib.parse import quote, urlsplit
 from ..errors import ProviderRejected, ProviderUnavailable, Unauthorized
 from ..models.messages import CompletionNotice
 from .base import Credentials, NotTerminal, SubmitResult
-from .callbacks import callback_object, error_text, fresh_timestamp, header, malformed, terminal_notice
+from .callbacks import callback_object, error_text, fresh_timestamp, header, malformed, terminal_notice, url_list
 from .calls import Http, get_json, post_json
 from .jwks import JwksCache
 from .limits import ModelLimits, ModelTable
@@ -101,15 +101,7 @@ def signed_message(request_id: str, user_id: str, timestamp: str, body: bytes) -
 
 def image_urls(images: object) -> list[str]:
     """``payload.images`` (or a result's ``images``) as URLs: ``[{"url": ...}, ...]``; ``ValueError`` otherwise."""
-    if not isinstance(images, list):
-        raise ValueError("images is not a list")
-    urls = []
-    for image in images:
-        url = image.get("url") if isinstance(image, dict) else None
-        if not isinstance(url, str) or not url:
-            raise ValueError(f"image {str(image)[:120]!r} has no url")
-        urls.append(url)
-    return urls
+    return url_list(images, "images", strings=False)
 
 
 class Fal(ModelTable):
