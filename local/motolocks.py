@@ -23,6 +23,12 @@ test_moto_concurrency.py``, with the interpreter switching threads often):
   its ``RLock`` whatever its depth. Messages reach a queue from SQS requests and from EventBridge rule
   targets (S3 notifications, ``PutEvents``) alike, which is why this lock lives in the model and not
   in the WSGI layer.
+* **SQS long polls: late.** A receive that finds nothing waits on the queue's condition, which moto notifies
+  only when a message is added, and otherwise wakes once a second: a message whose visibility timeout or
+  delay ends is seen up to a second late (two, counting the receive's own end), where SQS returns it at
+  once. Every retry of a failed message paid that. :func:`guard_sqs` makes a waiting receive wake when the
+  soonest hidden message of its queue becomes visible, and a change of visibility wake the queue's waiting
+  receives, so a redelivery comes when its visibility timeout says.
 * **S3 and EventBridge: left alone.** moto guards an object's value with a lock of its own; concurrent
   puts, lists and deletes of different keys and ``PutEvents`` showed no error or lost write in the
   same measurements, and nothing in the stack writes one key from two threads at once.
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 
 DYNAMODB_TARGET = "DynamoDB_20120810."
 
@@ -71,6 +78,39 @@ def guard_sqs() -> None:
     def by_name(backend, queue_name, *args, **kwargs):
         return backend.get_queue(queue_name)
 
-    for name in ("receive_message", "delete_message", "change_message_visibility"):
+    for name in ("receive_message", "delete_message"):
         setattr(SQSBackend, name, _queue_locked(getattr(SQSBackend, name), by_name))
+    SQSBackend.change_message_visibility = _queue_locked(_waking(SQSBackend.change_message_visibility), by_name)
     Queue.add_message = _queue_locked(Queue.add_message, lambda queue, *args, **kwargs: queue)
+    Queue.wait_for_messages = _wait_until_visible
+
+
+def _waking(change_message_visibility):
+    """``change_message_visibility`` that wakes the queue's waiting receives (the message's new moment counts)."""
+
+    @functools.wraps(change_message_visibility)
+    def changed(backend, queue_name, *args, **kwargs):
+        try:
+            return change_message_visibility(backend, queue_name, *args, **kwargs)
+        finally:
+            backend.get_queue(queue_name)._messages_lock.notify_all()
+
+    return changed
+
+
+def _wait_until_visible(queue, timeout: float) -> None:
+    """moto's ``Queue.wait_for_messages``, waking also when the soonest hidden message (in flight or delayed) of
+    ``queue`` becomes visible, as an SQS long poll returns it then (module docstring)."""
+    from moto.core.utils import unix_time_millis
+
+    end = time.monotonic() + timeout
+    with queue._messages_lock:
+        while not queue.messages:
+            remaining, now = end - time.monotonic(), unix_time_millis()
+            if remaining <= 0:
+                return
+            hidden_until = [max(m.visible_at, m.delayed_until) for m in queue._messages]
+            soonest = min((moment for moment in hidden_until if moment >= now), default=None)
+            # (`visible` is `now > visible_at`: 2 ms past it); a notify (a message added, a visibility changed) wakes
+            # this early, and the loop looks again
+            queue._messages_lock.wait(remaining if soonest is None else min(remaining, (soonest - now) / 1000 + 0.002))

@@ -134,6 +134,8 @@ class LocalFunction:
         self._idle: list[tuple[int, object]] = []  # (instance number, handler): a heap, oldest first
         self._botocore_session = None
         self._numbered = 1
+        self._current_from = 0
+        """Instances numbered below this were imported before the last ``reconfigure``: retired once they return."""
         self.instances = self.running = self.peak = 0
         if str(LAYER) not in sys.path:
             sys.path.insert(0, str(LAYER))
@@ -142,7 +144,7 @@ class LocalFunction:
 
     def _load(self, number: int):
         """Import the handler module once more, as instance ``number``; returns ``(module, handler)``."""
-        module_name = f"local_fn_{self.spec.logical_id}" + (f"_{number}" if number else "")
+        module_name = self._module_name(number)
         module_path, handler_name = self.spec.handler.rsplit(".", 1)
         path = self.spec.code_uri / f"{module_path.replace('.', '/')}.py"
         loader = importlib.util.spec_from_file_location(module_name, path)
@@ -158,6 +160,26 @@ class LocalFunction:
         with self._pool:
             self.instances += 1
         return module, getattr(module, handler_name)
+
+    def _module_name(self, number: int) -> str:
+        return f"local_fn_{self.spec.logical_id}" + (f"_{number}" if number else "")
+
+    def reconfigure(self, environment: Mapping[str, str]) -> None:
+        """Lambda's ``UpdateFunctionConfiguration`` with a new ``Environment``: every instance from now on is
+        imported with ``environment`` (a cold start); the idle instances are retired at once and the running ones
+        when their invocation returns, as Lambda retires execution environments of the old configuration. One new
+        instance is imported before this returns (it is ``module``/``handler`` from then on)."""
+        with self._pool:
+            self.environment = dict(environment)
+            number, self._numbered = self._numbered, self._numbered + 1
+            self._current_from = number
+            retired, self._idle = self._idle, []
+        for number_retired, _ in retired:
+            sys.modules.pop(self._module_name(number_retired), None)
+        module, handler = self._load(number)
+        with self._pool:
+            self.module, self.handler = module, handler
+            heapq.heappush(self._idle, (number, handler))
 
     @contextmanager
     def _wiring(self) -> Iterator[None]:
@@ -216,8 +238,10 @@ class LocalFunction:
                     return instance[1](event, context)
             finally:
                 with self._pool:
-                    if instance is not None:  # (None: its cold start failed)
+                    if instance is not None and instance[0] >= self._current_from:  # (None: its cold start failed)
                         heapq.heappush(self._idle, instance)
+                    elif instance is not None:  # imported before a reconfigure: retired
+                        sys.modules.pop(self._module_name(instance[0]), None)
                     self.running -= 1
         finally:
             self._slots.release()

@@ -333,6 +333,22 @@ class LocalStack:
         """Its functions' calls so far against their roles in the template (``local.iam``)."""
         return audit_roles(self.template, self.resources, self.calls.calls)
 
+    @contextmanager
+    def reconfigured(self, variables: dict[str, str], functions: tuple[str, ...] | None = None) -> Iterator[None]:
+        """Every function (or those of ``functions``, logical ids) with ``variables`` added to its environment, as
+        ``UpdateFunctionConfiguration`` would: instances imported from now on read them (``LocalFunction.reconfigure``);
+        on exit each function gets its environment of before back. A test sets its own deadlines this way
+        (``TASK_TIMEOUT_SECONDS=2``) instead of waiting out the whole suite's."""
+        chosen = {name: self.functions[name] for name in (functions or tuple(self.functions))}
+        before = {name: dict(function.environment) for name, function in chosen.items()}
+        try:
+            for name, function in chosen.items():
+                function.reconfigure(before[name] | variables)
+            yield
+        finally:
+            for name, function in chosen.items():
+                function.reconfigure(before[name])
+
     def pump(self, function_logical_id: str) -> QueuePump:
         """The pump feeding ``function_logical_id`` (pause/resume it to hold messages on the queue)."""
         return next(p for p in self.pumps if p.function.spec.logical_id == function_logical_id)

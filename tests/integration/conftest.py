@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
+from moto.core.base_backend import BackendDict
 
 from local.client import JobsClient
 from local.stack import LocalStack
@@ -25,16 +25,27 @@ TEST_DEADLINES = {"TASK_TIMEOUT_SECONDS": "20", "SUBMIT_BACKPRESSURE_MAX_SECONDS
                   "INGEST_DEADLINE_SECONDS": "15"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack():
-    # key-rotation tests wait this long between JWKS refetches instead of the deployed default (10 s)
-    os.environ["ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS"] = "1"
-    os.environ["FAL_JWKS_MIN_REFRESH_SECONDS"] = "1"
-    # deadlines scaled further down than `make up`'s, so the fault suite's hung jobs end in seconds
-    os.environ.update(TEST_DEADLINES)
-    with LocalStack(api_port=0, key_api_port=0, moto_port=0, simulator_port=0, websocket_port=0, generation_seconds=0.3,
-                    retry_delay=1, reconcile_seconds=1) as running:
-        yield running  # the bucket is versioned (template.yaml): a test can count how often each output was written
+    """One local stack for ``tests/integration``, stopped (and moto's in-process state cleared) when the package's
+    tests are done: a local stack is one per process at a time (a pytest-xdist worker may run ``tests/cli`` next).
+
+    A failed message is redelivered at once (``retry_delay=0``: what the template's visibility timeouts are
+    scaled to here), and the deadlines are ``TEST_DEADLINES``; a test that needs shorter ones sets its own
+    (``stack.reconfigured``)."""
+    with pytest.MonkeyPatch.context() as env:
+        # key-rotation tests wait this long between JWKS refetches instead of the deployed default (10 s)
+        env.setenv("ATLASCLOUD_JWKS_MIN_REFRESH_SECONDS", "1")
+        env.setenv("FAL_JWKS_MIN_REFRESH_SECONDS", "1")
+        for name, value in TEST_DEADLINES.items():  # scaled further down than `make up`'s
+            env.setenv(name, value)
+        try:
+            with LocalStack(api_port=0, key_api_port=0, moto_port=0, simulator_port=0, websocket_port=0,
+                            generation_seconds=0.3, retry_delay=0, reconcile_seconds=1) as running:
+                _EVENTS.clear()  # (events of an earlier stack of this process)
+                yield running  # the bucket is versioned (template.yaml): a test can count how often each output was written
+        finally:
+            BackendDict.reset()
 
 
 @pytest.fixture(autouse=True)
@@ -44,12 +55,12 @@ def _clean_faults(stack):
     stack.simulator.reset_faults()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def client(stack):
     return JobsClient(stack.api_url, stack.session)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def source_image(stack):
     """The example photo, uploaded to the stack's bucket; jobs name it as an s3:// URI."""
     bucket = stack.name("JobsBucket")
@@ -85,6 +96,11 @@ def wait_status(stack, job_id: str, *statuses: str, timeout: float = 30.0) -> di
         return wait_until(lambda: (i := item(stack, job_id)) and i["status"] in statuses and i, timeout)
     except AssertionError:
         raise AssertionError(f"job {job_id} never reached {statuses}; last seen: {item(stack, job_id)}") from None
+
+
+def announced(stack, job_id: str) -> dict:
+    """The job's item once it has ended and its terminal event went out (nothing more is written to it after)."""
+    return wait_until(lambda: (found := item(stack, job_id)) and found.get("event_published_at") and found)
 
 
 _EVENTS: dict[str | None, list[dict]] = {}

@@ -15,6 +15,10 @@ PROVIDERS = ["wavespeed", "atlascloud", "evolink", "replicate", "fal"]
 SWEEP_READS = {"fal": 2}
 """Requests one sweep read makes at the provider: 1, fal 2 (its ``status_url``, then once completed ``response_url``)."""
 TERMINAL = ("succeeded", "failed", "cancelled")
+HARD_LIMIT = {"TASK_TIMEOUT_SECONDS": "6"}
+"""The hung-task test's hard limit instead of the suite's 20 s (``conftest.TEST_DEADLINES``): a job of ``body`` is
+first looked at 4.25 s after its hand-off (2 s + 0.5 s × 2 images × ¼ of 2048², + 2 s grace), read as running, and
+given up at the limit."""
 
 
 def body(source_image, provider, **change):
@@ -63,11 +67,13 @@ def test_a_healthy_job_makes_no_status_read_beyond_evolinks_one(stack, client, s
 
 def test_a_hung_task_fails_with_provider_timeout_at_the_hard_limit(stack, client, source_image):
     stack.simulator.set_faults(task_result="hang")
-    jobs = {provider: create(client, body(source_image, provider)) for provider in PROVIDERS}
-    for job_id in jobs.values():
-        done = ended(stack, job_id, "failed", "provider_timeout", timeout=90)
-        assert done["reconcile"]["reads"] >= 1 and done["outputs"] == []
-        assert status_reads(stack, done["provider_task_id"]) == done["reconcile"]["reads"]
+    with stack.reconfigured(HARD_LIMIT, functions=("ReconcileFunction",)):  # the sweep judges the hard limit
+        jobs = {provider: create(client, body(source_image, provider)) for provider in PROVIDERS}
+        for job_id in jobs.values():
+            done = ended(stack, job_id, "failed", "provider_timeout", timeout=90)
+            assert done["reconcile"]["reads"] >= 1 and done["outputs"] == []
+            assert status_reads(stack, done["provider_task_id"]) == done["reconcile"]["reads"]
+    assert stack.functions["ReconcileFunction"].environment["TASK_TIMEOUT_SECONDS"] == "20"  # the suite's again
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

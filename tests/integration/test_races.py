@@ -88,16 +88,20 @@ def _result_keys(stack, name: str) -> list[str]:
 def test_a_job_the_sweep_fails_with_its_ingest_lost_keeps_no_output(stack, client, source_image):
     ingest = stack.pump("IngestFunction")
     ingest.pause()  # the completion is recorded, but no ingest runs: as if its function died mid-download
+    # this test's deadlines instead of the suite's (15 s for ingest, 20 s in all): the webhook sets the ingest
+    # deadline it records, the sweep judges it and the hard limit
     try:
-        job_id = create(client, body(source_image, "wavespeed"))
-        # what a dead ingest left, there before the sweep can look (on a slow machine it may fail the job early)
-        stack.session.client("s3").put_object(Bucket=stack.name("JobsBucket"), Key=f"outputs/{job_id}/00.png",
-                                              Body=b"what a dead ingest left")
-        wait_until(lambda: (item(stack, job_id) or {}).get("callback"), timeout=30)
-        failed = wait_status(stack, job_id, "failed", timeout=90)  # at the task limit, re-read once before it
-        assert failed["error"]["code"] == "ingest_failed"
-        # the sweep itself deleted it: no ingest has run yet (one resumed now would delete it too, racing the sweep)
-        wait_until(lambda: stored_keys(stack, job_id) == [], timeout=30)
+        with stack.reconfigured({"INGEST_DEADLINE_SECONDS": "1", "TASK_TIMEOUT_SECONDS": "5"},
+                                functions=("WebhookFunction", "ReconcileFunction")):
+            job_id = create(client, body(source_image, "wavespeed"))
+            # what a dead ingest left, there before the sweep can look (on a slow machine it may fail the job early)
+            stack.session.client("s3").put_object(Bucket=stack.name("JobsBucket"), Key=f"outputs/{job_id}/00.png",
+                                                  Body=b"what a dead ingest left")
+            wait_until(lambda: (item(stack, job_id) or {}).get("callback"), timeout=30)
+            failed = wait_status(stack, job_id, "failed", timeout=90)  # at the task limit, re-read once before it
+            assert failed["error"]["code"] == "ingest_failed"
+            # the sweep itself deleted it: no ingest has run yet (one resumed now would delete it too, racing the sweep)
+            wait_until(lambda: stored_keys(stack, job_id) == [], timeout=30)
     finally:
         ingest.resume()
     ended(stack, job_id, "failed", "ingest_failed")  # one Job Failed, and nothing under outputs/<job_id>/

@@ -8,13 +8,8 @@ import json
 
 from tests.support.signing import replicate_headers
 
-from .conftest import deliveries, event_for, item, output_versions, wait_ingest_settled, wait_status, wait_until
+from .conftest import announced, deliveries, event_for, item, output_versions, wait_ingest_settled, wait_status, wait_until
 from .test_providers import Callbacks, body_for, post, waiting_job
-
-
-def announced(stack, job_id: str) -> dict:
-    """The job's item once it has ended and its terminal event went out (nothing more is written to it after)."""
-    return wait_until(lambda: (found := item(stack, job_id)) and found.get("event_published_at") and found)
 
 
 def test_seedream_v5_lite_at_replicate_is_refused_at_the_door_and_auto_skips_replicate(stack, client, source_image):

@@ -15,7 +15,8 @@ import pytest
 
 from local.template import ROOT
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("burst")]
+"""(``xdist_group``: one worker runs every test of the module, so the burst runs once.)"""
 
 KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 """The only variables the harness inherits: not the deadlines or AWS settings another suite set in this process."""

@@ -166,3 +166,16 @@ def test_concurrent_receivers_never_hold_one_sqs_message_together_and_none_is_lo
     assert errors == [] and twice == []
     assert len(deleted) == senders * per_sender and set(deleted.values()) == {1}  # none lost, each deleted once
     assert attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_a_waiting_receive_gets_a_message_made_visible_again_as_an_sqs_long_poll_does(moto_url):
+    # moto alone wakes a waiting receive only for a new message: this one, made visible again while it waits,
+    # would be seen only after the wait (an empty answer); SQS returns it at once
+    sqs = client(moto_url, "sqs")
+    url = sqs.create_queue(QueueName="long-poll", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="retry me")
+    taken = sqs.receive_message(QueueUrl=url)["Messages"][0]
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(sqs.receive_message, QueueUrl=url, WaitTimeSeconds=1)
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=taken["ReceiptHandle"], VisibilityTimeout=0)
+        assert [m["Body"] for m in waiting.result(timeout=10).get("Messages", [])] == ["retry me"]

@@ -128,6 +128,37 @@ def test_at_its_limit_an_invocation_waits_or_with_wait_for_slot_off_is_throttled
     assert function.invoke({"n": 3})["n"] == 3 and function.instances == 1
 
 
+HELD = '''import os
+import threading
+
+TIMEOUT = os.environ["TASK_TIMEOUT_SECONDS"]
+GATE = threading.Event()
+
+
+def handler(event, context):
+    GATE.wait(event.get("hold", 0))
+    return TIMEOUT
+'''
+
+
+def test_a_reconfigured_function_runs_each_later_event_in_an_instance_of_the_new_environment(tmp_path):
+    code = tmp_path / "Reconfigured"
+    code.mkdir()
+    (code / "app.py").write_text(HELD)
+    function = LocalFunction(Function(logical_id="Reconfigured", code_uri=code, handler="app.handler", timeout=30,
+                                      environment={"TASK_TIMEOUT_SECONDS": "20"}), concurrency=2)
+    first = function.module
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(function.invoke, {"hold": 5})  # an instance of the old configuration, busy
+        wait_until(lambda: function.running == 1, 5)
+        function.reconfigure({"TASK_TIMEOUT_SECONDS": "6"})
+        assert function.module is not first and function.invoke({}) == "6"  # the new instance, at once
+        first.GATE.set()
+        assert running.result(timeout=5) == "20"  # the running one finished as it began...
+    assert [function.invoke({}) for _ in range(3)] == ["6"] * 3  # ...and was retired: every later event is new
+    assert function.instances == 2 and function.environment == {"TASK_TIMEOUT_SECONDS": "6"}
+
+
 SESSION = '''import threading
 
 import botocore.session

@@ -4,7 +4,7 @@ every function has a retained log group and error/throttle alarms, every alarm n
 webhook has a concurrency limit and the HTTP API's access log never holds a query string.
 
 Whether each role allows exactly what its function calls is not read off the code here: the integration suite's
-calls are recorded and evaluated against the roles (``tests/integration/test_roles.py``, ``local.iam``). The data
+calls are recorded and evaluated against the roles (the roles audit in ``tests/conftest.py``, ``local.iam``). The data
 key's statements are implicit there (DynamoDB, SQS and Secrets Manager use the key on the function's behalf,
 ``kms:ViaService``; no call of the function's own exercises them), so they are checked here."""
 
