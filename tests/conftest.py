@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import pickle  # nosec B403 - between this run's own pytest processes
+import traceback
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,8 @@ WORKER_KEY = "roles_audit"
 SELECTED = pytest.StashKey[str]()
 """``all``, ``some`` or ``none``: how much of ``STACK_SUITES`` this run selected."""
 _DESELECTED = pytest.StashKey[int]()
-_FROM_WORKERS = pytest.StashKey[list[tuple[str, iam.Findings]]]()
+_FROM_WORKERS = pytest.StashKey[list[tuple[str, iam.Findings, str | None]]]()
+"""(controller) Each worker's ``(selected, findings, error)``: ``error`` the traceback of an audit that could not run."""
 _REPORT = pytest.StashKey[list[str]]()
 
 
@@ -84,7 +86,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     if hasattr(config, "workeroutput"):  # an xdist worker: its share goes to the controller
-        share = (config.stash.get(SELECTED, "none"), this_process_findings())
+        try:
+            share = (config.stash.get(SELECTED, "none"), this_process_findings(), None)
+        except Exception:  # (xdist would drop a worker's error here: the controller fails the run with it)
+            share = (config.stash.get(SELECTED, "none"), iam.Findings(), traceback.format_exc())
         config.workeroutput[WORKER_KEY] = base64.b64encode(pickle.dumps(share)).decode()
 
 
@@ -105,16 +110,16 @@ def pytest_runtestloop(session: pytest.Session):
         return result
     if config.pluginmanager.has_plugin("dsession"):  # the xdist controller: the workers' shares
         shares = config.stash.get(_FROM_WORKERS, [])
-        selected = next((s for s, _ in shares if s != "none"), "none")
-        findings = iam.Findings()
-        for _, share in shares:
+        selected = next((s for s, _, _ in shares if s != "none"), "none")
+        findings, errors = iam.Findings(), [error for _, _, error in shares if error]
+        for _, share, _ in shares:
             findings += share
     else:
-        selected, findings = config.stash.get(SELECTED, "none"), this_process_findings()
-    if selected == "none":
+        selected, findings, errors = config.stash.get(SELECTED, "none"), this_process_findings(), []
+    if selected == "none" and not errors:
         return result
     functions = {lid for lid, res in load_template()["Resources"].items() if res["Type"] == "AWS::Serverless::Function"}
-    failed = problems(findings, selected, functions)
+    failed = [f"the audit could not run in a worker: {error}" for error in errors] + problems(findings, selected, functions)
     config.stash[_REPORT] = findings.table() + [f"ROLES AUDIT FAILED: {line}" for line in failed]
     if failed:
         session.testsfailed += 1
