@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import io
 import ipaddress
+import random
 import ssl
 import struct
 import threading
@@ -153,6 +154,53 @@ def test_an_image_of_more_pixels_than_pillow_decodes_is_refused_from_its_header(
     with pytest.raises(OutputRejected) as caught:
         fetcher(endless, max_bytes=10**9).open("https://cdn.example.com/a.png")
     assert caught.value.code == "output_too_large" and len(pulled) <= 1
+
+
+def webp_bytes(width: int, height: int) -> bytes:
+    """A lossless WebP of noise (it does not compress): ~``3 × width × height`` bytes."""
+    noise = Image.frombytes("RGB", (width, height), random.Random(7).randbytes(width * height * 3))
+    out = io.BytesIO()
+    noise.save(out, "WEBP", lossless=True)
+    return out.getvalue()
+
+
+def webp_header(width: int, height: int) -> bytes:
+    """An extended WebP's RIFF header and ``VP8X`` chunk stating a ``width`` × ``height`` canvas (RFC 9649 §2.7)."""
+    return (b"RIFF" + struct.pack("<I", 2**30) + b"WEBP" + b"VP8X" + struct.pack("<I", 10) + b"\0" * 4
+            + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little"))
+
+
+def test_a_webp_larger_than_the_head_pillow_reads_streams_with_its_size_from_the_header():
+    data = webp_bytes(700, 600)
+    assert len(data) > 1024 * 1024  # Pillow would size it only once it had all of it
+    download, close = fetcher(lambda r: httpx.Response(200, content=iter([data[i:i + 65536] for i in range(
+        0, len(data), 65536)])), max_bytes=8 << 20).open("https://cdn.example.com/a.webp")
+    assert download.stream.bytes == 65536  # named from the first chunk
+    stored = download.stream.read()
+    close()
+    assert stored == data and (download.width, download.height) == (700, 600) == Image.open(io.BytesIO(stored)).size
+    assert (download.content_type, download.extension) == ("image/webp", "webp")
+
+
+@pytest.mark.parametrize("head, code", [
+    (webp_header(16384, 16384), "output_too_large"),  # 268 MP: over Pillow's decompression-bomb limit (~179 MP)
+    (b"RIFF\0\0\0\0WEBPICCP" + b"\0" * 40, "output_not_image"),  # its first chunk none of VP8 , VP8L, VP8X
+])
+def test_a_webp_header_over_the_pixel_limit_or_without_a_size_is_refused_before_its_body(head, code):
+    pulled = []
+
+    def endless(request):
+        def body():
+            yield head
+            while True:
+                pulled.append(1)
+                yield b"\0" * 65536
+
+        return httpx.Response(200, content=body())
+
+    with pytest.raises(OutputRejected) as caught:
+        fetcher(endless, max_bytes=10**9).open("https://cdn.example.com/a.webp")
+    assert caught.value.code == code and len(pulled) <= 1
 
 
 @pytest.mark.parametrize("status, error", [(500, OutputUnavailable), (503, OutputUnavailable),

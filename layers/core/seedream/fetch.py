@@ -15,9 +15,11 @@ Rules, checked before a byte is stored (``OutputRejected``, never retried):
   Loopback ``http://`` on the local stack is pinned to the host as written (nothing is resolved
   or checked there);
 - at most ``max_output_bytes`` (Content-Length first, then counted while streaming);
-- the first bytes (at most 1 MiB) are a PNG, JPEG or WebP that Pillow can size (``output_not_image``), fed to
-  Pillow's incremental ``ImageFile.Parser`` as they arrive; more pixels than Pillow's decompression-bomb
-  limit is ``output_too_large``, refused before the rest of the body is read.
+- the first bytes (at most 1 MiB) are a PNG, JPEG or WebP whose size they state (``output_not_image``): a PNG or
+  JPEG fed to Pillow's incremental ``ImageFile.Parser`` as they arrive; a WebP read by ``imagesize`` from its
+  container header (RFC 9649: ``VP8 ``, ``VP8L`` or ``VP8X``), since Pillow sizes a WebP only from the whole
+  file (libwebp's decoder), which a 4K output can make several MiB; more pixels than Pillow's
+  decompression-bomb limit is ``output_too_large``, refused before the rest of the body is read.
 Network errors, timeouts, 429 and 5xx raise ``OutputUnavailable`` so the ingest message is retried.
 """
 
@@ -34,6 +36,7 @@ from urllib.parse import urljoin
 
 import httpcore
 import httpx
+import imagesize
 from PIL import Image, ImageFile
 
 from .errors import OutputRejected, OutputUnavailable
@@ -43,6 +46,9 @@ Resolver = Callable[[str, int], list[str]]
 FORMATS = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "WEBP": ("image/webp", "webp")}
 MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF")
 HEAD_LIMIT = 1024 * 1024
+WEBP_HEADER_BYTES = 30
+"""RIFF header (12 bytes) + the first chunk's header (8) + what states the canvas size: ``VP8X`` bytes 24–29,
+``VP8L`` 21–24, ``VP8 `` 26–29 (RFC 9649, WebP Image Format §2.5–2.7)."""
 MAX_REDIRECTS = 3
 
 
@@ -237,7 +243,8 @@ class Fetcher:
                                  code="output_too_large")
         chunks = response.iter_bytes(64 * 1024)
         parser, head = ImageFile.Parser(), b""  # Pillow's consumer: fed chunk by chunk until it names the image
-        while parser.image is None:
+        named: tuple[str, int, int] | None = None  # (format, width, height)
+        while named is None:
             try:
                 chunk = next(chunks)
             except StopIteration:
@@ -247,21 +254,42 @@ class Fetcher:
             head += chunk
             if len(head) >= 12 and not head.startswith(MAGIC):
                 raise OutputRejected(f"output {url[:120]} is not a PNG, JPEG or WebP image", code="output_not_image")
-            try:
-                parser.feed(chunk)
-            except Image.DecompressionBombError as exc:  # more pixels than Pillow will decode (~179 MP)
-                raise OutputRejected(f"output {url[:120]} is too many pixels to be an output: {exc}",
-                                     code="output_too_large") from exc
-            if parser.image is None and (not chunk or len(head) >= HEAD_LIMIT):
+            if head[8:12] == b"WEBP":
+                named = _webp_size(head, url) if len(head) >= WEBP_HEADER_BYTES or not chunk else None
+            else:
+                try:
+                    parser.feed(chunk)
+                except Image.DecompressionBombError as exc:  # more pixels than Pillow will decode (~179 MP)
+                    raise OutputRejected(f"output {url[:120]} is too many pixels to be an output: {exc}",
+                                         code="output_too_large") from exc
+                if parser.image is not None:
+                    named = (parser.image.format, *parser.image.size)
+            if named is None and (not chunk or len(head) >= HEAD_LIMIT):
                 raise OutputRejected(f"output {url[:120]} is not a readable PNG, JPEG or WebP image",
                                      code="output_not_image")
-        if parser.image.format not in FORMATS:
-            raise OutputRejected(f"output {url[:120]} is a {parser.image.format} image, not a PNG, JPEG or WebP",
+        image_format, width, height = named
+        if image_format not in FORMATS:
+            raise OutputRejected(f"output {url[:120]} is a {image_format} image, not a PNG, JPEG or WebP",
                                  code="output_not_image")
-        content_type, extension = FORMATS[parser.image.format]
-        width, height = parser.image.size
+        content_type, extension = FORMATS[image_format]
         stream = _Stream(head, chunks, self.max_bytes, url)
         return Download(url, stream, content_type, extension, width, height)
+
+
+def _webp_size(head: bytes, url: str) -> tuple[str, int, int]:
+    """``("WEBP", width, height)`` read by ``imagesize`` from a WebP's first bytes (``WEBP_HEADER_BYTES`` suffice);
+    raises ``OutputRejected`` ``output_not_image`` when they state no size, ``output_too_large`` past Pillow's
+    decompression-bomb limit (the PNG/JPEG rule: more than twice ``Image.MAX_IMAGE_PIXELS``, ~179 MP)."""
+    try:
+        width, height = imagesize.get(io.BytesIO(head))
+    except ValueError:  # (imagesize: a malformed header)
+        width = height = -1
+    if width <= 0 or height <= 0:
+        raise OutputRejected(f"output {url[:120]} is not a readable PNG, JPEG or WebP image", code="output_not_image")
+    if Image.MAX_IMAGE_PIXELS and width * height > 2 * Image.MAX_IMAGE_PIXELS:
+        raise OutputRejected(f"output {url[:120]} is too many pixels to be an output ({width}x{height})",
+                             code="output_too_large")
+    return "WEBP", width, height
 
 
 def pinned_fetcher(*, timeout: httpx.Timeout, verify: ssl.SSLContext | bool = True, **rules) -> Fetcher:
