@@ -59,7 +59,7 @@ $(LINT_STAMP): requirements-lint.txt | python-check
 demo: $(STAMP) ## run one edit-sequential job end to end on the local stack (ENTRY=http|s3|eventbridge, PROVIDER, MODEL, MAX_IMAGES, SIZE, PROMPT, IMAGES, TIMEOUT=180, GENERATION_SECONDS=3)
 	@$(VPY) -m local.demo
 
-test: $(STAMP) ## the whole test suite (unit + integration on the local stack), in TEST_WORKERS processes (pytest-xdist; 0: this one)
+test: $(STAMP) ## the whole test suite (unit + integration on the local stack) in TEST_WORKERS=3 pytest-xdist workers (0: in this process)
 	$(VPY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 up: $(STAMP) ## the local stack in the foreground (API_PORT=3000, KEY_API_PORT=3001, WS_PORT=3002, MOTO_PORT=5050, SIMULATOR_PORT=5060, GENERATION_SECONDS=3)
