@@ -1,8 +1,9 @@
 """The ``seedream`` command run with click's ``CliRunner`` against one local stack (ports 0, fast simulator).
 
-The stack is package-scoped, not session-scoped: one for every test in ``tests/cli``, stopped (and moto's
-in-process state cleared) before ``tests/integration`` starts its own. A local stack is one per process at a
-time: it sets the process's AWS environment, and moto's backends are the process's.
+The stack is package-scoped, not session-scoped: one for the tests of ``tests/cli`` a process runs, stopped (and
+moto's in-process state cleared) before that process starts another (``tests/integration``'s, in the same way).
+A local stack is one per process at a time: it sets the process's AWS environment, and moto's backends are the
+process's.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Integration fixtures: one whole local stack (moto, simulator, gateway, pumps) for the session."""
+"""Integration fixtures: one whole local stack (moto, simulator, gateway, pumps) for the package's tests, per process."""
 
 from __future__ import annotations
 
