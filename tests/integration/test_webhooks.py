@@ -142,7 +142,9 @@ def test_a_public_webhook_is_never_contacted_from_the_local_stack(stack, client,
 
 def test_a_receiver_that_never_answers_does_not_delay_the_job(stack, client, secret, source_image):
     hold = threading.Event()
-    with Receiver(secret, hold=hold) as receiver:
+    # a receiver gets 1 s to answer here, not the local stack's 5 s: the test waits out one
+    with Receiver(secret, hold=hold) as receiver, stack.reconfigured({"WEBHOOK_TIMEOUT_SECONDS": "1"},
+                                                                   functions=("DeliveryFunction",)):
         job_id = create(client, body(source_image, receiver.url, webhook_events=["job.queued", "job.succeeded"]))
         wait_until(lambda: receiver.received)  # the job.queued message is held open, unanswered
         job = wait_status(stack, job_id, "succeeded", "failed")
