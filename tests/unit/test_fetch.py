@@ -16,6 +16,7 @@ import ssl
 import struct
 import threading
 import zlib
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpcore
@@ -139,18 +140,25 @@ def png_header(width: int, height: int) -> bytes:
             + struct.pack(">I", 2**30) + b"IDAT")
 
 
-def test_an_image_of_more_pixels_than_pillow_decodes_is_refused_from_its_header():
-    pulled = []
+def endless_after(head: bytes, pulled: list) -> Callable[[httpx.Request], httpx.Response]:
+    """A handler answering ``head``, then data that never ends; each chunk pulled past the head is noted in
+    ``pulled`` (a refusal from the header may read at most one)."""
 
-    def endless(request):  # the header, then data that never ends: only the first chunk may be read
+    def endless(request):
         def body():
-            yield png_header(20_000, 20_000)  # 400 MP: over Pillow's decompression-bomb limit (~179 MP)
+            yield head
             while True:
                 pulled.append(1)
                 yield b"\0" * 65536
 
         return httpx.Response(200, content=body())
 
+    return endless
+
+
+def test_an_image_of_more_pixels_than_pillow_decodes_is_refused_from_its_header():
+    pulled = []
+    endless = endless_after(png_header(20_000, 20_000), pulled)  # 400 MP: over Pillow's decompression-bomb limit
     with pytest.raises(OutputRejected) as caught:
         fetcher(endless, max_bytes=10**9).open("https://cdn.example.com/a.png")
     assert caught.value.code == "output_too_large" and len(pulled) <= 1
@@ -188,18 +196,8 @@ def test_a_webp_larger_than_the_head_pillow_reads_streams_with_its_size_from_the
 ])
 def test_a_webp_header_over_the_pixel_limit_or_without_a_size_is_refused_before_its_body(head, code):
     pulled = []
-
-    def endless(request):
-        def body():
-            yield head
-            while True:
-                pulled.append(1)
-                yield b"\0" * 65536
-
-        return httpx.Response(200, content=body())
-
     with pytest.raises(OutputRejected) as caught:
-        fetcher(endless, max_bytes=10**9).open("https://cdn.example.com/a.webp")
+        fetcher(endless_after(head, pulled), max_bytes=10**9).open("https://cdn.example.com/a.webp")
     assert caught.value.code == code and len(pulled) <= 1
 
 
